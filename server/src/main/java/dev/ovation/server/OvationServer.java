@@ -1,0 +1,261 @@
+package dev.ovation.server;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ovation.server.auth.Secrets;
+import dev.ovation.server.auth.ViewerTokens;
+import dev.ovation.server.config.OvationConfig;
+import dev.ovation.server.creators.CreatorDirectory;
+import dev.ovation.server.creators.StreamKeys;
+import dev.ovation.server.db.Database;
+import dev.ovation.server.http.ApiHandler;
+import dev.ovation.server.http.ApiResponse;
+import dev.ovation.server.http.Route;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmInfoMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyAllocatorMetrics;
+import io.micrometer.core.instrument.binder.netty4.NettyEventExecutorMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.concurrent.GlobalEventExecutor;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The assembly: builds every part from the configuration with explicit constructor wiring, binds the
+ * public and admin HTTP ports, and takes it all down again in {@link #close()} within the configured
+ * shutdown time.
+ */
+public final class OvationServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(OvationServer.class);
+
+    private final OvationConfig config;
+    private final PrometheusMeterRegistry registry;
+    private final JvmGcMetrics gcMetrics;
+    private final Database database;
+    private final MultiThreadIoEventLoopGroup bossGroup;
+    private final MultiThreadIoEventLoopGroup workerGroup;
+    private final ChannelGroup channels = new DefaultChannelGroup("ovation", GlobalEventExecutor.INSTANCE);
+    private final AtomicBoolean ready = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final String adminToken;
+    private final boolean adminTokenGenerated;
+    private final Path adminTokenFile;
+    private final Channel httpChannel;
+    private final Channel adminChannel;
+
+    private OvationServer(OvationConfig config) throws Exception {
+        this.config = config;
+        this.registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        new ClassLoaderMetrics().bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        this.gcMetrics = new JvmGcMetrics();
+        gcMetrics.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new JvmInfoMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+        new NettyAllocatorMetrics(PooledByteBufAllocator.DEFAULT).bindTo(registry);
+
+        SecureRandom random = new SecureRandom();
+        Secrets secrets = new Secrets(random);
+        Path dataDir = config.dataDir();
+        this.adminTokenFile = dataDir.resolve("admin-token");
+        if (config.admin().token().isPresent()) {
+            this.adminToken = config.admin().token().get();
+            this.adminTokenGenerated = false;
+        } else {
+            Secrets.Loaded loaded = secrets.loadOrGenerate(adminTokenFile, 32);
+            this.adminToken = loaded.value();
+            this.adminTokenGenerated = loaded.generated();
+        }
+        String jwtSecret = config.jwt().secret().isPresent()
+                ? config.jwt().secret().get()
+                : secrets.loadOrGenerate(dataDir.resolve("jwt-secret"), 48).value();
+
+        Database db = Database.open(config.db(), dataDir, registry);
+        this.database = db;
+        try {
+            db.migrate("directory");
+            Clock clock = Clock.systemUTC();
+            ObjectMapper mapper = new ObjectMapper();
+            CreatorDirectory creators = new CreatorDirectory(db.dsl(), db.executor(), new StreamKeys(random), clock);
+            ViewerTokens tokens = new ViewerTokens(jwtSecret, config.jwt().issuer(), config.jwt().audience(),
+                    Duration.ofSeconds(config.jwt().devTokenTtlSeconds()), clock);
+
+            List<Route> adminRoutes = new ArrayList<>(operationsRoutes());
+            adminRoutes.addAll(new AdminRoutes(creators, tokens, mapper, config.defaultRevenueShareBps()).routes());
+            List<Route> publicRoutes = new ArrayList<>(List.of(healthRoute()));
+
+            Transport transport = Transport.best();
+            int threads = config.eventLoopThreads() == 0 ? 2 * Runtime.getRuntime().availableProcessors() : config.eventLoopThreads();
+            this.bossGroup = transport.newGroup("ovation-accept", 1);
+            this.workerGroup = transport.newGroup("ovation-io", threads);
+            new NettyEventExecutorMetrics(workerGroup).bindTo(registry);
+
+            ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry);
+            ApiHandler adminApi = new ApiHandler(adminRoutes, mapper, adminToken, registry);
+            this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(), publicApi);
+            this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), adminApi);
+            log.info("Ovation started: public HTTP {} , admin HTTP {} , transport {}, database {}",
+                    httpChannel.localAddress(), adminChannel.localAddress(), transport.name(), db.dialect().getName());
+            ready.set(true);
+        } catch (Exception | Error e) {
+            closeQuietly();
+            throw e;
+        }
+    }
+
+    /** Starts a server with this configuration; returns once every port is bound and the database is migrated. */
+    public static OvationServer start(OvationConfig config) throws Exception {
+        return new OvationServer(config);
+    }
+
+    private Channel bindHttp(Transport transport, String host, int port, ApiHandler api) throws InterruptedException {
+        int maxRequestBytes = config.http().maxRequestBytes();
+        long idleMillis = config.http().idleTimeoutMillis();
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(bossGroup, workerGroup)
+                .channel(transport.serverChannelClass())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        channels.add(ch);
+                        ChannelPipeline p = ch.pipeline();
+                        p.addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
+                        p.addLast("idle-close", new IdleCloseHandler());
+                        p.addLast("http", new HttpServerCodec(8192, 16384, 8192));
+                        p.addLast("keep-alive", new HttpServerKeepAliveHandler());
+                        p.addLast("aggregate", new HttpObjectAggregator(maxRequestBytes));
+                        p.addLast("api", api);
+                    }
+                });
+        Channel channel = bootstrap.bind(host, port).sync().channel();
+        channels.add(channel);
+        return channel;
+    }
+
+    private List<Route> operationsRoutes() {
+        return List.of(
+                healthRoute(),
+                new Route(HttpMethod.GET, "/metrics", Route.Access.ADMIN, request -> CompletableFuture.supplyAsync(
+                        () -> ApiResponse.raw(HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
+                                registry.scrape().getBytes(StandardCharsets.UTF_8)), database.executor())));
+    }
+
+    private Route healthRoute() {
+        return new Route(HttpMethod.GET, "/healthz", Route.Access.PUBLIC, request -> {
+            if (!ready.get()) {
+                return CompletableFuture.completedFuture(ApiResponse.json(HttpResponseStatus.SERVICE_UNAVAILABLE, Map.of("status", "starting or stopping")));
+            }
+            return CompletableFuture.supplyAsync(() -> database.isHealthy()
+                    ? ApiResponse.ok(Map.of("status", "ok"))
+                    : ApiResponse.json(HttpResponseStatus.SERVICE_UNAVAILABLE, Map.of("status", "database unavailable")), database.executor());
+        });
+    }
+
+    public int httpPort() {
+        return ((InetSocketAddress) httpChannel.localAddress()).getPort();
+    }
+
+    public int adminPort() {
+        return ((InetSocketAddress) adminChannel.localAddress()).getPort();
+    }
+
+    public String adminToken() {
+        return adminToken;
+    }
+
+    /** True when the admin token was generated by this start (and so is to be shown once). */
+    public boolean adminTokenGenerated() {
+        return adminTokenGenerated;
+    }
+
+    public Path adminTokenFile() {
+        return adminTokenFile;
+    }
+
+    public OvationConfig config() {
+        return config;
+    }
+
+    /**
+     * Stops accepting, closes connections, lets the event loops finish, closes the database; all
+     * within shutdown.timeout-millis. Safe to call more than once.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        ready.set(false);
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.shutdownTimeoutMillis());
+        log.info("Ovation stopping (at most {} ms)", config.shutdownTimeoutMillis());
+        channels.close().awaitUninterruptibly(remainingMillis(deadline) / 2);
+        var bossDone = bossGroup.shutdownGracefully(0, Math.max(1, remainingMillis(deadline) / 4), TimeUnit.MILLISECONDS);
+        var workersDone = workerGroup.shutdownGracefully(50, Math.max(1, remainingMillis(deadline) / 2), TimeUnit.MILLISECONDS);
+        bossDone.awaitUninterruptibly(remainingMillis(deadline));
+        workersDone.awaitUninterruptibly(remainingMillis(deadline));
+        closeQuietly();
+        log.info("Ovation stopped");
+    }
+
+    private void closeQuietly() {
+        try {
+            if (database != null) {
+                database.close();
+            }
+        } catch (RuntimeException e) {
+            log.warn("closing the database failed", e);
+        }
+        if (bossGroup != null && !bossGroup.isShuttingDown()) {
+            bossGroup.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS).awaitUninterruptibly(1000);
+        }
+        if (workerGroup != null && !workerGroup.isShuttingDown()) {
+            workerGroup.shutdownGracefully(0, 100, TimeUnit.MILLISECONDS).awaitUninterruptibly(1000);
+        }
+        gcMetrics.close();
+        registry.close();
+    }
+
+    private static long remainingMillis(long deadlineNanos) {
+        return Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadlineNanos - System.nanoTime()));
+    }
+}

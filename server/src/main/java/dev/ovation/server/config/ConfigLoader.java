@@ -1,0 +1,236 @@
+package dev.ovation.server.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigSyntax;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Supplier;
+import java.util.regex.Pattern;
+
+/**
+ * Loads the configuration: the defaults in {@code ovation.conf} (config/ovation.conf, packaged on
+ * the classpath), then an optional file given with {@code --config}, then environment variables
+ * {@code OVATION_<KEY>}. Later sources win. Unknown keys (in the file or as OVATION_ variables) and
+ * bad values throw {@link ConfigError} naming the key.
+ */
+public final class ConfigLoader {
+
+    public static final String DEFAULTS_RESOURCE = "ovation.conf";
+    public static final String ENV_PREFIX = "OVATION_";
+    private static final Pattern LOG_LEVEL = Pattern.compile("TRACE|DEBUG|INFO|WARN|ERROR|OFF");
+
+    private final Config defaults;
+
+    public ConfigLoader() {
+        this(ConfigFactory.parseResources(ConfigLoader.class.getClassLoader(), DEFAULTS_RESOURCE,
+                ConfigParseOptions.defaults().setAllowMissing(false).setSyntax(ConfigSyntax.CONF)));
+    }
+
+    ConfigLoader(Config defaults) {
+        this.defaults = defaults.resolve();
+    }
+
+    /** Every key the configuration knows, in dotted form. */
+    public Set<String> keys() {
+        Set<String> keys = new TreeSet<>();
+        for (Map.Entry<String, ConfigValue> e : defaults.entrySet()) {
+            keys.add(e.getKey());
+        }
+        return keys;
+    }
+
+    /** The environment variable that overrides {@code key}: admin.token -> OVATION_ADMIN_TOKEN. */
+    public static String envName(String key) {
+        return ENV_PREFIX + key.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+    }
+
+    public OvationConfig load(Optional<Path> file, Map<String, String> environment) {
+        Set<String> known = keys();
+        Config merged = defaults;
+        if (file.isPresent()) {
+            Path path = file.get();
+            if (!Files.isReadable(path)) {
+                throw new ConfigError("config file " + path + " does not exist or is not readable");
+            }
+            Config fromFile;
+            try {
+                fromFile = ConfigFactory.parseFile(path.toFile(),
+                        ConfigParseOptions.defaults().setAllowMissing(false).setSyntax(ConfigSyntax.CONF));
+            } catch (ConfigException e) {
+                throw new ConfigError("config file " + path + " cannot be parsed: " + e.getMessage(), e);
+            }
+            for (Map.Entry<String, ConfigValue> e : fromFile.entrySet()) {
+                if (!known.contains(e.getKey())) {
+                    throw new ConfigError("unknown config key '" + e.getKey() + "' in " + path + suggestion(e.getKey(), known));
+                }
+            }
+            merged = fromFile.withFallback(merged);
+        }
+        Map<String, String> envToKey = new java.util.HashMap<>();
+        for (String key : known) {
+            envToKey.put(envName(key), key);
+        }
+        for (Map.Entry<String, String> e : new java.util.TreeMap<>(environment).entrySet()) {
+            if (!e.getKey().startsWith(ENV_PREFIX)) {
+                continue;
+            }
+            String key = envToKey.get(e.getKey());
+            if (key == null) {
+                throw new ConfigError("unknown config key in environment variable " + e.getKey()
+                        + " (every OVATION_ variable must name a key of config/ovation.conf)");
+            }
+            merged = merged.withValue(key, ConfigValueFactory.fromAnyRef(e.getValue(), "environment variable " + e.getKey()));
+        }
+        try {
+            return build(merged.resolve());
+        } catch (ConfigException e) {
+            throw new ConfigError(describe(e), e);
+        }
+    }
+
+    private static OvationConfig build(Config c) {
+        return new OvationConfig(
+                Path.of(nonBlank(c, "data.dir")),
+                new OvationConfig.Http(
+                        nonBlank(c, "http.bind"),
+                        port(c, "http.port"),
+                        intIn(c, "http.max-request-bytes", 1024, 64 * 1024 * 1024),
+                        longIn(c, "http.idle-timeout-millis", 1_000, 3_600_000)),
+                new OvationConfig.Admin(
+                        nonBlank(c, "admin.bind"),
+                        port(c, "admin.port"),
+                        optional(c, "admin.token").map(t -> secret("admin.token", t, t.length() >= 16,
+                                "must be at least 16 characters"))),
+                new OvationConfig.Rtmp(nonBlank(c, "rtmp.bind"), port(c, "rtmp.port")),
+                new OvationConfig.Db(
+                        optional(c, "db.url").map(u -> check("db.url", u,
+                                u.startsWith("jdbc:mariadb:") || u.startsWith("jdbc:h2:") || u.startsWith("jdbc:mysql:"),
+                                "must be a jdbc:mariadb: or jdbc:h2: URL")),
+                        c.getString("db.user"),
+                        c.getString("db.password"),
+                        intIn(c, "db.pool-size", 1, 500),
+                        longIn(c, "db.connection-timeout-millis", 250, 600_000)),
+                optional(c, "redis.url").map(u -> check("redis.url", u,
+                        u.startsWith("redis://") || u.startsWith("rediss://"), "must be a redis:// or rediss:// URL")),
+                new OvationConfig.Jwt(
+                        optional(c, "auth.jwt.secret").map(s -> secret("auth.jwt.secret", s,
+                                s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= 32,
+                                "must be at least 32 bytes for HS256")),
+                        nonBlank(c, "auth.jwt.issuer"),
+                        nonBlank(c, "auth.jwt.audience"),
+                        longIn(c, "auth.jwt.dev-token-ttl-seconds", 60, 366L * 24 * 3600)),
+                intIn(c, "creators.default-revenue-share-bps", 0, 10_000),
+                enumValue(c, "log.format", OvationConfig.LogFormat.class),
+                check("log.level", c.getString("log.level").toUpperCase(Locale.ROOT),
+                        LOG_LEVEL.matcher(c.getString("log.level").toUpperCase(Locale.ROOT)).matches(),
+                        "must be one of TRACE, DEBUG, INFO, WARN, ERROR, OFF"),
+                intIn(c, "netty.event-loop-threads", 0, 1024),
+                longIn(c, "shutdown.timeout-millis", 100, 600_000));
+    }
+
+    private static String nonBlank(Config c, String key) {
+        String value = c.getString(key);
+        return check(key, value, !value.isBlank(), "must not be empty");
+    }
+
+    private static Optional<String> optional(Config c, String key) {
+        String value = c.getString(key).strip();
+        return value.isEmpty() ? Optional.empty() : Optional.of(value);
+    }
+
+    private static int port(Config c, String key) {
+        return intIn(c, key, 0, 65_535);
+    }
+
+    private static int intIn(Config c, String key, int min, int max) {
+        int value = c.getInt(key);
+        if (value < min || value > max) {
+            throw new ConfigError("config key '" + key + "' is " + value + "; it must be between " + min + " and " + max);
+        }
+        return value;
+    }
+
+    private static long longIn(Config c, String key, long min, long max) {
+        long value = c.getLong(key);
+        if (value < min || value > max) {
+            throw new ConfigError("config key '" + key + "' is " + value + "; it must be between " + min + " and " + max);
+        }
+        return value;
+    }
+
+    private static <E extends Enum<E>> E enumValue(Config c, String key, Class<E> type) {
+        String raw = c.getString(key);
+        try {
+            return Enum.valueOf(type, raw.toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            Supplier<String> allowed = () -> String.join(", ",
+                    java.util.Arrays.stream(type.getEnumConstants()).map(v -> v.name().toLowerCase(Locale.ROOT)).toList());
+            throw new ConfigError("config key '" + key + "' is '" + raw + "'; it must be one of " + allowed.get());
+        }
+    }
+
+    private static String check(String key, String shown, boolean ok, String rule) {
+        if (!ok) {
+            throw new ConfigError("config key '" + key + "' is '" + shown + "'; it " + rule);
+        }
+        return shown;
+    }
+
+    /** Like {@link #check} for a secret: the message never shows the value. */
+    private static String secret(String key, String value, boolean ok, String rule) {
+        if (!ok) {
+            throw new ConfigError("config key '" + key + "' (value hidden) " + rule);
+        }
+        return value;
+    }
+
+    private static String describe(ConfigException e) {
+        // Typesafe Config's messages already name the origin and the path; make the key stand out.
+        if (e instanceof ConfigException.WrongType || e instanceof ConfigException.BadValue) {
+            return "bad config value: " + e.getMessage();
+        }
+        return "configuration error: " + e.getMessage();
+    }
+
+    private static String suggestion(String key, Set<String> known) {
+        String best = null;
+        int bestDistance = Integer.MAX_VALUE;
+        for (String candidate : known) {
+            int d = editDistance(key, candidate);
+            if (d < bestDistance) {
+                bestDistance = d;
+                best = candidate;
+            }
+        }
+        return best != null && bestDistance <= 3 ? " (did you mean '" + best + "'?)" : "";
+    }
+
+    private static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int cost = a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1;
+                cur[j] = Math.min(Math.min(cur[j - 1] + 1, prev[j] + 1), prev[j - 1] + cost);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+}

@@ -1,0 +1,42 @@
+package dev.ovation.server.config;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * The whole configuration, typed and validated. Built only by {@link ConfigLoader}; every field
+ * corresponds to one key of config/ovation.conf.
+ */
+public record OvationConfig(
+        Path dataDir,
+        Http http,
+        Admin admin,
+        Rtmp rtmp,
+        Db db,
+        Optional<String> redisUrl,
+        Jwt jwt,
+        int defaultRevenueShareBps,
+        LogFormat logFormat,
+        String logLevel,
+        int eventLoopThreads,
+        long shutdownTimeoutMillis) {
+
+    public record Http(String bind, int port, int maxRequestBytes, long idleTimeoutMillis) {}
+
+    /** {@code token} is empty when it is to be generated and kept under the data directory. */
+    public record Admin(String bind, int port, Optional<String> token) {}
+
+    public record Rtmp(String bind, int port) {}
+
+    /** {@code url} is empty for the embedded H2 file database under the data directory. */
+    public record Db(Optional<String> url, String user, String password, int poolSize, long connectionTimeoutMillis) {
+        public boolean embedded() {
+            return url.isEmpty();
+        }
+    }
+
+    /** {@code secret} is empty when it is to be generated and kept under the data directory. */
+    public record Jwt(Optional<String> secret, String issuer, String audience, long devTokenTtlSeconds) {}
+
+    public enum LogFormat { TEXT, JSON }
+}

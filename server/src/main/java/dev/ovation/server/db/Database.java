@@ -1,0 +1,116 @@
+package dev.ovation.server.db;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
+import dev.ovation.server.config.OvationConfig;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.jooq.DSLContext;
+import org.jooq.SQLDialect;
+import org.jooq.impl.DSL;
+
+/**
+ * The one database of a node: embedded H2 (file under the data directory) or MariaDB. Each module
+ * that owns tables migrates them with its own Flyway history table, so modules stay independent.
+ * JDBC work runs on {@link #executor()}, never on a Netty event loop.
+ */
+public final class Database implements AutoCloseable {
+
+    private final HikariDataSource dataSource;
+    private final SQLDialect dialect;
+    private final DSLContext dsl;
+    private final ExecutorService executor;
+
+    private Database(HikariDataSource dataSource, SQLDialect dialect) {
+        this.dataSource = dataSource;
+        this.dialect = dialect;
+        this.dsl = DSL.using(dataSource, dialect);
+        this.executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("jdbc-", 0).factory());
+    }
+
+    /** The JDBC URL of the embedded H2 database under {@code dataDir}. */
+    public static String embeddedUrl(Path dataDir) {
+        return "jdbc:h2:file:" + dataDir.toAbsolutePath().resolve("ovation")
+                + ";MODE=MariaDB;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH";
+    }
+
+    public static Database open(OvationConfig.Db db, Path dataDir, MeterRegistry registry) {
+        String url = db.url().orElseGet(() -> embeddedUrl(dataDir));
+        HikariConfig hikari = new HikariConfig();
+        hikari.setPoolName("ovation-db");
+        hikari.setJdbcUrl(url);
+        if (!db.user().isEmpty()) {
+            hikari.setUsername(db.user());
+        }
+        if (!db.password().isEmpty()) {
+            hikari.setPassword(db.password());
+        }
+        hikari.setMaximumPoolSize(db.poolSize());
+        hikari.setMinimumIdle(Math.min(2, db.poolSize()));
+        hikari.setConnectionTimeout(db.connectionTimeoutMillis());
+        hikari.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(registry));
+        SQLDialect dialect = url.startsWith("jdbc:h2:") ? SQLDialect.H2 : SQLDialect.MARIADB;
+        if (dialect == SQLDialect.MARIADB) {
+            hikari.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
+        }
+        return new Database(new HikariDataSource(hikari), dialect);
+    }
+
+    /**
+     * Applies {@code module}'s migrations from {@code classpath:db/<module>/common} and
+     * {@code classpath:db/<module>/<vendor>} with the history table {@code flyway_history_<module>}.
+     */
+    public void migrate(String module) {
+        Flyway.configure(Database.class.getClassLoader())
+                .dataSource(dataSource)
+                .table("flyway_history_" + module)
+                .locations("classpath:db/" + module + "/common", "classpath:db/" + module + "/{vendor}")
+                .baselineOnMigrate(true) // the schema is shared: other modules' tables may already be there
+                .baselineVersion("0")
+                .load()
+                .migrate();
+    }
+
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    public SQLDialect dialect() {
+        return dialect;
+    }
+
+    public DSLContext dsl() {
+        return dsl;
+    }
+
+    /** Where blocking JDBC calls run. */
+    public ExecutorService executor() {
+        return executor;
+    }
+
+    /** True when a connection can be had and answers. */
+    public boolean isHealthy() {
+        try (var connection = dataSource.getConnection()) {
+            return connection.isValid(2);
+        } catch (java.sql.SQLException e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void close() {
+        executor.shutdown();
+        try {
+            executor.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        dataSource.close();
+    }
+}

@@ -1,0 +1,26 @@
+package dev.ovation.server;
+
+import dev.ovation.server.config.ConfigLoader;
+import dev.ovation.server.config.OvationConfig;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/** Configurations for servers under test: free ports, a private data directory, short timeouts. */
+final class TestServers {
+
+    private TestServers() {}
+
+    static OvationConfig config(Path dataDir, Map<String, String> extra) {
+        Map<String, String> env = new HashMap<>();
+        env.put("OVATION_DATA_DIR", dataDir.toString());
+        env.put("OVATION_HTTP_PORT", "0");
+        env.put("OVATION_ADMIN_PORT", "0");
+        env.put("OVATION_RTMP_PORT", "0");
+        env.put("OVATION_NETTY_EVENT_LOOP_THREADS", "2");
+        env.put("OVATION_SHUTDOWN_TIMEOUT_MILLIS", "3000");
+        env.putAll(extra);
+        return new ConfigLoader().load(Optional.empty(), env);
+    }
+}

@@ -1,0 +1,124 @@
+package dev.ovation.server.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+
+    private final ConfigLoader loader = new ConfigLoader();
+    @TempDir
+    Path dir;
+
+    private Path file(String text) throws IOException {
+        Path f = dir.resolve("override.conf");
+        Files.writeString(f, text);
+        return f;
+    }
+
+    @Test
+    void defaultsAreTheEmbeddedMode() {
+        OvationConfig c = loader.load(Optional.empty(), Map.of());
+        assertThat(c.http().port()).isEqualTo(8080);
+        assertThat(c.admin().port()).isEqualTo(8081);
+        assertThat(c.admin().bind()).isEqualTo("127.0.0.1");
+        assertThat(c.rtmp().port()).isEqualTo(1935);
+        assertThat(c.db().embedded()).isTrue();
+        assertThat(c.redisUrl()).isEmpty();
+        assertThat(c.admin().token()).isEmpty();
+        assertThat(c.jwt().secret()).isEmpty();
+        assertThat(c.dataDir()).isEqualTo(Path.of("data"));
+        assertThat(c.logFormat()).isEqualTo(OvationConfig.LogFormat.TEXT);
+    }
+
+    @Test
+    void fileOverridesDefaultsAndEnvironmentOverridesFile() throws IOException {
+        Path f = file("http.port = 9000\nadmin.port = 9001\nlog.format = json\n");
+        OvationConfig fromFile = loader.load(Optional.of(f), Map.of());
+        assertThat(fromFile.http().port()).isEqualTo(9000);
+        assertThat(fromFile.admin().port()).isEqualTo(9001);
+        assertThat(fromFile.logFormat()).isEqualTo(OvationConfig.LogFormat.JSON);
+
+        OvationConfig withEnv = loader.load(Optional.of(f),
+                Map.of("OVATION_HTTP_PORT", "9100", "OVATION_DB_URL", "jdbc:mariadb://127.0.0.1:3306/ovation",
+                        "OVATION_DB_POOL_SIZE", "4", "PATH", "/usr/bin"));
+        assertThat(withEnv.http().port()).isEqualTo(9100);
+        assertThat(withEnv.admin().port()).as("file value survives where env is silent").isEqualTo(9001);
+        assertThat(withEnv.db().url()).contains("jdbc:mariadb://127.0.0.1:3306/ovation");
+        assertThat(withEnv.db().poolSize()).isEqualTo(4);
+    }
+
+    @Test
+    void nestedSyntaxInAFileWorksToo() throws IOException {
+        OvationConfig c = loader.load(Optional.of(file("auth { jwt { issuer = \"platform\" } }\n")), Map.of());
+        assertThat(c.jwt().issuer()).isEqualTo("platform");
+    }
+
+    @Test
+    void envNamesFollowTheDesignRule() {
+        assertThat(ConfigLoader.envName("admin.token")).isEqualTo("OVATION_ADMIN_TOKEN");
+        assertThat(ConfigLoader.envName("http.max-request-bytes")).isEqualTo("OVATION_HTTP_MAX_REQUEST_BYTES");
+    }
+
+    @Test
+    void unknownKeyInFileNamesTheKeyAndSuggestsTheNearestOne() throws IOException {
+        Path f = file("http.prot = 9000\n");
+        assertThatThrownBy(() -> loader.load(Optional.of(f), Map.of()))
+                .isInstanceOf(ConfigError.class)
+                .hasMessageContaining("unknown config key 'http.prot'")
+                .hasMessageContaining("did you mean 'http.port'");
+    }
+
+    @Test
+    void unknownEnvironmentVariableWithThePrefixIsAnError() {
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_HTTP_PROT", "1")))
+                .isInstanceOf(ConfigError.class)
+                .hasMessageContaining("OVATION_HTTP_PROT");
+    }
+
+    @Test
+    void badValuesNameTheKey() throws IOException {
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_HTTP_PORT", "eighty")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("http.port");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_HTTP_PORT", "70000")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'http.port' is 70000");
+        assertThatThrownBy(() -> loader.load(Optional.of(file("log.format = xml\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'log.format'").hasMessageContaining("text, json");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_DB_URL", "postgres://x")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'db.url'");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_URL", "127.0.0.1:6379")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'redis.url'");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_CREATORS_DEFAULT_REVENUE_SHARE_BPS", "10001")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("creators.default-revenue-share-bps");
+        assertThatThrownBy(() -> loader.load(Optional.of(file("http.port = [1, 2]\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("http.port");
+    }
+
+    @Test
+    void secretsThatAreTooShortAreRejectedWithoutShowingThem() {
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_AUTH_JWT_SECRET", "short-secret")))
+                .isInstanceOf(ConfigError.class)
+                .hasMessageContaining("auth.jwt.secret")
+                .hasMessageNotContaining("short-secret");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_ADMIN_TOKEN", "tiny")))
+                .isInstanceOf(ConfigError.class)
+                .hasMessageContaining("admin.token")
+                .hasMessageNotContaining("tiny");
+    }
+
+    @Test
+    void missingOrUnparsableFileIsAnError() throws IOException {
+        assertThatThrownBy(() -> loader.load(Optional.of(dir.resolve("nope.conf")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("nope.conf");
+        Path broken = file("http.port = {\n");
+        assertThatThrownBy(() -> loader.load(Optional.of(broken), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("cannot be parsed");
+    }
+}
