@@ -62,6 +62,14 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theProductionExampleLoads() {
+        OvationConfig c = loader.load(Optional.of(Path.of("../config/production.example.conf")), Map.of());
+        assertThat(c.db().embedded()).isFalse();
+        assertThat(c.redisUrl()).contains("redis://127.0.0.1:6379");
+        assertThat(c.logFormat()).isEqualTo(OvationConfig.LogFormat.JSON);
+    }
+
+    @Test
     void envNamesFollowTheDesignRule() {
         assertThat(ConfigLoader.envName("admin.token")).isEqualTo("OVATION_ADMIN_TOKEN");
         assertThat(ConfigLoader.envName("http.max-request-bytes")).isEqualTo("OVATION_HTTP_MAX_REQUEST_BYTES");

@@ -1,0 +1,45 @@
+# Shared by scripts/*: finding a JDK >= 21 and the repository root. Source it; it defines functions only.
+
+ovation_root() {
+  cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd
+}
+
+# java_major JAVA_BIN -> prints the feature version (17, 21, 25, ...) or nothing.
+java_major() {
+  "$1" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p' | head -n 1
+}
+
+# Exports JAVA_HOME for a JDK >= 21: JAVA_HOME if it qualifies, else the newest under /usr/lib/jvm.
+pick_jdk() {
+  local candidate major best="" best_major=0
+  if [ -n "${JAVA_HOME:-}" ] && [ -x "$JAVA_HOME/bin/javac" ]; then
+    major=$(java_major "$JAVA_HOME/bin/java")
+    if [ -n "$major" ] && [ "$major" -ge 21 ]; then
+      export JAVA_HOME
+      return 0
+    fi
+  fi
+  for candidate in /usr/lib/jvm/*; do
+    [ -x "$candidate/bin/javac" ] || continue
+    major=$(java_major "$candidate/bin/java")
+    if [ -n "$major" ] && [ "$major" -ge 21 ] && [ "$major" -gt "$best_major" ]; then
+      best="$candidate"
+      best_major="$major"
+    fi
+  done
+  if [ -z "$best" ]; then
+    echo "ovation: no JDK 21 or newer found (JAVA_HOME=${JAVA_HOME:-unset}; looked under /usr/lib/jvm)." >&2
+    echo "ovation: install one, e.g. 'apt-get install openjdk-21-jdk' or Temurin 21/25, or set JAVA_HOME to it." >&2
+    return 1
+  fi
+  export JAVA_HOME="$best"
+}
+
+# JVM options for running the server on this JDK.
+java_run_opts() {
+  local major
+  major=$(java_major "$JAVA_HOME/bin/java")
+  if [ "$major" -ge 22 ]; then
+    echo "--enable-native-access=ALL-UNNAMED"
+  fi
+}

@@ -1,0 +1,90 @@
+package dev.ovation.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ovation.server.creators.Creator;
+import dev.ovation.server.creators.CreatorDirectory;
+import dev.ovation.server.creators.StreamKeys;
+import dev.ovation.server.db.Database;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.junit.jupiter.api.Test;
+
+/** The same migration and directory checks, run on embedded H2 and on real MariaDB. */
+abstract class DirectoryContract {
+
+    /** A database migrated from empty by this test class. */
+    abstract Database database();
+
+    private CreatorDirectory directory() {
+        Database db = database();
+        return new CreatorDirectory(db.dsl(), db.executor(), new StreamKeys(new SecureRandom()),
+                Clock.fixed(Instant.parse("2026-11-23T12:00:00.123Z"), ZoneOffset.UTC));
+    }
+
+    @Test
+    void migrationsCreateTheCreatorsTableAndRecordTheirHistory() {
+        // JDBC metadata rather than jOOQ's meta(): jOOQ 3.21's MariaDB meta queries need MariaDB 11.
+        List<String> tables = database().dsl().connectionResult(c -> {
+            List<String> names = new ArrayList<>();
+            try (var rs = c.getMetaData().getTables(c.getCatalog(), c.getSchema(), "%", new String[] {"TABLE"})) {
+                while (rs.next()) {
+                    names.add(rs.getString("TABLE_NAME").toLowerCase(java.util.Locale.ROOT));
+                }
+            }
+            return names;
+        });
+        assertThat(tables).contains("creators", "flyway_history_directory");
+        database().migrate("directory"); // a second run is a no-op
+        Integer applied = database().dsl().fetchOne("select count(*) from flyway_history_directory where success = 1").get(0, Integer.class);
+        assertThat(applied).isGreaterThanOrEqualTo(1);
+    }
+
+    @Test
+    void createFindAuthenticateRotate() {
+        CreatorDirectory dir = directory();
+        CreatorDirectory.WithStreamKey made = dir.create("zoe", 6000).join();
+        Creator zoe = made.creator();
+        assertThat(zoe.createdAt()).isEqualTo(Instant.parse("2026-11-23T12:00:00.123Z"));
+        assertThat(dir.findById(zoe.id()).join()).contains(zoe);
+        assertThat(dir.findByHandle("zoe").join()).contains(zoe);
+        assertThat(dir.authenticate(made.streamKey()).join()).contains(zoe);
+        assertThat(dir.authenticate(made.streamKey() + "x").join()).isEmpty();
+        assertThat(dir.authenticate("").join()).isEmpty();
+
+        String stored = database().dsl().fetchOne("select stream_key_hash from creators where id = ?", zoe.id()).get(0, String.class);
+        assertThat(stored).isEqualTo(StreamKeys.hash(made.streamKey())).doesNotContain(made.streamKey());
+
+        String newKey = dir.rotateStreamKey(zoe.id()).join().orElseThrow().streamKey();
+        assertThat(dir.authenticate(made.streamKey()).join()).as("the old key stops working").isEmpty();
+        assertThat(dir.authenticate(newKey).join()).map(Creator::id).contains(zoe.id());
+        assertThat(dir.rotateStreamKey("missing").join()).isEmpty();
+    }
+
+    @Test
+    void concurrentCreatesOfOneHandleHaveOneWinner() {
+        CreatorDirectory dir = directory();
+        List<CompletableFuture<CreatorDirectory.WithStreamKey>> attempts = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            attempts.add(dir.create("race", 5000));
+        }
+        long won = attempts.stream().filter(f -> {
+            try {
+                f.join();
+                return true;
+            } catch (CompletionException e) {
+                assertThat(e.getCause()).isInstanceOf(CreatorDirectory.HandleTakenException.class);
+                return false;
+            }
+        }).count();
+        assertThat(won).isEqualTo(1);
+        assertThatThrownBy(() -> dir.create("race", 5000).join()).hasCauseInstanceOf(CreatorDirectory.HandleTakenException.class);
+    }
+}
