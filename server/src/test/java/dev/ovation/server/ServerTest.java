@@ -54,6 +54,10 @@ class ServerTest {
         assertThat(health.statusCode()).isEqualTo(200);
         assertThat(json(health).get("status").asText()).isEqualTo("ok");
         assertThat(new HttpTestClient(server.httpPort(), null).get("/healthz").statusCode()).isEqualTo(200);
+        HttpResponse<String> head = anonymousAdmin.method("HEAD", "/healthz");
+        assertThat(head.statusCode()).isEqualTo(200);
+        assertThat(head.body()).isEmpty();
+        assertThat(head.headers().firstValueAsLong("Content-Length")).hasValue(health.body().length());
 
         HttpResponse<String> metrics = admin.get("/metrics");
         assertThat(metrics.statusCode()).isEqualTo(200);

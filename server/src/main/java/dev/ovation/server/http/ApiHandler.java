@@ -121,14 +121,9 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         } catch (RuntimeException e) {
             answer = CompletableFuture.failedFuture(e);
         }
-        boolean head = request.method().equals(HttpMethod.HEAD);
-        answer.whenComplete((response, failure) -> {
-            ApiResponse out = failure == null ? response : errorFor(failure, route, apiRequest);
-            if (head) {
-                out = new ApiResponse(out.status(), null, new byte[0], out.contentType(), out.headers());
-            }
-            write(ctx, out, keepAlive, route.template(), request.method(), startNanos);
-        });
+        // For HEAD, HttpServerCodec sends the headers of the full answer (Content-Length included) and no body.
+        answer.whenComplete((response, failure) -> write(ctx, failure == null ? response : errorFor(failure, route, apiRequest),
+                keepAlive, route.template(), request.method(), startNanos));
     }
 
     private boolean isAdmin(FullHttpRequest request) {
