@@ -1,6 +1,7 @@
 package dev.ovation.server;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ovation.ledger.Ledger;
 import dev.ovation.server.auth.Secrets;
 import dev.ovation.server.auth.ViewerTokens;
 import dev.ovation.server.config.OvationConfig;
@@ -66,6 +67,7 @@ public final class OvationServer implements AutoCloseable {
     private final PrometheusMeterRegistry registry;
     private final JvmGcMetrics gcMetrics;
     private final Database database;
+    private final Ledger ledger;
     private final MultiThreadIoEventLoopGroup bossGroup;
     private final MultiThreadIoEventLoopGroup workerGroup;
     private final ChannelGroup channels = new DefaultChannelGroup("ovation", GlobalEventExecutor.INSTANCE);
@@ -109,8 +111,10 @@ public final class OvationServer implements AutoCloseable {
 
         Database db = Database.open(config.db(), dataDir, registry);
         this.database = db;
+        Ledger openedLedger = null;
         try {
             db.migrate("directory");
+            openedLedger = Ledger.open(db.dataSource(), db.dialect(), config.ledger(), registry);
             Clock clock = Clock.systemUTC();
             ObjectMapper mapper = new ObjectMapper();
             CreatorDirectory creators = new CreatorDirectory(db.dsl(), db.executor(), new StreamKeys(random), clock);
@@ -119,7 +123,10 @@ public final class OvationServer implements AutoCloseable {
 
             List<Route> adminRoutes = new ArrayList<>(operationsRoutes());
             adminRoutes.addAll(new AdminRoutes(creators, tokens, mapper, config.defaultRevenueShareBps()).routes());
+            LedgerRoutes ledgerRoutes = new LedgerRoutes(openedLedger, config.gifts(), tokens, mapper);
+            adminRoutes.addAll(ledgerRoutes.adminRoutes());
             List<Route> publicRoutes = new ArrayList<>(List.of(healthRoute()));
+            publicRoutes.addAll(ledgerRoutes.publicRoutes());
 
             Transport transport = Transport.best();
             int threads = config.eventLoopThreads() == 0 ? 2 * Runtime.getRuntime().availableProcessors() : config.eventLoopThreads();
@@ -135,9 +142,13 @@ public final class OvationServer implements AutoCloseable {
                     httpChannel.localAddress(), adminChannel.localAddress(), transport.name(), db.dialect().getName());
             ready.set(true);
         } catch (Exception | Error e) {
+            if (openedLedger != null) {
+                openedLedger.close();
+            }
             closeQuietly();
             throw e;
         }
+        this.ledger = openedLedger;
     }
 
     /** Starts a server with this configuration; returns once every port is bound and the database is migrated. */
@@ -238,6 +249,13 @@ public final class OvationServer implements AutoCloseable {
     }
 
     private void closeQuietly() {
+        try {
+            if (ledger != null) {
+                ledger.close(); // finishes queued ledger requests before the pool closes
+            }
+        } catch (RuntimeException e) {
+            log.warn("closing the ledger failed", e);
+        }
         try {
             if (database != null) {
                 database.close();

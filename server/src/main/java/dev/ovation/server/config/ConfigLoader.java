@@ -7,7 +7,12 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigSyntax;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
+import dev.ovation.ledger.Gift;
+import dev.ovation.ledger.GiftCatalog;
+import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
@@ -89,12 +94,78 @@ public final class ConfigLoader {
                 throw new ConfigError("unknown config key in environment variable " + e.getKey()
                         + " (every OVATION_ variable must name a key of config/ovation.conf)");
             }
-            merged = merged.withValue(key, ConfigValueFactory.fromAnyRef(e.getValue(), "environment variable " + e.getKey()));
+            merged = merged.withValue(key, envValue(key, e.getKey(), e.getValue()));
         }
         try {
             return build(merged.resolve());
         } catch (ConfigException e) {
             throw new ConfigError(describe(e), e);
+        }
+    }
+
+    /**
+     * An environment value for {@code key}: lists and objects (such as gifts.catalog) are parsed as
+     * HOCON; everything else stays a string that the typed getters convert (so a URL's // is no comment).
+     */
+    private ConfigValue envValue(String key, String variable, String raw) {
+        com.typesafe.config.ConfigValueType type = defaults.getValue(key).valueType();
+        if (type == com.typesafe.config.ConfigValueType.LIST || type == com.typesafe.config.ConfigValueType.OBJECT) {
+            try {
+                return ConfigFactory.parseString("value = " + raw,
+                        ConfigParseOptions.defaults().setOriginDescription("environment variable " + variable)).getValue("value");
+            } catch (ConfigException e) {
+                throw new ConfigError("environment variable " + variable + " (config key '" + key + "') cannot be parsed: " + e.getMessage(), e);
+            }
+        }
+        return ConfigValueFactory.fromAnyRef(raw, "environment variable " + variable);
+    }
+
+    private static GiftCatalog giftCatalog(Config c) {
+        List<Gift> gifts = new ArrayList<>();
+        List<? extends Config> entries = c.getConfigList("gifts.catalog");
+        for (int i = 0; i < entries.size(); i++) {
+            Config g = entries.get(i);
+            String where = "gifts.catalog[" + i + "]";
+            for (String field : g.root().keySet()) {
+                if (!List.of("id", "name", "coins", "tier").contains(field)) {
+                    throw new ConfigError("config key '" + where + "' has unknown field '" + field + "' (allowed: id, name, coins, tier)");
+                }
+            }
+            try {
+                gifts.add(new Gift(g.getString("id"), g.getString("name"), g.getLong("coins"), g.getInt("tier")));
+            } catch (ConfigException | IllegalArgumentException e) {
+                throw new ConfigError("config key '" + where + "' is not a valid gift: " + e.getMessage(), e);
+            }
+        }
+        if (gifts.isEmpty()) {
+            throw new ConfigError("config key 'gifts.catalog' must list at least one gift");
+        }
+        try {
+            return new GiftCatalog(gifts);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("config key 'gifts.catalog': " + e.getMessage(), e);
+        }
+    }
+
+    private static LedgerConfig ledger(Config c) {
+        try {
+            return new LedgerConfig(
+                    intIn(c, "ledger.batch-max-transactions", 1, 100_000),
+                    longIn(c, "ledger.batch-linger-micros", 0, 1_000_000),
+                    intIn(c, "ledger.max-queued-requests", 1, 10_000_000),
+                    intIn(c, "ledger.reader-threads", 1, 256),
+                    intIn(c, "ledger.max-entries-per-transaction", 2, 1000),
+                    intIn(c, "ledger.max-metadata-entries", 1, 1000),
+                    intIn(c, "ledger.max-metadata-chars", 2, 4000),
+                    intIn(c, "ledger.max-statement-page-size", 1, 100_000),
+                    intIn(c, "ledger.id-block-size", 1, 10_000_000),
+                    intIn(c, "ledger.account-cache-size", 1, 100_000_000),
+                    intIn(c, "ledger.verify-max-problems", 1, 100_000),
+                    intIn(c, "gifts.max-count", 1, 1_000_000),
+                    intIn(c, "creators.default-revenue-share-bps", 0, 10_000),
+                    longIn(c, "ledger.payout-minimum-coins", 0, Long.MAX_VALUE));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("ledger configuration: " + e.getMessage(), e);
         }
     }
 
@@ -130,6 +201,8 @@ public final class ConfigLoader {
                         nonBlank(c, "auth.jwt.audience"),
                         longIn(c, "auth.jwt.dev-token-ttl-seconds", 60, 366L * 24 * 3600)),
                 intIn(c, "creators.default-revenue-share-bps", 0, 10_000),
+                giftCatalog(c),
+                ledger(c),
                 enumValue(c, "log.format", OvationConfig.LogFormat.class),
                 check("log.level", c.getString("log.level").toUpperCase(Locale.ROOT),
                         LOG_LEVEL.matcher(c.getString("log.level").toUpperCase(Locale.ROOT)).matches(),

@@ -30,8 +30,13 @@ public final class ConfigReference {
     public static List<Entry> parse(String confText) {
         List<Entry> entries = new ArrayList<>();
         List<String> comment = new ArrayList<>();
-        for (String raw : confText.split("\n", -1)) {
-            String line = raw.strip();
+        String[] lines = confText.split("\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            String line = lines[i].strip();
+            // A list or object value may span lines: join them until its brackets close.
+            while (!line.startsWith("#") && depth(line) > 0 && i + 1 < lines.length) {
+                line = line + " " + lines[++i].strip();
+            }
             if (line.isEmpty()) {
                 comment.clear();
             } else if (line.startsWith("#")) {
@@ -49,6 +54,22 @@ public final class ConfigReference {
             }
         }
         return entries;
+    }
+
+    private static int depth(String text) {
+        int depth = 0;
+        boolean quoted = false;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c == '"') {
+                quoted = !quoted;
+            } else if (!quoted && (c == '[' || c == '{')) {
+                depth++;
+            } else if (!quoted && (c == ']' || c == '}')) {
+                depth--;
+            }
+        }
+        return depth;
     }
 
     public static String markdown(List<Entry> entries) {

@@ -1,5 +1,7 @@
 package dev.ovation.server.config;
 
+import dev.ovation.ledger.GiftCatalog;
+import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -16,6 +18,8 @@ public record OvationConfig(
         Optional<String> redisUrl,
         Jwt jwt,
         int defaultRevenueShareBps,
+        GiftCatalog gifts,
+        LedgerConfig ledger,
         LogFormat logFormat,
         String logLevel,
         int eventLoopThreads,

@@ -40,8 +40,19 @@ public final class Database implements AutoCloseable {
                 + ";MODE=MariaDB;DATABASE_TO_LOWER=TRUE;DEFAULT_NULL_ORDERING=HIGH";
     }
 
+    /**
+     * MariaDB Connector/J sends a batch of statements as one bulk request only with useBulkStmts=true
+     * (off by default); the ledger's batched balance updates need it. An explicit setting is kept.
+     */
+    static String withBulkStatements(String url) {
+        if (!url.startsWith("jdbc:mariadb:") || url.contains("useBulkStmts=")) {
+            return url;
+        }
+        return url + (url.contains("?") ? "&" : "?") + "useBulkStmts=true";
+    }
+
     public static Database open(OvationConfig.Db db, Path dataDir, MeterRegistry registry) {
-        String url = db.url().orElseGet(() -> embeddedUrl(dataDir));
+        String url = db.url().map(Database::withBulkStatements).orElseGet(() -> embeddedUrl(dataDir));
         HikariConfig hikari = new HikariConfig();
         hikari.setPoolName("ovation-db");
         hikari.setJdbcUrl(url);

@@ -70,6 +70,27 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void giftCatalogCanBeReplacedByFileOrEnvironmentAndIsValidated() throws IOException {
+        OvationConfig fromEnv = loader.load(Optional.empty(),
+                Map.of("OVATION_GIFTS_CATALOG", "[{id = kiss, name = Kiss, coins = 3, tier = 1}]"));
+        assertThat(fromEnv.gifts().gifts()).hasSize(1);
+        assertThat(fromEnv.gifts().require("kiss").coinPrice()).isEqualTo(3);
+        assertThat(loader.load(Optional.empty(), Map.of()).gifts().require("rose").coinPrice()).isEqualTo(5);
+
+        assertThatThrownBy(() -> loader.load(Optional.of(file("gifts.catalog = [{id = a, name = A, coins = 0, tier = 1}]\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("gifts.catalog[0]").hasMessageContaining("coinPrice");
+        assertThatThrownBy(() -> loader.load(Optional.of(file("gifts.catalog = [{id = a, name = A, coins = 1, tier = 1, color = red}]\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("unknown field 'color'");
+        assertThatThrownBy(() -> loader.load(Optional.of(file(
+                "gifts.catalog = [{id = a, name = A, coins = 1, tier = 1}, {id = a, name = B, coins = 2, tier = 1}]\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("duplicate gift id a");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_GIFTS_CATALOG", "[{")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("OVATION_GIFTS_CATALOG");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_LEDGER_BATCH_MAX_TRANSACTIONS", "0")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("ledger.batch-max-transactions");
+    }
+
+    @Test
     void envNamesFollowTheDesignRule() {
         assertThat(ConfigLoader.envName("admin.token")).isEqualTo("OVATION_ADMIN_TOKEN");
         assertThat(ConfigLoader.envName("http.max-request-bytes")).isEqualTo("OVATION_HTTP_MAX_REQUEST_BYTES");

@@ -1,0 +1,53 @@
+package dev.ovation.ledger;
+
+/**
+ * The chart of accounts. Each kind has a normal side (the side on which its balance grows) and says whether its
+ * normal balance may go below zero. See docs/ledger.md for every flow as postings.
+ */
+public enum AccountKind {
+    /** A viewer's coins (COIN, owner = user id). A liability of the platform; never negative. */
+    VIEWER_WALLET(Side.CREDIT, false),
+    /** Coins a creator earned and may be paid out for (COIN, owner = creator id); never negative. */
+    CREATOR_EARNINGS(Side.CREDIT, false),
+    /** Creator earnings on hold (COIN, owner = creator id), e.g. during a payout or review; never negative. */
+    CREATOR_PENDING_EARNINGS(Side.CREDIT, false),
+    /** The platform's revenue share of gifts (COIN, owner = "platform"). */
+    PLATFORM_GIFT_REVENUE(Side.CREDIT, true),
+    /** Money held at Stripe (fiat, owner = "platform" or a Stripe account id). An asset. */
+    STRIPE_CLEARING(Side.DEBIT, true),
+    /** Processing fees paid to Stripe (fiat). An expense. */
+    FEES(Side.DEBIT, true),
+    /** Fiat received for coins not yet earned out: deferred revenue (fiat, owner = "platform"). */
+    COIN_LIABILITY(Side.CREDIT, true),
+    /** Coins put into circulation by sale (COIN, owner = "platform"): the counterpart of all coins outstanding. */
+    COIN_ISSUANCE(Side.DEBIT, true),
+    /** Coins given away (COIN, owner = "platform" or a campaign id). A marketing expense. */
+    PROMO(Side.DEBIT, true),
+    /** Coins or money a user owes the platform after a clawback (owner = user id). An asset. */
+    RECEIVABLE(Side.DEBIT, true),
+    /** Payouts owed to or in transit to creators (fiat, owner = "platform" or creator id). A liability. */
+    PAYOUTS(Side.CREDIT, true);
+
+    private final Side normalSide;
+    private final boolean mayGoNegative;
+
+    AccountKind(Side normalSide, boolean mayGoNegative) {
+        this.normalSide = normalSide;
+        this.mayGoNegative = mayGoNegative;
+    }
+
+    /** The side on which this account's balance grows. */
+    public Side normalSide() {
+        return normalSide;
+    }
+
+    /** Whether the normal balance may go below zero; false for wallets and earnings (INSUFFICIENT_FUNDS). */
+    public boolean mayGoNegative() {
+        return mayGoNegative;
+    }
+
+    /** The normal-side balance of a signed (debit-positive) raw balance. */
+    long normalBalance(long signedBalance) {
+        return normalSide == Side.DEBIT ? signedBalance : Math.negateExact(signedBalance);
+    }
+}

@@ -1,0 +1,16 @@
+package dev.ovation.ledger;
+
+import java.util.List;
+
+/**
+ * A page of an account statement in posting order.
+ *
+ * @param account  the account
+ * @param lines    up to the requested number of lines, entryNo ascending
+ * @param nextAfterEntryNo pass as {@code afterEntryNo} for the next page; -1 when this was the last page
+ */
+public record StatementPage(AccountRef account, List<StatementLine> lines, long nextAfterEntryNo) {
+    public StatementPage {
+        lines = List.copyOf(lines);
+    }
+}

@@ -1,0 +1,129 @@
+package dev.ovation.ingest.rtmp;
+
+import dev.ovation.ingest.MediaFrame;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntSupplier;
+
+/**
+ * The ingest meters. Nothing is ever tagged with a stream key: per-stream meters carry the
+ * creator's public handle and are removed when the stream ends.
+ */
+final class IngestMetrics {
+
+    private final MeterRegistry registry;
+    private final AtomicInteger activeConnections = new AtomicInteger();
+    private final Counter connections;
+    private final Counter connectionsRefused;
+    private final Counter publishes;
+    private final Counter bytesIn;
+
+    IngestMetrics(MeterRegistry registry, IntSupplier liveStreams) {
+        this.registry = registry;
+        Gauge.builder("ovation.ingest.connections.active", activeConnections, AtomicInteger::get)
+                .description("open RTMP(S) connections").register(registry);
+        Gauge.builder("ovation.ingest.streams.live", liveStreams, IntSupplier::getAsInt)
+                .description("creators live right now").register(registry);
+        connections = Counter.builder("ovation.ingest.connections").description("accepted connections")
+                .register(registry);
+        connectionsRefused = Counter.builder("ovation.ingest.connections.refused")
+                .description("connections closed at once because of rtmp.max-connections").register(registry);
+        publishes = Counter.builder("ovation.ingest.publishes").description("publish sessions started")
+                .register(registry);
+        bytesIn = Counter.builder("ovation.ingest.bytes.in").baseUnit("bytes")
+                .description("bytes received after TLS").register(registry);
+    }
+
+    int connectionOpened() {
+        connections.increment();
+        return activeConnections.incrementAndGet();
+    }
+
+    void connectionClosed() {
+        activeConnections.decrementAndGet();
+    }
+
+    int activeConnections() {
+        return activeConnections.get();
+    }
+
+    void connectionRefused() {
+        connectionsRefused.increment();
+    }
+
+    Counter bytesIn() {
+        return bytesIn;
+    }
+
+    void publishStarted() {
+        publishes.increment();
+    }
+
+    /** @param kind handshake, chunk, amf, media, bitrate, idle, tls, io, listener, internal */
+    void error(String kind) {
+        registry.counter("ovation.ingest.errors", "kind", kind).increment();
+    }
+
+    /** @param reason bad_key, already_live, auth_error, auth_timeout, bad_app, bad_name, listener_error */
+    void rejection(String reason) {
+        registry.counter("ovation.ingest.publish.rejections", "reason", reason).increment();
+    }
+
+    StreamMeters stream(String handle) {
+        return new StreamMeters(handle);
+    }
+
+    /** Meters of one live stream: bitrate and frame rate are rates of these counters. */
+    final class StreamMeters {
+        private final Counter bytes;
+        private final Counter videoFrames;
+        private final Counter audioFrames;
+        private final Counter keyframes;
+        private final DistributionSummary keyframeInterval;
+        private long lastKeyframeDts = -1;
+
+        private StreamMeters(String handle) {
+            Tags tags = Tags.of("handle", handle);
+            bytes = Counter.builder("ovation.ingest.stream.bytes").baseUnit("bytes").tags(tags)
+                    .description("media bytes of a live stream (rate = bitrate)").register(registry);
+            videoFrames = Counter.builder("ovation.ingest.stream.frames").tags(tags.and("kind", "video"))
+                    .description("frames of a live stream (rate = frame rate)").register(registry);
+            audioFrames = Counter.builder("ovation.ingest.stream.frames").tags(tags.and("kind", "audio"))
+                    .register(registry);
+            keyframes = Counter.builder("ovation.ingest.stream.keyframes").tags(tags).register(registry);
+            keyframeInterval = DistributionSummary.builder("ovation.ingest.stream.keyframe.interval")
+                    .baseUnit("milliseconds").tags(tags).description("time between keyframes").register(registry);
+        }
+
+        void onMessageBytes(int n) {
+            bytes.increment(n);
+        }
+
+        void onFrame(MediaFrame frame) {
+            if (frame instanceof MediaFrame.VideoFrame v) {
+                videoFrames.increment();
+                if (v.keyframe()) {
+                    keyframes.increment();
+                    if (lastKeyframeDts >= 0) {
+                        keyframeInterval.record(v.dtsMillis() - lastKeyframeDts);
+                    }
+                    lastKeyframeDts = v.dtsMillis();
+                }
+            } else if (frame instanceof MediaFrame.AudioFrame) {
+                audioFrames.increment();
+            }
+        }
+
+        void close() {
+            for (Meter m : List.of(bytes, videoFrames, audioFrames, keyframes, keyframeInterval)) {
+                registry.remove(m);
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package dev.ovation.ingest.rtmp;
+
+import dev.ovation.ingest.PublishListener;
+import dev.ovation.ingest.RtmpConfig;
+import dev.ovation.ingest.StreamKeyAuthenticator;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.timeout.IdleStateHandler;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Builds the pipeline of one RTMP(S) connection:
+ * {@code [ssl] -> idle -> traffic -> handshake -> chunk decoder -> chunk encoder -> session}.
+ * Internal to ingest: use {@link dev.ovation.ingest.RtmpServer}.
+ */
+@ChannelHandler.Sharable
+public final class RtmpChannelInitializer extends ChannelInitializer<SocketChannel> {
+
+    private static final Logger log = LoggerFactory.getLogger(RtmpChannelInitializer.class);
+
+    private final RtmpConfig config;
+    private final StreamKeyAuthenticator authenticator;
+    private final PublishListener listener;
+    private final SslContext sslContext;
+    private final ChannelGroup channels;
+    private final PublisherRegistry registry;
+    private final IngestMetrics metrics;
+    private final ChunkDecoder.Limits chunkLimits;
+
+    /**
+     * @param sslContext null for plain RTMP
+     * @param channels   every accepted channel is added (for a graceful close)
+     * @param shared     the state both listeners (RTMP and RTMPS) share
+     */
+    public RtmpChannelInitializer(RtmpConfig config, StreamKeyAuthenticator authenticator, PublishListener listener,
+                                  SslContext sslContext, ChannelGroup channels, Shared shared) {
+        this.config = config;
+        this.authenticator = authenticator;
+        this.listener = listener;
+        this.sslContext = sslContext;
+        this.channels = channels;
+        this.registry = shared.registry;
+        this.metrics = shared.metrics;
+        this.chunkLimits = new ChunkDecoder.Limits(config.maxChunkSizeBytes(), config.maxMessageBytes(),
+                config.maxChunkStreams(),
+                new Amf0.Limits(config.maxAmfDepth(), config.maxAmfStringBytes(), config.maxAmfElements()));
+    }
+
+    /** The publisher registry and meters, shared by the RTMP and RTMPS listeners of one server. */
+    public static final class Shared {
+        final PublisherRegistry registry = new PublisherRegistry();
+        final IngestMetrics metrics;
+
+        public Shared(MeterRegistry meters) {
+            this.metrics = new IngestMetrics(meters, registry::size);
+        }
+
+        /** Handles live right now. */
+        public int liveStreams() {
+            return registry.size();
+        }
+
+        /** Whether a handle has a live publisher. */
+        public boolean isLive(String handle) {
+            return registry.isLive(handle);
+        }
+    }
+
+    @Override
+    protected void initChannel(SocketChannel ch) {
+        if (metrics.connectionOpened() > config.maxConnections()) {
+            metrics.connectionClosed();
+            metrics.connectionRefused();
+            log.warn("refusing {}: {} connections open (rtmp.max-connections)", ch.remoteAddress(),
+                    config.maxConnections());
+            ch.close();
+            return;
+        }
+        ch.closeFuture().addListener(f -> metrics.connectionClosed());
+        channels.add(ch);
+        ChannelPipeline p = ch.pipeline();
+        if (sslContext != null) {
+            p.addLast("ssl", sslContext.newHandler(ch.alloc()));
+        }
+        p.addLast("idle", new IdleStateHandler(config.idleTimeoutMillis(), 0, 0, TimeUnit.MILLISECONDS));
+        p.addLast("traffic", new InboundTraffic(config.maxBitrateBitsPerSecond(), config.bitrateWindowMillis(),
+                metrics.bytesIn()));
+        p.addLast("handshake", new HandshakeHandler(config.handshakeTimeoutMillis()));
+        p.addLast("chunkDecoder", new ChunkDecoder(chunkLimits));
+        p.addLast("chunkEncoder", new ChunkEncoder());
+        p.addLast("session", new RtmpSessionHandler(config, authenticator, listener, registry, metrics));
+    }
+}

@@ -1,0 +1,166 @@
+package dev.ovation.server;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ovation.ledger.AccountRef;
+import dev.ovation.ledger.Balance;
+import dev.ovation.ledger.GiftCatalog;
+import dev.ovation.ledger.Ledger;
+import dev.ovation.ledger.LedgerException;
+import dev.ovation.server.auth.ViewerTokens;
+import dev.ovation.server.http.ApiException;
+import dev.ovation.server.http.ApiRequest;
+import dev.ovation.server.http.ApiResponse;
+import dev.ovation.server.http.Route;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.regex.Pattern;
+
+/** Routes over the gift ledger: wallet and gift catalog for viewers, promo grants and verify for admins. */
+final class LedgerRoutes {
+
+    private static final Pattern USER_ID = Pattern.compile("[A-Za-z0-9_.:@-]{1,64}");
+    private static final Pattern IDEMPOTENCY_KEY = Pattern.compile("[\\x21-\\x7e]{1,128}");
+    private static final long MAX_GRANT_COINS = 1_000_000_000L;
+
+    private final Ledger ledger;
+    private final GiftCatalog gifts;
+    private final ViewerTokens tokens;
+    private final ObjectMapper mapper;
+
+    LedgerRoutes(Ledger ledger, GiftCatalog gifts, ViewerTokens tokens, ObjectMapper mapper) {
+        this.ledger = ledger;
+        this.gifts = gifts;
+        this.tokens = tokens;
+        this.mapper = mapper;
+    }
+
+    List<Route> publicRoutes() {
+        return List.of(
+                new Route(HttpMethod.GET, "/api/gifts", Route.Access.PUBLIC, this::listGifts),
+                new Route(HttpMethod.GET, "/api/wallet", Route.Access.PUBLIC, this::wallet));
+    }
+
+    List<Route> adminRoutes() {
+        return List.of(
+                new Route(HttpMethod.POST, "/admin/wallets/{userId}/grants", Route.Access.ADMIN, this::grant),
+                new Route(HttpMethod.GET, "/admin/wallets/{userId}", Route.Access.ADMIN, this::adminWallet),
+                new Route(HttpMethod.POST, "/admin/ledger/verify", Route.Access.ADMIN, this::verify));
+    }
+
+    private CompletableFuture<ApiResponse> listGifts(ApiRequest request) {
+        List<Map<String, Object>> out = gifts.gifts().stream().map(g -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("id", g.id());
+            m.put("name", g.name());
+            m.put("coins", g.coinPrice());
+            m.put("tier", g.tier());
+            return m;
+        }).toList();
+        return CompletableFuture.completedFuture(ApiResponse.ok(Map.of("gifts", out)));
+    }
+
+    private CompletableFuture<ApiResponse> wallet(ApiRequest request) {
+        ViewerTokens.Viewer viewer = viewer(request);
+        return ledger.balance(AccountRef.viewerWallet(viewer.userId()))
+                .thenApply(b -> ApiResponse.ok(walletView(viewer.userId(), b)))
+                .exceptionally(LedgerRoutes::rethrowLedger);
+    }
+
+    private CompletableFuture<ApiResponse> adminWallet(ApiRequest request) {
+        String userId = userId(request);
+        return ledger.balance(AccountRef.viewerWallet(userId))
+                .thenApply(b -> ApiResponse.ok(walletView(userId, b)))
+                .exceptionally(LedgerRoutes::rethrowLedger);
+    }
+
+    private CompletableFuture<ApiResponse> grant(ApiRequest request) {
+        String userId = userId(request);
+        ObjectNode body = request.jsonObject(mapper);
+        long coins = ApiRequest.optionalLong(body, "coins", 1, MAX_GRANT_COINS)
+                .orElseThrow(() -> ApiException.badField("coins", "missing_field", "'coins' is required (1 to " + MAX_GRANT_COINS + ")"));
+        String key = ApiRequest.requiredString(body, "idempotencyKey");
+        if (!IDEMPOTENCY_KEY.matcher(key).matches()) {
+            throw ApiException.badField("idempotencyKey", "invalid_field", "'idempotencyKey' must be 1 to 128 printable ASCII characters");
+        }
+        String reason = ApiRequest.optionalString(body, "reason").orElse("promo");
+        if (reason.length() > 200) {
+            throw ApiException.badField("reason", "invalid_field", "'reason' must be at most 200 characters");
+        }
+        return ledger.promoGrant(userId, coins, "grant:" + key, Map.of("reason", reason, "userId", userId))
+                .thenApply(posted -> {
+                    Map<String, Object> out = new LinkedHashMap<>();
+                    out.put("transactionId", posted.transactionId());
+                    out.put("userId", userId);
+                    out.put("coins", coins);
+                    out.put("balance", posted.balanceAfter(AccountRef.viewerWallet(userId)));
+                    out.put("idempotencyKey", key);
+                    out.put("postedAt", posted.postedAt().toString());
+                    return ApiResponse.ok(out);
+                })
+                .exceptionally(LedgerRoutes::rethrowLedger);
+    }
+
+    private CompletableFuture<ApiResponse> verify(ApiRequest request) {
+        return ledger.verify().thenApply(report -> {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("ok", report.ok());
+            out.put("accounts", report.accounts());
+            out.put("transactions", report.transactions());
+            out.put("postings", report.postings());
+            out.put("problems", report.problems().stream()
+                    .map(p -> Map.of("check", p.check().name(), "detail", p.detail())).toList());
+            return ApiResponse.ok(out);
+        });
+    }
+
+    private static Map<String, Object> walletView(String userId, Balance b) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("userId", userId);
+        out.put("coins", b.balance());
+        out.put("available", b.available());
+        out.put("reserved", b.reserved());
+        out.put("flagged", b.flagged());
+        out.put("lastTransactionId", b.lastTransactionId());
+        return out;
+    }
+
+    private static String userId(ApiRequest request) {
+        String userId = request.pathParam("userId");
+        if (!USER_ID.matcher(userId).matches()) {
+            throw ApiException.badField("userId", "invalid_field", "'userId' must be 1 to 64 characters of A-Z, a-z, 0-9 and _ . : @ -");
+        }
+        return userId;
+    }
+
+    /** The viewer that the request's bearer token speaks for; 401 otherwise. */
+    private ViewerTokens.Viewer viewer(ApiRequest request) {
+        String header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+            throw new ApiException(HttpResponseStatus.UNAUTHORIZED, "unauthorized", "a viewer token is required (Authorization: Bearer <JWT>)", null);
+        }
+        return tokens.verify(header.substring(7).strip()).orElseThrow(() -> new ApiException(HttpResponseStatus.UNAUTHORIZED,
+                "invalid_token", "the viewer token is invalid or expired", null));
+    }
+
+    /** Maps a ledger refusal to an HTTP error with the ledger's error as the code. */
+    static <T> T rethrowLedger(Throwable failure) {
+        Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (cause instanceof LedgerException e) {
+            HttpResponseStatus status = switch (e.error()) {
+                case INSUFFICIENT_FUNDS, IDEMPOTENCY_CONFLICT, PERIOD_CLOSED, ALREADY_REVERSED, PENDING_NOT_OPEN -> HttpResponseStatus.CONFLICT;
+                case INVALID_REQUEST, UNBALANCED, AMOUNT_OVERFLOW -> HttpResponseStatus.BAD_REQUEST;
+                case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
+                case OVERLOADED, SHUT_DOWN, STORAGE -> HttpResponseStatus.SERVICE_UNAVAILABLE;
+            };
+            throw new CompletionException(new ApiException(status, e.error().name().toLowerCase(java.util.Locale.ROOT), e.getMessage(), null));
+        }
+        throw failure instanceof CompletionException ce ? ce : new CompletionException(failure);
+    }
+}

@@ -1,0 +1,113 @@
+package dev.ovation.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Wallet, gift catalog, promo grants and ledger verify through the assembled server on embedded H2. */
+class LedgerRoutesTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dataDir;
+    private OvationServer server;
+    private HttpTestClient admin;
+    private HttpTestClient publicApi;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = OvationServer.start(TestServers.config(dataDir, Map.of()));
+        admin = new HttpTestClient(server.adminPort(), server.adminToken());
+        publicApi = new HttpTestClient(server.httpPort(), null);
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    private static JsonNode json(HttpResponse<String> r) throws Exception {
+        return JSON.readTree(r.body());
+    }
+
+    private String viewerToken(String userId) throws Exception {
+        return json(admin.post("/admin/tokens", "{\"userId\":\"" + userId + "\",\"name\":\"V\"}")).get("token").asText();
+    }
+
+    @Test
+    void giftCatalogComesFromConfig() throws Exception {
+        HttpResponse<String> r = publicApi.get("/api/gifts");
+        assertThat(r.statusCode()).isEqualTo(200);
+        JsonNode gifts = json(r).get("gifts");
+        assertThat(gifts).hasSize(5);
+        assertThat(gifts.get(0).get("id").asText()).isEqualTo("heart");
+        assertThat(gifts.get(1).get("coins").asLong()).isEqualTo(5);
+    }
+
+    @Test
+    void grantsAreIdempotentAndShowInTheWallet() throws Exception {
+        String token = viewerToken("u1");
+        HttpTestClient viewer = publicApi.withBearer(token);
+        HttpResponse<String> empty = viewer.get("/api/wallet");
+        assertThat(empty.statusCode()).isEqualTo(200);
+        assertThat(json(empty).get("userId").asText()).isEqualTo("u1");
+        assertThat(json(empty).get("coins").asLong()).isZero();
+
+        HttpResponse<String> granted = admin.post("/admin/wallets/u1/grants", "{\"coins\":1000,\"idempotencyKey\":\"welcome-u1\"}");
+        assertThat(granted.statusCode()).isEqualTo(200);
+        long txId = json(granted).get("transactionId").asLong();
+        assertThat(json(granted).get("balance").asLong()).isEqualTo(1000);
+
+        HttpResponse<String> replay = admin.post("/admin/wallets/u1/grants", "{\"coins\":1000,\"idempotencyKey\":\"welcome-u1\"}");
+        assertThat(replay.statusCode()).isEqualTo(200);
+        assertThat(json(replay).get("transactionId").asLong()).as("a replay returns the original").isEqualTo(txId);
+
+        HttpResponse<String> conflict = admin.post("/admin/wallets/u1/grants", "{\"coins\":5,\"idempotencyKey\":\"welcome-u1\"}");
+        assertThat(conflict.statusCode()).isEqualTo(409);
+        assertThat(json(conflict).at("/error/code").asText()).isEqualTo("idempotency_conflict");
+
+        assertThat(json(viewer.get("/api/wallet")).get("coins").asLong()).as("granted once").isEqualTo(1000);
+        assertThat(json(admin.get("/admin/wallets/u1")).get("coins").asLong()).isEqualTo(1000);
+
+        HttpResponse<String> verify = admin.post("/admin/ledger/verify", "");
+        assertThat(verify.statusCode()).isEqualTo(200);
+        assertThat(json(verify).get("ok").asBoolean()).as(verify.body()).isTrue();
+        assertThat(json(verify).get("transactions").asLong()).isEqualTo(1);
+    }
+
+    @Test
+    void badGrantsAndTokensAreRefusedAndPostNothing() throws Exception {
+        for (String[] bad : new String[][] {
+                {"{\"coins\":-5,\"idempotencyKey\":\"k1\"}", "coins"},
+                {"{\"coins\":0,\"idempotencyKey\":\"k1\"}", "coins"},
+                {"{\"coins\":1.5,\"idempotencyKey\":\"k1\"}", "coins"},
+                {"{\"coins\":\"100\",\"idempotencyKey\":\"k1\"}", "coins"},
+                {"{\"idempotencyKey\":\"k1\"}", "coins"},
+                {"{\"coins\":10}", "idempotencyKey"},
+                {"{\"coins\":10,\"idempotencyKey\":\"\"}", "idempotencyKey"}}) {
+            HttpResponse<String> r = admin.post("/admin/wallets/u2/grants", bad[0]);
+            assertThat(r.statusCode()).as(bad[0]).isEqualTo(400);
+            assertThat(json(r).at("/error/field").asText()).as(bad[0]).isEqualTo(bad[1]);
+        }
+        assertThat(admin.post("/admin/wallets/has%20space/grants", "{\"coins\":10,\"idempotencyKey\":\"k\"}").statusCode()).isEqualTo(400);
+        assertThat(new HttpTestClient(server.adminPort(), null).post("/admin/wallets/u2/grants", "{\"coins\":10,\"idempotencyKey\":\"k\"}").statusCode())
+                .isEqualTo(401);
+
+        assertThat(publicApi.get("/api/wallet").statusCode()).isEqualTo(401);
+        HttpResponse<String> forged = publicApi.withBearer(viewerToken("u2") + "x").get("/api/wallet");
+        assertThat(forged.statusCode()).isEqualTo(401);
+        assertThat(json(forged).at("/error/code").asText()).isEqualTo("invalid_token");
+        assertThat(publicApi.withBearer(server.adminToken()).get("/api/wallet").statusCode()).as("the admin token is no viewer token").isEqualTo(401);
+
+        assertThat(json(admin.post("/admin/ledger/verify", "")).get("transactions").asLong()).as("nothing was posted").isZero();
+    }
+}
