@@ -62,7 +62,10 @@ public final class Main {
                     + ", mode 0600): " + server.adminToken());
         }
         System.out.println("Ovation is up.\n"
-                + "  RTMP ingest (OBS, Custom server):  rtmp://<this host>:" + config.rtmp().port() + "/live  (stream key from POST /admin/creators)\n"
+                + "  RTMP ingest (OBS, Custom server):  rtmp://<this host>:" + server.rtmpPort() + "/" + config.rtmp().app()
+                + "  (stream key from POST /admin/creators)\n"
+                + (server.rtmpsPort() > 0 ? "  RTMPS ingest:                      rtmps://<this host>:" + server.rtmpsPort() + "/" + config.rtmp().app() + "\n" : "")
+                + "  Watch (HLS):                       http://localhost:" + server.httpPort() + "/hls/{handle}/index.m3u8\n"
                 + "  Public HTTP:                       http://localhost:" + server.httpPort() + "/\n"
                 + "  Admin HTTP (bearer admin token):   http://127.0.0.1:" + server.adminPort() + "/admin  /metrics  /healthz\n"
                 + "  Admin token:                       " + (config.admin().token().isPresent() ? "from admin.token"

@@ -1,7 +1,10 @@
 package dev.ovation.server;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ovation.ingest.RtmpServer;
 import dev.ovation.ledger.Ledger;
+import dev.ovation.packager.Packager;
+import dev.ovation.server.creators.DirectoryStreamKeyAuthenticator;
 import dev.ovation.server.auth.Secrets;
 import dev.ovation.server.auth.ViewerTokens;
 import dev.ovation.server.config.OvationConfig;
@@ -26,6 +29,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPipeline;
@@ -68,6 +72,8 @@ public final class OvationServer implements AutoCloseable {
     private final JvmGcMetrics gcMetrics;
     private final Database database;
     private final Ledger ledger;
+    private final Packager packager;
+    private final RtmpServer rtmp;
     private final MultiThreadIoEventLoopGroup bossGroup;
     private final MultiThreadIoEventLoopGroup workerGroup;
     private final ChannelGroup channels = new DefaultChannelGroup("ovation", GlobalEventExecutor.INSTANCE);
@@ -112,6 +118,7 @@ public final class OvationServer implements AutoCloseable {
         Database db = Database.open(config.db(), dataDir, registry);
         this.database = db;
         Ledger openedLedger = null;
+        RtmpServer openedRtmp = null;
         try {
             db.migrate("directory");
             openedLedger = Ledger.open(db.dataSource(), db.dialect(), config.ledger(), registry);
@@ -134,14 +141,26 @@ public final class OvationServer implements AutoCloseable {
             this.workerGroup = transport.newGroup("ovation-io", threads);
             new NettyEventExecutorMetrics(workerGroup).bindTo(registry);
 
+            this.packager = new Packager(config.hls(), registry);
+            workerGroup.scheduleAtFixedRate(packager::removeExpired, 5, 5, TimeUnit.SECONDS);
+
             ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry);
             ApiHandler adminApi = new ApiHandler(adminRoutes, mapper, adminToken, registry);
-            this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(), publicApi);
-            this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), adminApi);
-            log.info("Ovation started: public HTTP {} , admin HTTP {} , transport {}, database {}",
-                    httpChannel.localAddress(), adminChannel.localAddress(), transport.name(), db.dialect().getName());
+            this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(),
+                    List.of(Map.entry("hls", packager.origin().handler()), Map.entry("api", publicApi)));
+            this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), List.of(Map.entry("api", adminApi)));
+
+            openedRtmp = new RtmpServer(config.rtmp(), new DirectoryStreamKeyAuthenticator(creators, config.rtmp().app()),
+                    packager, registry);
+            openedRtmp.start();
+            log.info("Ovation started: public HTTP {}, admin HTTP {}, RTMP port {}{}, transport {}, database {}",
+                    httpChannel.localAddress(), adminChannel.localAddress(), openedRtmp.port(),
+                    openedRtmp.tlsPort() > 0 ? ", RTMPS port " + openedRtmp.tlsPort() : "", transport.name(), db.dialect().getName());
             ready.set(true);
         } catch (Exception | Error e) {
+            if (openedRtmp != null) {
+                openedRtmp.close();
+            }
             if (openedLedger != null) {
                 openedLedger.close();
             }
@@ -149,6 +168,7 @@ public final class OvationServer implements AutoCloseable {
             throw e;
         }
         this.ledger = openedLedger;
+        this.rtmp = openedRtmp;
     }
 
     /** Starts a server with this configuration; returns once every port is bound and the database is migrated. */
@@ -156,7 +176,9 @@ public final class OvationServer implements AutoCloseable {
         return new OvationServer(config);
     }
 
-    private Channel bindHttp(Transport transport, String host, int port, ApiHandler api) throws InterruptedException {
+    /** Binds an HTTP/1.1 listener whose pipeline ends in {@code handlers} (name, handler), after codec and aggregator. */
+    private Channel bindHttp(Transport transport, String host, int port, List<Map.Entry<String, ChannelHandler>> handlers)
+            throws InterruptedException {
         int maxRequestBytes = config.http().maxRequestBytes();
         long idleMillis = config.http().idleTimeoutMillis();
         ServerBootstrap bootstrap = new ServerBootstrap()
@@ -175,7 +197,9 @@ public final class OvationServer implements AutoCloseable {
                         p.addLast("http", new HttpServerCodec(8192, 16384, 8192));
                         p.addLast("keep-alive", new HttpServerKeepAliveHandler());
                         p.addLast("aggregate", new HttpObjectAggregator(maxRequestBytes));
-                        p.addLast("api", api);
+                        for (Map.Entry<String, ChannelHandler> h : handlers) {
+                            p.addLast(h.getKey(), h.getValue());
+                        }
                     }
                 });
         Channel channel = bootstrap.bind(host, port).sync().channel();
@@ -210,6 +234,15 @@ public final class OvationServer implements AutoCloseable {
         return ((InetSocketAddress) adminChannel.localAddress()).getPort();
     }
 
+    public int rtmpPort() {
+        return rtmp.port();
+    }
+
+    /** The bound RTMPS port, or -1 when RTMPS is not configured. */
+    public int rtmpsPort() {
+        return rtmp.tlsPort();
+    }
+
     public String adminToken() {
         return adminToken;
     }
@@ -239,6 +272,11 @@ public final class OvationServer implements AutoCloseable {
         ready.set(false);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(config.shutdownTimeoutMillis());
         log.info("Ovation stopping (at most {} ms)", config.shutdownTimeoutMillis());
+        try {
+            rtmp.close(); // publishers first: no new media while the rest goes down
+        } catch (RuntimeException e) {
+            log.warn("closing the RTMP ingest failed", e);
+        }
         channels.close().awaitUninterruptibly(remainingMillis(deadline) / 2);
         var bossDone = bossGroup.shutdownGracefully(0, Math.max(1, remainingMillis(deadline) / 4), TimeUnit.MILLISECONDS);
         var workersDone = workerGroup.shutdownGracefully(50, Math.max(1, remainingMillis(deadline) / 2), TimeUnit.MILLISECONDS);

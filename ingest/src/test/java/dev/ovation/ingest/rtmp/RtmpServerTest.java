@@ -87,7 +87,7 @@ class RtmpServerTest {
             p.video(0, "90 68766331 01016000");                        // SequenceStart (HEVC config)
             p.video(0, "91 68766331 000021 00000002 2601");            // keyframe, CTS +33
             p.video(33, "a3 68766331 00000002 0201");                  // CodedFramesX
-            p.video(66, "91 68766331 ffffef 00000002 0201");           // CTS -17
+            p.video(66, "a1 68766331 ffffef 00000002 0201");           // inter CodedFrames, CTS -17
             p.video(99, "92 68766331");                                // SequenceEnd
             p.command(1, "deleteStream", 4, null, 1.0);
             assertThat(ended.await(5, TimeUnit.SECONDS)).isTrue();

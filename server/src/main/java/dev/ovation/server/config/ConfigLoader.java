@@ -7,7 +7,9 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigSyntax;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
+import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ledger.Gift;
+import dev.ovation.packager.PackagerConfig;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Files;
@@ -169,6 +171,71 @@ public final class ConfigLoader {
         }
     }
 
+    private static RtmpConfig rtmp(Config c) {
+        Optional<String> cert = optional(c, "rtmp.tls.cert");
+        Optional<String> key = optional(c, "rtmp.tls.key");
+        if (cert.isPresent() != key.isPresent()) {
+            throw new ConfigError("config keys 'rtmp.tls.cert' and 'rtmp.tls.key' must be set together");
+        }
+        for (String k : List.of("rtmp.tls.cert", "rtmp.tls.key")) {
+            optional(c, k).ifPresent(path -> check(k, path, Files.isReadable(Path.of(path)), "must name a readable PEM file"));
+        }
+        try {
+            return new RtmpConfig(
+                    nonBlank(c, "rtmp.bind"),
+                    port(c, "rtmp.port"),
+                    nonBlank(c, "rtmp.app"),
+                    intIn(c, "rtmp.send-chunk-size-bytes", 128, 16 * 1024 * 1024),
+                    longIn(c, "rtmp.ack-window-bytes", 1, Integer.MAX_VALUE),
+                    intIn(c, "rtmp.max-chunk-size-bytes", 128, 0x7FFFFFFF),
+                    intIn(c, "rtmp.max-message-bytes", 1024, 256 * 1024 * 1024),
+                    intIn(c, "rtmp.max-chunk-streams", 3, 65_599),
+                    intIn(c, "rtmp.max-streams-per-connection", 1, 1024),
+                    intIn(c, "rtmp.max-connections", 1, 1_000_000),
+                    intIn(c, "rtmp.max-amf-depth", 1, 256),
+                    intIn(c, "rtmp.max-amf-string-bytes", 16, 16 * 1024 * 1024),
+                    intIn(c, "rtmp.max-amf-elements", 1, 1_000_000),
+                    longIn(c, "rtmp.handshake-timeout-millis", 100, 600_000),
+                    longIn(c, "rtmp.idle-timeout-millis", 100, 3_600_000),
+                    longIn(c, "rtmp.auth-timeout-millis", 100, 600_000),
+                    longIn(c, "rtmp.max-bitrate-bits-per-second", 1, Long.MAX_VALUE / 8),
+                    longIn(c, "rtmp.bitrate-window-millis", 100, 600_000),
+                    c.getBoolean("rtmp.replace-existing-publisher"),
+                    cert.map(Path::of).orElse(null),
+                    key.map(Path::of).orElse(null),
+                    port(c, "rtmp.tls.port"),
+                    intIn(c, "rtmp.io-threads", 0, 1024),
+                    100);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("rtmp configuration: " + e.getMessage(), e);
+        }
+    }
+
+    private static PackagerConfig hls(Config c) {
+        try {
+            return new PackagerConfig(
+                    enumValue(c, "hls.format", PackagerConfig.Format.class),
+                    intIn(c, "hls.segment-target-millis", 1000, 60_000),
+                    intIn(c, "hls.part-target-millis", 100, 30_000),
+                    intIn(c, "hls.playlist-window-millis", 3000, 3_600_000),
+                    intIn(c, "hls.max-segments-kept", 3, 100_000),
+                    longIn(c, "hls.max-bytes-per-stream", 1024 * 1024, 64L * 1024 * 1024 * 1024),
+                    intIn(c, "hls.max-streams", 1, 1_000_000),
+                    intIn(c, "hls.max-frame-bytes", 1024, 256 * 1024 * 1024),
+                    intIn(c, "hls.max-pending-blocking-requests", 1, 10_000_000),
+                    intIn(c, "hls.blocking-timeout-millis", 100, 600_000),
+                    intIn(c, "hls.reconnect-grace-millis", 0, 3_600_000),
+                    intIn(c, "hls.track-probe-millis", 1, 60_000),
+                    intIn(c, "hls.max-probe-frames", 1, 1_000_000),
+                    longIn(c, "hls.max-probe-bytes", 1024, 1L << 32),
+                    intIn(c, "hls.max-timestamp-gap-millis", 1, 3_600_000),
+                    intIn(c, "hls.playlist-max-age-seconds", 0, 3600),
+                    nonBlank(c, "hls.cors-allow-origin"));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("hls configuration: " + e.getMessage(), e);
+        }
+    }
+
     private static OvationConfig build(Config c) {
         return new OvationConfig(
                 Path.of(nonBlank(c, "data.dir")),
@@ -182,7 +249,8 @@ public final class ConfigLoader {
                         port(c, "admin.port"),
                         optional(c, "admin.token").map(t -> secret("admin.token", t, t.length() >= 16,
                                 "must be at least 16 characters"))),
-                new OvationConfig.Rtmp(nonBlank(c, "rtmp.bind"), port(c, "rtmp.port")),
+                rtmp(c),
+                hls(c),
                 new OvationConfig.Db(
                         optional(c, "db.url").map(u -> check("db.url", u,
                                 u.startsWith("jdbc:mariadb:") || u.startsWith("jdbc:h2:") || u.startsWith("jdbc:mysql:"),

@@ -1,6 +1,8 @@
 package dev.ovation.server.config;
 
+import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ledger.GiftCatalog;
+import dev.ovation.packager.PackagerConfig;
 import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -13,7 +15,8 @@ public record OvationConfig(
         Path dataDir,
         Http http,
         Admin admin,
-        Rtmp rtmp,
+        RtmpConfig rtmp,
+        PackagerConfig hls,
         Db db,
         Optional<String> redisUrl,
         Jwt jwt,
@@ -29,8 +32,6 @@ public record OvationConfig(
 
     /** {@code token} is empty when it is to be generated and kept under the data directory. */
     public record Admin(String bind, int port, Optional<String> token) {}
-
-    public record Rtmp(String bind, int port) {}
 
     /** {@code url} is empty for the embedded H2 file database under the data directory. */
     public record Db(Optional<String> url, String user, String password, int poolSize, long connectionTimeoutMillis) {

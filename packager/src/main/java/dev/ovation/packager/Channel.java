@@ -1,0 +1,288 @@
+package dev.ovation.packager;
+
+import dev.ovation.packager.Snapshot.OpenSegment;
+import dev.ovation.packager.Snapshot.Part;
+import dev.ovation.packager.Snapshot.Segment;
+import dev.ovation.packager.Snapshot.StreamInfo;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One creator's channel: the segments and parts of its live playlist, kept in memory, and the requests waiting
+ * for parts that do not exist yet. Writers are the channel's publish sessions (one at a time is active); readers
+ * take {@link #snapshot()} without locking. Survives publisher reconnects for {@code reconnectGraceMillis}.
+ */
+final class Channel {
+    /** A request held until the playlist satisfies (msn, part). */
+    record Waiter(long msn, int part, CompletableFuture<Snapshot> future) {}
+
+    private final String handle;
+    private final String streamId;
+    private final PackagerConfig config;
+    private final Object lock = new Object();
+
+    // guarded by lock
+    private final ArrayDeque<Segment> segments = new ArrayDeque<>();
+    private final Map<Integer, byte[]> inits = new HashMap<>();
+    private final List<Waiter> waiters = new ArrayList<>();
+    private long evictedDiscontinuities;
+    private long bytesKept;
+    private long nextMsn;
+    private int nextInitId;
+    private long fragmentSequence = 1;
+    private long timelineEndTicks = -1;
+    private SessionSink activeSession;
+    private long endedAtMillis = -1;
+    private StreamInfo stream = new StreamInfo("", 0, 0, 0, false, false);
+    // the open segment
+    private OpenSegment open;
+    private long version;
+
+    private volatile Snapshot snapshot;
+
+    Channel(String handle, String streamId, PackagerConfig config) {
+        this.handle = handle;
+        this.streamId = streamId;
+        this.config = config;
+        this.snapshot = new Snapshot(handle, streamId, 0, List.of(), 0, 0, null, 0, Map.of(), false, stream);
+    }
+
+    String handle() {
+        return handle;
+    }
+
+    Snapshot snapshot() {
+        return snapshot;
+    }
+
+    /** Makes {@code session} the one whose media is appended; a previous session is superseded. */
+    void attach(SessionSink session) {
+        List<Waiter> ready;
+        synchronized (lock) {
+            if (open != null) {
+                closeOpenLocked(); // a superseded session left a segment open
+            }
+            activeSession = session;
+            endedAtMillis = -1;
+            ready = publish();
+        }
+        complete(ready);
+    }
+
+    boolean isActive(SessionSink session) {
+        synchronized (lock) {
+            return activeSession == session;
+        }
+    }
+
+    void detach(SessionSink session, long nowMillis) {
+        synchronized (lock) {
+            if (activeSession == session) {
+                activeSession = null;
+                endedAtMillis = nowMillis;
+                publish();
+            }
+        }
+    }
+
+    /** True when no publisher is attached and the reconnect grace has passed. */
+    boolean expired(long nowMillis) {
+        synchronized (lock) {
+            return activeSession == null && endedAtMillis >= 0 && nowMillis - endedAtMillis >= config.reconnectGraceMillis();
+        }
+    }
+
+    boolean hasSegments() {
+        synchronized (lock) {
+            return !segments.isEmpty() || open != null;
+        }
+    }
+
+    /** End of the media timeline so far, in 90 kHz ticks, or -1 before any media. */
+    long timelineEndTicks() {
+        synchronized (lock) {
+            return timelineEndTicks;
+        }
+    }
+
+    long nextFragmentSequence() {
+        synchronized (lock) {
+            return fragmentSequence++;
+        }
+    }
+
+    int addInit(byte[] init) {
+        synchronized (lock) {
+            int id = nextInitId++;
+            inits.put(id, init);
+            return id;
+        }
+    }
+
+    void setStreamInfo(StreamInfo info) {
+        synchronized (lock) {
+            stream = info;
+            publish();
+        }
+    }
+
+    /**
+     * Appends a part. {@code newSegment} carries the segment's properties when this part starts a segment
+     * (the previous one must have been closed).
+     */
+    void appendPart(SessionSink from, OpenSegment newSegment, byte[] data, long startTicks, long durationTicks,
+                    boolean independent) {
+        List<Waiter> ready;
+        synchronized (lock) {
+            if (activeSession != from) {
+                return;
+            }
+            if (newSegment != null) {
+                if (open != null) {
+                    throw new IllegalStateException("segment " + open.msn() + " still open");
+                }
+                open = new OpenSegment(nextMsn, newSegment.initId(), newSegment.discontinuity(),
+                        newSegment.independent(), newSegment.pdtMillis(), List.of());
+            } else if (open == null) {
+                throw new IllegalStateException("no open segment for a part");
+            }
+            List<Part> parts = new ArrayList<>(open.parts().size() + 1);
+            parts.addAll(open.parts());
+            parts.add(new Part(open.msn(), parts.size(), durationTicks, independent, data));
+            open = new OpenSegment(open.msn(), open.initId(), open.discontinuity(), open.independent(),
+                    open.pdtMillis(), List.copyOf(parts));
+            timelineEndTicks = startTicks + durationTicks;
+            ready = publish();
+        }
+        complete(ready);
+    }
+
+    /** Closes the open segment, if any; returns it. */
+    Segment closeSegment(SessionSink from) {
+        List<Waiter> ready;
+        Segment closed;
+        synchronized (lock) {
+            if (activeSession != from || open == null) {
+                return null;
+            }
+            closed = closeOpenLocked();
+            ready = publish();
+        }
+        complete(ready);
+        return closed;
+    }
+
+    private Segment closeOpenLocked() {
+        Segment closed;
+        {
+            long duration = 0;
+            long bytes = 0;
+            for (Part p : open.parts()) {
+                duration += p.durationTicks();
+                bytes += p.data().length;
+            }
+            closed = new Segment(open.msn(), open.initId(), open.discontinuity(), open.independent(),
+                    open.pdtMillis(), duration, open.parts(), bytes);
+            segments.addLast(closed);
+            bytesKept += bytes;
+            nextMsn = open.msn() + 1;
+            open = null;
+            evict();
+        }
+        return closed;
+    }
+
+    private void evict() {
+        while (segments.size() > 1 && (segments.size() > config.maxSegmentsKept() || bytesKept > config.maxBytesPerChannel())) {
+            Segment s = segments.removeFirst();
+            bytesKept -= s.bytes();
+            if (s.discontinuity()) {
+                evictedDiscontinuities++;
+            }
+        }
+        // drop init sections no kept segment refers to, except the newest one
+        if (!inits.isEmpty()) {
+            int oldestInUse = segments.isEmpty() ? nextInitId - 1 : segments.getFirst().initId();
+            inits.keySet().removeIf(id -> id < oldestInUse && id < nextInitId - 1);
+        }
+    }
+
+    /** Builds and installs a new snapshot; returns the waiters it satisfies (to complete outside the lock). */
+    private List<Waiter> publish() {
+        List<Segment> list = List.copyOf(segments);
+        long windowTicks = (long) config.playlistWindowMillis() * 90;
+        int windowStart = list.size();
+        long sum = 0;
+        while (windowStart > 0 && sum < windowTicks) {
+            windowStart--;
+            sum += list.get(windowStart).durationTicks();
+        }
+        long disc = evictedDiscontinuities;
+        for (int i = 0; i < windowStart; i++) {
+            if (list.get(i).discontinuity()) {
+                disc++;
+            }
+        }
+        long next = open != null ? open.msn() : nextMsn;
+        Snapshot s = new Snapshot(handle, streamId, ++version, list, windowStart, disc, open, next,
+                Map.copyOf(inits), activeSession != null, stream);
+        snapshot = s;
+        if (waiters.isEmpty()) {
+            return List.of();
+        }
+        List<Waiter> ready = new ArrayList<>();
+        for (Iterator<Waiter> it = waiters.iterator(); it.hasNext(); ) {
+            Waiter w = it.next();
+            if (s.satisfies(w.msn(), w.part())) {
+                it.remove();
+                ready.add(w);
+            }
+        }
+        return ready;
+    }
+
+    private void complete(List<Waiter> ready) {
+        if (ready.isEmpty()) {
+            return;
+        }
+        Snapshot s = snapshot;
+        for (Waiter w : ready) {
+            w.future().complete(s);
+        }
+    }
+
+    /**
+     * Registers a waiter for (msn, part), or completes it at once when already satisfied. The caller removes it
+     * with {@link #cancel(Waiter)} on timeout.
+     */
+    Waiter await(long msn, int part) {
+        Waiter w = new Waiter(msn, part, new CompletableFuture<>());
+        synchronized (lock) {
+            Snapshot s = snapshot;
+            if (s.satisfies(msn, part)) {
+                w.future().complete(s);
+            } else {
+                waiters.add(w);
+            }
+        }
+        return w;
+    }
+
+    void cancel(Waiter w) {
+        synchronized (lock) {
+            waiters.remove(w);
+        }
+    }
+
+    int pendingWaiters() {
+        synchronized (lock) {
+            return waiters.size();
+        }
+    }
+}

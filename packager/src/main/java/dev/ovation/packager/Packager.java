@@ -1,0 +1,137 @@
+package dev.ovation.packager;
+
+import dev.ovation.ingest.MediaFrame;
+import dev.ovation.ingest.MediaSink;
+import dev.ovation.ingest.PublishListener;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.security.SecureRandom;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.function.LongSupplier;
+import java.util.regex.Pattern;
+
+/**
+ * The HLS packager: give it to ingest as the {@link PublishListener}; each publish session packages its frames
+ * into the channel named by the creator's handle (fMP4/CMAF or MPEG-TS segments with LL-HLS parts, in memory).
+ * Serve the channels with {@link #origin()}. Thread-safe: sessions run on their publishers' event loops, the
+ * origin on any event loop.
+ */
+public final class Packager implements PublishListener {
+    private static final Logger log = LoggerFactory.getLogger(Packager.class);
+    static final Pattern HANDLE = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+
+    private final PackagerConfig config;
+    private final PackagerMetrics metrics;
+    private final LongSupplier nanoClock;
+    private final LongSupplier wallClock;
+    private final ConcurrentMap<String, Channel> channels = new ConcurrentHashMap<>();
+    private final SecureRandom random = new SecureRandom();
+    private final HlsOrigin origin;
+
+    public Packager(PackagerConfig config, MeterRegistry registry) {
+        this(config, registry, System::nanoTime, System::currentTimeMillis);
+    }
+
+    Packager(PackagerConfig config, MeterRegistry registry, LongSupplier nanoClock, LongSupplier wallClock) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.metrics = new PackagerMetrics(Objects.requireNonNull(registry, "registry"));
+        this.nanoClock = nanoClock;
+        this.wallClock = wallClock;
+        Gauge.builder("ovation.hls.channels", channels, ConcurrentMap::size).description("Channels in memory")
+                .register(registry);
+        this.origin = new HlsOrigin(this, config, metrics);
+    }
+
+    public PackagerConfig config() {
+        return config;
+    }
+
+    /** The HTTP origin serving these channels under {@code /hls/}. */
+    public HlsOrigin origin() {
+        return origin;
+    }
+
+    @Override
+    public MediaSink onPublishStart(PublishSession session) {
+        String handle = session.grant().handle();
+        removeExpired();
+        if (!HANDLE.matcher(handle).matches()) {
+            log.warn("session {}: handle '{}' cannot name an HLS channel; frames dropped", session.sessionId(), handle);
+            return new DroppingSink(metrics, "bad-handle");
+        }
+        long now = wallClock.getAsLong();
+        Channel channel = channels.compute(handle, (h, existing) -> {
+            if (existing != null && !existing.expired(now)) {
+                return existing;
+            }
+            if (existing == null && channels.size() >= config.maxChannels()) {
+                return null;
+            }
+            return new Channel(h, newStreamId(), config);
+        });
+        if (channel == null) {
+            log.warn("session {}: maxChannels ({}) reached; frames for '{}' dropped", session.sessionId(),
+                    config.maxChannels(), handle);
+            return new DroppingSink(metrics, "max-channels");
+        }
+        SessionSink sink = new SessionSink(channel, session.sessionId(), config, metrics, nanoClock, wallClock);
+        channel.attach(sink);
+        log.info("channel {}: publish session {} started", handle, session.sessionId());
+        return sink;
+    }
+
+    private String newStreamId() {
+        return Long.toString(wallClock.getAsLong(), 36) + Integer.toString(random.nextInt(36 * 36 * 36), 36);
+    }
+
+    /** Whether the handle has a playlist to serve (a publisher is live, or reconnecting within the grace). */
+    public boolean isLive(String handle) {
+        return channel(handle).filter(c -> c.snapshot().hasMedia()).isPresent();
+    }
+
+    /** Handles with a channel in memory. */
+    public Set<String> channels() {
+        return new TreeSet<>(channels.keySet());
+    }
+
+    Optional<Channel> channel(String handle) {
+        Channel c = channels.get(handle);
+        if (c == null) {
+            return Optional.empty();
+        }
+        if (c.expired(wallClock.getAsLong())) {
+            channels.remove(handle, c);
+            return Optional.empty();
+        }
+        return Optional.of(c);
+    }
+
+    /** Forgets channels whose publisher left more than {@code reconnectGraceMillis} ago. */
+    public void removeExpired() {
+        long now = wallClock.getAsLong();
+        channels.values().removeIf(c -> c.expired(now));
+    }
+
+    long wallMillis() {
+        return wallClock.getAsLong();
+    }
+
+    /** A sink for sessions that cannot be packaged: counts and ignores frames. */
+    private record DroppingSink(PackagerMetrics metrics, String reason) implements MediaSink {
+        @Override
+        public void onFrame(MediaFrame frame) {
+            metrics.dropped(reason);
+        }
+
+        @Override
+        public void onEnd(PublishEnd end) {}
+    }
+}

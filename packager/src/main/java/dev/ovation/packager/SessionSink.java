@@ -1,0 +1,562 @@
+package dev.ovation.packager;
+
+import dev.ovation.ingest.AudioCodec;
+import dev.ovation.ingest.MediaFrame;
+import dev.ovation.ingest.MediaSink;
+import dev.ovation.ingest.VideoCodec;
+import dev.ovation.packager.Snapshot.OpenSegment;
+import dev.ovation.packager.Snapshot.StreamInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.LongSupplier;
+
+/**
+ * Packages one publish session into its channel. A state machine: PROBING (waiting for the codec configuration
+ * of every announced track, frames buffered), RUNNING (frames become samples, samples become parts and
+ * segments), ENDED. Called on the publisher's event loop; never blocks.
+ *
+ * <p>Timeline: one offset per session maps publisher milliseconds to the channel's timeline, so a reconnect
+ * continues where the last segment ended and a timestamp jump (more than {@code maxTimestampGapMillis}) is
+ * smoothed over. Video keeps 90 kHz ticks; AAC is counted in samples (1024 per frame) and re-aligned to the
+ * publisher timestamps when they drift apart by more than 100 ms.
+ *
+ * <p>Cutting: a segment starts on a keyframe once the segment reached its target (less a small tolerance for
+ * timestamp jitter). If the keyframe interval is longer than the target duration allows, the segment is cut on
+ * a non-keyframe anyway, so EXT-X-TARGETDURATION is never exceeded, and the forced cut is counted and logged;
+ * such a segment is not independent, so the playlist drops EXT-X-INDEPENDENT-SEGMENTS while it is listed.
+ * Parts are cut so that none exceeds the part target.
+ */
+final class SessionSink implements MediaSink {
+    private static final Logger log = LoggerFactory.getLogger(SessionSink.class);
+    private static final int AAC_FRAME_SAMPLES = 1024;
+    static final long FIRST_TIMELINE_MILLIS = 10_000;
+
+    private enum State { PROBING, RUNNING, ENDED }
+
+    /** A frame copied out of ingest's buffer. */
+    private record Copied(boolean video, long dtsMillis, int ctsMillis, boolean keyframe, long wallClockMillis,
+                          byte[] data, long arrivalNanos) {}
+
+    private final Channel channel;
+    private final PackagerConfig config;
+    private final PackagerMetrics metrics;
+    private final LongSupplier nanoClock;
+    private final LongSupplier wallClock;
+    private final String sessionId;
+
+    private State state = State.PROBING;
+    private final List<Copied> probe = new ArrayList<>();
+    private long probeBytes;
+    private boolean metadataSeen;
+    private boolean expectVideo;
+    private boolean expectAudio;
+    private byte[] videoRecord;
+    private VideoCodec videoCodec;
+    private byte[] audioRecord;
+    private boolean videoUnsupported;
+    private boolean audioUnsupported;
+
+    private Track videoTrack;
+    private Track audioTrack;
+    private TsWriter ts;
+    private int initId = -1;
+
+    // timeline
+    private boolean anchored;
+    private long offsetMillis;
+    private long lastOutMillis;
+    private long wallAnchorMillis;
+    private long mediaAnchorMillis;
+    private long nextAudioTicks = -1;
+
+    // cutting
+    private boolean videoStarted;
+    private Copied pendingVideo;
+    private long pendingVideoDts;
+    private long lastVideoDuration = 3000;
+    private final List<Sample> partVideo = new ArrayList<>();
+    private final List<Sample> partAudio = new ArrayList<>();
+    private boolean partOpen;
+    private long partStart;
+    private boolean partIndependent;
+    private boolean segmentOpen;
+    private long segmentStart;
+    private boolean pendingDiscontinuity;
+    private boolean forcedCutLogged;
+    private boolean segmentPublished;
+    private int segmentVideoFrames;
+
+    SessionSink(Channel channel, String sessionId, PackagerConfig config, PackagerMetrics metrics,
+                LongSupplier nanoClock, LongSupplier wallClock) {
+        this.channel = channel;
+        this.sessionId = sessionId;
+        this.config = config;
+        this.metrics = metrics;
+        this.nanoClock = nanoClock;
+        this.wallClock = wallClock;
+        this.pendingDiscontinuity = channel.hasSegments();
+    }
+
+    @Override
+    public void onFrame(MediaFrame frame) {
+        if (state == State.ENDED) {
+            return;
+        }
+        try {
+            switch (frame) {
+                case MediaFrame.VideoConfig c -> onVideoConfig(c);
+                case MediaFrame.AudioConfig c -> onAudioConfig(c);
+                case MediaFrame.Metadata m -> onMetadata(m);
+                case MediaFrame.VideoFrame v -> onMedia(copy(v));
+                case MediaFrame.AudioFrame a -> onMedia(copy(a));
+                case MediaFrame.EndOfSequence e -> { }
+            }
+        } catch (IllegalArgumentException e) {
+            metrics.dropped("invalid");
+            log.warn("channel {} session {}: dropped a {}: {}", channel.handle(), sessionId,
+                    frame.getClass().getSimpleName(), e.getMessage());
+        }
+    }
+
+    @Override
+    public void onEnd(PublishEnd reason) {
+        if (state == State.ENDED) {
+            return;
+        }
+        if (state == State.PROBING && !probe.isEmpty() && (videoRecord != null || audioRecord != null)) {
+            startRunning();
+        }
+        flush();
+        state = State.ENDED;
+        probe.clear();
+        channel.detach(this, wallClock.getAsLong());
+        log.info("channel {} session {} ended: {}", channel.handle(), sessionId, reason);
+    }
+
+    private Copied copy(MediaFrame.VideoFrame v) {
+        if (v.trackId() != 0) {
+            return null;
+        }
+        return new Copied(true, v.dtsMillis(), v.compositionOffsetMillis(), v.keyframe(), v.wallClockMillis(),
+                bytes(v.data()), nanoClock.getAsLong());
+    }
+
+    private Copied copy(MediaFrame.AudioFrame a) {
+        if (a.trackId() != 0) {
+            return null;
+        }
+        return new Copied(false, a.dtsMillis(), 0, true, a.wallClockMillis(), bytes(a.data()), nanoClock.getAsLong());
+    }
+
+    private byte[] bytes(io.netty.buffer.ByteBuf buf) {
+        int n = buf.readableBytes();
+        if (n == 0) {
+            throw new IllegalArgumentException("empty frame");
+        }
+        if (n > config.maxFrameBytes()) {
+            throw new IllegalArgumentException("frame of " + n + " bytes exceeds maxFrameBytes");
+        }
+        byte[] b = new byte[n];
+        buf.getBytes(buf.readerIndex(), b);
+        return b;
+    }
+
+    private void onMetadata(MediaFrame.Metadata m) {
+        if (state != State.PROBING) {
+            return;
+        }
+        Map<String, Object> v = m.values();
+        metadataSeen = true;
+        expectVideo = present(v.get("videocodecid"));
+        expectAudio = present(v.get("audiocodecid"));
+    }
+
+    private static boolean present(Object o) {
+        return o != null && !Boolean.FALSE.equals(o) && !"".equals(o);
+    }
+
+    private void onVideoConfig(MediaFrame.VideoConfig c) {
+        if (c.trackId() != 0) {
+            return;
+        }
+        byte[] record = bytes(c.data());
+        boolean supported = c.codec() != VideoCodec.VP9
+                && (config.format() == PackagerConfig.Format.FMP4 || c.codec() == VideoCodec.H264);
+        if (!supported) {
+            if (!videoUnsupported) {
+                log.warn("channel {}: video codec {} cannot be packaged as {}; video dropped", channel.handle(),
+                        c.codec(), config.format());
+            }
+            videoUnsupported = true;
+            metrics.dropped("unsupported-codec");
+            return;
+        }
+        VideoConfig.parse(c.codec(), record); // validate before accepting
+        if (state == State.RUNNING) {
+            if (videoTrack != null && videoTrack.video().sameRecord(record)) {
+                return;
+            }
+            videoRecord = record;
+            videoCodec = c.codec();
+            reconfigure();
+            return;
+        }
+        videoRecord = record;
+        videoCodec = c.codec();
+    }
+
+    private void onAudioConfig(MediaFrame.AudioConfig c) {
+        if (c.trackId() != 0) {
+            return;
+        }
+        if (c.codec() != AudioCodec.AAC) {
+            if (!audioUnsupported) {
+                log.warn("channel {}: audio codec {} is not packaged; audio dropped", channel.handle(), c.codec());
+            }
+            audioUnsupported = true;
+            metrics.dropped("unsupported-codec");
+            return;
+        }
+        byte[] record = bytes(c.data());
+        AudioConfig.parse(record);
+        if (state == State.RUNNING) {
+            if (audioTrack != null && audioTrack.audio().sameAsc(record)) {
+                return;
+            }
+            audioRecord = record;
+            reconfigure();
+            return;
+        }
+        audioRecord = record;
+    }
+
+    private void onMedia(Copied f) {
+        if (f == null) {
+            return;
+        }
+        if (state == State.PROBING) {
+            probe.add(f);
+            probeBytes += f.data().length;
+            if (probeComplete()) {
+                startRunning();
+            }
+            return;
+        }
+        process(f);
+    }
+
+    private boolean probeComplete() {
+        boolean haveVideo = videoRecord != null;
+        boolean haveAudio = audioRecord != null;
+        if (metadataSeen) {
+            boolean videoDone = !expectVideo || haveVideo || videoUnsupported;
+            boolean audioDone = !expectAudio || haveAudio || audioUnsupported;
+            if (videoDone && audioDone && (haveVideo || haveAudio)) {
+                return true;
+            }
+        } else if ((haveVideo || videoUnsupported) && (haveAudio || audioUnsupported) && (haveVideo || haveAudio)) {
+            return true;
+        }
+        long span = probe.getLast().dtsMillis() - probe.getFirst().dtsMillis();
+        if (span >= config.trackProbeMillis() || probe.size() >= config.maxProbeFrames()
+                || probeBytes >= config.maxProbeBytes()) {
+            if (haveVideo || haveAudio) {
+                return true;
+            }
+            metrics.dropped("no-codec-config");
+            log.warn("channel {}: no codec configuration after {} frames; dropping them", channel.handle(), probe.size());
+            probe.clear();
+            probeBytes = 0;
+        }
+        return false;
+    }
+
+    private void startRunning() {
+        state = State.RUNNING;
+        buildTracks();
+        List<Copied> buffered = List.copyOf(probe);
+        probe.clear();
+        probeBytes = 0;
+        for (Copied f : buffered) {
+            process(f);
+        }
+    }
+
+    private void buildTracks() {
+        VideoConfig v = videoRecord != null ? VideoConfig.parse(videoCodec, videoRecord) : null;
+        AudioConfig a = audioRecord != null ? AudioConfig.parse(audioRecord) : null;
+        videoTrack = v != null ? Track.video(1, v) : null;
+        audioTrack = a != null ? Track.audio(v != null ? 2 : 1, a) : null;
+        List<Track> tracks = new ArrayList<>(2);
+        if (videoTrack != null) {
+            tracks.add(videoTrack);
+        }
+        if (audioTrack != null) {
+            tracks.add(audioTrack);
+        }
+        if (config.format() == PackagerConfig.Format.FMP4) {
+            initId = channel.addInit(Fmp4Writer.init(tracks));
+        } else {
+            ts = new TsWriter(v, a);
+        }
+        updateStreamInfo(0);
+        log.info("channel {} session {}: packaging {} as {}", channel.handle(), sessionId,
+                tracks.stream().map(Track::codecString).toList(), config.format());
+    }
+
+    private void updateStreamInfo(double frameRate) {
+        String codecs = String.join(",", java.util.stream.Stream.of(videoTrack, audioTrack)
+                .filter(java.util.Objects::nonNull).map(Track::codecString).toList());
+        int w = videoTrack != null ? videoTrack.video().width() : 0;
+        int h = videoTrack != null ? videoTrack.video().height() : 0;
+        channel.setStreamInfo(new StreamInfo(codecs, w, h, frameRate, videoTrack != null, audioTrack != null));
+    }
+
+    /** A codec configuration changed mid-session: finish what we have and start a new init and a discontinuity. */
+    private void reconfigure() {
+        flush();
+        pendingDiscontinuity = true;
+        videoStarted = false;
+        nextAudioTicks = -1;
+        buildTracks();
+    }
+
+    // ---- timeline ----
+
+    private void process(Copied f) {
+        if (f.video() ? videoTrack == null : audioTrack == null) {
+            metrics.dropped("no-track");
+            return;
+        }
+        long out = f.dtsMillis() + offsetMillis;
+        if (!anchored) {
+            long end = channel.timelineEndTicks();
+            long start = end < 0 ? FIRST_TIMELINE_MILLIS : (end + 89) / 90 + 1;
+            offsetMillis = start - f.dtsMillis();
+            out = start;
+            anchored = true;
+            lastOutMillis = out;
+            wallAnchorMillis = f.wallClockMillis();
+            mediaAnchorMillis = out;
+        } else if (out > lastOutMillis + config.maxTimestampGapMillis()
+                || out < lastOutMillis - config.maxTimestampGapMillis()) {
+            long continueAt = lastOutMillis + Math.max(1, lastVideoDuration / 90);
+            log.warn("channel {}: publisher timestamp jumped by {} ms; continuing the timeline", channel.handle(),
+                    out - lastOutMillis);
+            metrics.timestampJumps.increment();
+            offsetMillis = continueAt - f.dtsMillis();
+            out = continueAt;
+            wallAnchorMillis = f.wallClockMillis();
+            mediaAnchorMillis = out;
+        }
+        lastOutMillis = Math.max(lastOutMillis, out);
+        if (f.video()) {
+            if (!videoStarted) {
+                if (!f.keyframe()) {
+                    metrics.dropped("before-keyframe");
+                    return;
+                }
+                videoStarted = true;
+            }
+            long dts = out * 90;
+            if (pendingVideo != null && dts <= pendingVideoDts) {
+                dts = pendingVideoDts + 1;
+            }
+            onVideo(f, dts);
+        } else {
+            if (videoTrack != null && !videoStarted) {
+                metrics.dropped("before-keyframe");
+                return;
+            }
+            int rate = audioTrack.timescale();
+            long actual = out * rate / 1000;
+            if (nextAudioTicks < 0 || Math.abs(actual - nextAudioTicks) > rate / 10) {
+                if (nextAudioTicks >= 0) {
+                    metrics.audioResyncs.increment();
+                }
+                nextAudioTicks = actual;
+            }
+            Sample s = new Sample(nextAudioTicks, AAC_FRAME_SAMPLES, 0, true, f.data(), f.arrivalNanos());
+            nextAudioTicks += AAC_FRAME_SAMPLES;
+            onAudio(s);
+        }
+    }
+
+    // ---- cutting ----
+
+    private long segmentTargetTicks() {
+        return (long) config.segmentTargetMillis() * 90;
+    }
+
+    private long keyframeCutTicks() {
+        long tolerance = Math.min(config.segmentTargetMillis() / 10, 250);
+        return (config.segmentTargetMillis() - tolerance) * 90L;
+    }
+
+    /** The longest segment whose EXTINF still rounds to at most EXT-X-TARGETDURATION. */
+    private long maxSegmentTicks() {
+        return (config.targetDurationSeconds() * 1000L + 499) * 90;
+    }
+
+    private long partTargetTicks() {
+        return (long) config.partTargetMillis() * 90;
+    }
+
+    private void onVideo(Copied f, long dts) {
+        if (pendingVideo != null) {
+            long duration = dts - pendingVideoDts;
+            lastVideoDuration = duration;
+            partVideo.add(new Sample(pendingVideoDts, (int) Math.min(duration, Integer.MAX_VALUE),
+                    pendingVideo.ctsMillis() * 90, pendingVideo.keyframe(), pendingVideo.data(),
+                    pendingVideo.arrivalNanos()));
+            segmentVideoFrames++;
+            long segElapsed = dts - segmentStart;
+            long partElapsed = dts - partStart;
+            if (f.keyframe() && segElapsed >= keyframeCutTicks()) {
+                cutSegment(dts, f.arrivalNanos());
+            } else if (segElapsed + 2 * duration > maxSegmentTicks()) { // 2x: frame durations jitter
+                metrics.forcedCuts.increment();
+                if (!forcedCutLogged) {
+                    forcedCutLogged = true;
+                    log.warn("channel {}: keyframe interval longer than the {} s target duration; cutting segments "
+                            + "between keyframes (set the encoder keyframe interval to {} ms or less)",
+                            channel.handle(), config.targetDurationSeconds(), config.segmentTargetMillis());
+                }
+                cutSegment(dts, f.arrivalNanos());
+            } else if (partElapsed + duration > partTargetTicks()) {
+                cutPart(dts, f.arrivalNanos());
+            }
+        }
+        if (!partOpen) {
+            openPart(dts, f.keyframe());
+        }
+        pendingVideo = f;
+        pendingVideoDts = dts;
+    }
+
+    private void onAudio(Sample s) {
+        if (videoTrack == null) {
+            int rate = audioTrack.timescale();
+            long start = s.dts() * 90_000 / rate;
+            long duration = (long) s.duration() * 90_000 / rate;
+            if (partOpen) {
+                if (start - segmentStart >= keyframeCutTicks()) {
+                    cutSegment(start, s.arrivalNanos());
+                } else if (start - partStart + duration > partTargetTicks()) {
+                    cutPart(start, s.arrivalNanos());
+                }
+            }
+            if (!partOpen) {
+                openPart(start, true);
+            }
+            partAudio.add(s);
+        } else if (partOpen) {
+            partAudio.add(s);
+        } else {
+            metrics.dropped("between-segments");
+        }
+    }
+
+    private void openPart(long start, boolean independent) {
+        partOpen = true;
+        partStart = start;
+        partIndependent = independent;
+        if (!segmentOpen) {
+            segmentOpen = true;
+            segmentStart = start;
+            segmentVideoFrames = 0;
+            segmentPublished = false;
+        }
+    }
+
+    private void cutPart(long end, long triggerArrivalNanos) {
+        if (!partOpen) {
+            return;
+        }
+        List<Sample> audio = new ArrayList<>(partAudio.size());
+        List<Sample> carry = new ArrayList<>();
+        if (videoTrack != null && audioTrack != null) {
+            int rate = audioTrack.timescale();
+            for (Sample a : partAudio) {
+                (a.dts() * 90_000 / rate >= end ? carry : audio).add(a);
+            }
+        } else {
+            audio.addAll(partAudio);
+        }
+        List<Sample> video = List.copyOf(partVideo);
+        partVideo.clear();
+        partAudio.clear();
+        partAudio.addAll(carry);
+        partOpen = false;
+        if (video.isEmpty() && audio.isEmpty()) {
+            return;
+        }
+        boolean startsSegment = !segmentPublished;
+        byte[] data;
+        if (config.format() == PackagerConfig.Format.FMP4) {
+            List<Fmp4Writer.TrackRun> runs = new ArrayList<>(2);
+            if (videoTrack != null && !video.isEmpty()) {
+                runs.add(new Fmp4Writer.TrackRun(videoTrack, video));
+            }
+            if (audioTrack != null && !audio.isEmpty()) {
+                runs.add(new Fmp4Writer.TrackRun(audioTrack, audio));
+            }
+            data = Fmp4Writer.fragment(channel.nextFragmentSequence(), runs, startsSegment);
+        } else {
+            data = ts.part(video, audio, startsSegment);
+        }
+        long duration = end - partStart;
+        OpenSegment segmentMeta = null;
+        if (startsSegment) {
+            long pdt = wallAnchorMillis + (partStart / 90 - mediaAnchorMillis);
+            segmentMeta = new OpenSegment(-1, initId, pendingDiscontinuity, partIndependent, pdt, List.of());
+            pendingDiscontinuity = false;
+        }
+        channel.appendPart(this, segmentMeta, data, partStart, duration, partIndependent);
+        segmentPublished = true;
+        metrics.partSeconds.record(duration / 90_000.0);
+        metrics.partReadyLatency.record(nanoClock.getAsLong() - triggerArrivalNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+    }
+
+    private void cutSegment(long end, long triggerArrivalNanos) {
+        cutPart(end, triggerArrivalNanos);
+        if (!segmentOpen) {
+            return;
+        }
+        segmentOpen = false;
+        Snapshot.Segment closed = channel.closeSegment(this);
+        if (closed != null) {
+            metrics.segmentSeconds.record(closed.durationTicks() / 90_000.0);
+            if (videoTrack != null && closed.durationTicks() > 0 && segmentVideoFrames > 0) {
+                double fps = segmentVideoFrames * 90_000.0 / closed.durationTicks();
+                updateStreamInfo(Math.round(fps * 1000) / 1000.0);
+            }
+        }
+    }
+
+    /** Finishes the open part and segment with what has arrived. */
+    private void flush() {
+        long now = nanoClock.getAsLong();
+        if (pendingVideo != null) {
+            long end = pendingVideoDts + lastVideoDuration;
+            partVideo.add(new Sample(pendingVideoDts, (int) lastVideoDuration, pendingVideo.ctsMillis() * 90,
+                    pendingVideo.keyframe(), pendingVideo.data(), pendingVideo.arrivalNanos()));
+            segmentVideoFrames++;
+            pendingVideo = null;
+            cutSegment(end, now);
+        } else if (partOpen && !partAudio.isEmpty()) {
+            Sample last = partAudio.getLast();
+            cutSegment((last.dts() + last.duration()) * 90_000 / audioTrack.timescale(), now);
+        } else if (segmentOpen) {
+            segmentOpen = false;
+            channel.closeSegment(this);
+        }
+        partOpen = false;
+        partVideo.clear();
+        partAudio.clear();
+    }
+}

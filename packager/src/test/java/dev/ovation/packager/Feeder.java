@@ -1,0 +1,91 @@
+package dev.ovation.packager;
+
+import dev.ovation.ingest.AudioCodec;
+import dev.ovation.ingest.MediaFrame;
+import dev.ovation.ingest.MediaSink;
+import dev.ovation.ingest.VideoCodec;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Plays the role of ingest in tests: hands frames to a sink in pooled-free buffers and checks the sink neither
+ * released nor kept a reference to them, then releases them as the contract says.
+ */
+final class Feeder {
+    final MediaSink sink;
+    long wallBase = 1_700_000_000_000L;
+
+    Feeder(MediaSink sink) {
+        this.sink = sink;
+    }
+
+    private void send(MediaFrame f, ByteBuf buf) {
+        sink.onFrame(f);
+        if (buf != null) {
+            assertThat(buf.refCnt()).as("the sink must not release or retain ingest's buffer").isEqualTo(1);
+            assertThat(buf.release()).isTrue();
+        }
+    }
+
+    void metadata(boolean video, boolean audio) {
+        Map<String, Object> m = new java.util.HashMap<>();
+        if (video) {
+            m.put("videocodecid", 7.0);
+        }
+        if (audio) {
+            m.put("audiocodecid", 10.0);
+        }
+        send(new MediaFrame.Metadata(0, 0, wallBase, m), null);
+    }
+
+    void videoConfig(byte[] record) {
+        ByteBuf b = Unpooled.copiedBuffer(record);
+        send(new MediaFrame.VideoConfig(0, VideoCodec.H264, 0, wallBase, b), b);
+    }
+
+    void audioConfig(byte[] asc) {
+        ByteBuf b = Unpooled.copiedBuffer(asc);
+        send(new MediaFrame.AudioConfig(0, AudioCodec.AAC, 0, wallBase, b), b);
+    }
+
+    void video(long dts, int cts, boolean key, byte[] data) {
+        ByteBuf b = Unpooled.copiedBuffer(data);
+        send(new MediaFrame.VideoFrame(0, VideoCodec.H264, dts, cts, key, wallBase + dts, b), b);
+    }
+
+    void audio(long dts, byte[] data) {
+        ByteBuf b = Unpooled.copiedBuffer(data);
+        send(new MediaFrame.AudioFrame(0, AudioCodec.AAC, dts, wallBase + dts, b), b);
+    }
+
+    /**
+     * Feeds {@code durationMillis} of media starting at publisher time {@code startMillis}: video at {@code fps}
+     * with a keyframe every {@code gop} frames (B-frame style composition offsets on non-keyframes), AAC
+     * 44.1 kHz frames when {@code audio}, interleaved by timestamp as a publisher sends them.
+     */
+    void stream(long startMillis, long durationMillis, int fps, int gop, boolean video, boolean audio) {
+        long v = 0;
+        long a = 0;
+        while (true) {
+            long vt = startMillis + v * 1000 / fps;
+            long at = startMillis + a * 1024 * 1000 / 44100;
+            boolean vDone = !video || vt >= startMillis + durationMillis;
+            boolean aDone = !audio || at >= startMillis + durationMillis;
+            if (vDone && aDone) {
+                return;
+            }
+            if (!vDone && (aDone || vt <= at)) {
+                boolean key = v % gop == 0;
+                video(vt, key ? 0 : (int) (v % 3) * 33, key, Fixtures.accessUnit(key ? 5 : 1, key ? 4000 : 600, (int) v));
+                v++;
+            } else {
+                audio(at, new byte[] {(byte) 0x21, 0x10, (byte) a, 0x00, 0x01, 0x02});
+                a++;
+            }
+        }
+    }
+}
