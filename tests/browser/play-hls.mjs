@@ -1,0 +1,77 @@
+// Plays an HLS URL with hls.js in headless Chromium and reports what a viewer would see.
+// usage: node play-hls.mjs URL [seconds] [screenshot.png]
+// Prints one JSON line: {ok, playedSeconds, currentTime, latencySeconds, lowLatency, levels, errors, mseH264}
+// and exits 0 only when video time advanced by at least half the watch time with no fatal hls.js error.
+import { chromium } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const [url, secondsArg = '6', screenshot] = process.argv.slice(2);
+if (!url) {
+  console.error('usage: node play-hls.mjs URL [seconds] [screenshot.png]');
+  process.exit(2);
+}
+const watchSeconds = Number(secondsArg);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const hlsJs = path.join(here, 'node_modules', 'hls.js', 'dist', 'hls.min.js');
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--autoplay-policy=no-user-gesture-required'],
+});
+let result;
+try {
+  const page = await browser.newPage({ viewport: { width: 640, height: 360 } });
+  await page.setContent('<!doctype html><html><body style="margin:0;background:#000">'
+    + '<video id="v" muted playsinline autoplay style="width:640px;height:360px"></video></body></html>');
+  await page.addScriptTag({ path: hlsJs });
+  result = await page.evaluate(async ({ url, watchSeconds }) => {
+    const video = document.getElementById('v');
+    const errors = [];
+    const mseH264 = window.MediaSource ? MediaSource.isTypeSupported('video/mp4; codecs="avc1.42E01E,mp4a.40.2"') : false;
+    if (!Hls.isSupported()) {
+      return { ok: false, errors: ['hls.js is not supported here (no MSE)'], mseH264 };
+    }
+    const hls = new Hls({ lowLatencyMode: true });
+    let fatal = false;
+    hls.on(Hls.Events.ERROR, (_e, data) => {
+      errors.push(`${data.type}/${data.details}${data.fatal ? ' (fatal)' : ''}`);
+      if (data.fatal) fatal = true;
+    });
+    let levels = 0;
+    let lowLatency = false;
+    hls.on(Hls.Events.MANIFEST_PARSED, (_e, data) => { levels = data.levels.length; });
+    hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => { lowLatency = lowLatency || !!data.details.partList; });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    video.play().catch(() => {});
+    const deadline = Date.now() + 20000;
+    while (video.currentTime === 0 && !fatal && Date.now() < deadline) {
+      await new Promise(r => setTimeout(r, 100));
+    }
+    const start = video.currentTime;
+    const startWall = Date.now();
+    while (!fatal && Date.now() - startWall < watchSeconds * 1000) {
+      await new Promise(r => setTimeout(r, 100));
+    }
+    const played = video.currentTime - start;
+    const latency = typeof hls.latency === 'number' && isFinite(hls.latency) ? hls.latency : null;
+    return {
+      ok: !fatal && start > 0 && played >= watchSeconds / 2,
+      playedSeconds: Number(played.toFixed(3)),
+      currentTime: Number(video.currentTime.toFixed(3)),
+      latencySeconds: latency === null ? null : Number(latency.toFixed(3)),
+      lowLatency, levels, errors: errors.slice(0, 20), mseH264,
+      videoWidth: video.videoWidth, videoHeight: video.videoHeight,
+    };
+  }, { url, watchSeconds });
+  if (screenshot) {
+    await page.screenshot({ path: screenshot });
+  }
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(result));
+process.exit(result && result.ok ? 0 : 1);
