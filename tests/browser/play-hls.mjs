@@ -53,9 +53,17 @@ try {
     }
     const start = video.currentTime;
     const startWall = Date.now();
+    // Glass-to-glass from ingest: the PROGRAM-DATE-TIME of the frame on screen is the wall clock at which
+    // Ovation's ingest received it, so now - playingDate is how far the viewer is behind the publisher.
+    const pdtLatencies = [];
     while (!fatal && Date.now() - startWall < watchSeconds * 1000) {
       await new Promise(r => setTimeout(r, 100));
+      if (hls.playingDate && Date.now() - startWall > 1000) {
+        pdtLatencies.push((Date.now() - hls.playingDate.getTime()) / 1000);
+      }
     }
+    pdtLatencies.sort((a, b) => a - b);
+    const pick = q => pdtLatencies.length ? Number(pdtLatencies[Math.min(pdtLatencies.length - 1, Math.floor(q * pdtLatencies.length))].toFixed(3)) : null;
     const played = video.currentTime - start;
     const latency = typeof hls.latency === 'number' && isFinite(hls.latency) ? hls.latency : null;
     return {
@@ -63,6 +71,7 @@ try {
       playedSeconds: Number(played.toFixed(3)),
       currentTime: Number(video.currentTime.toFixed(3)),
       latencySeconds: latency === null ? null : Number(latency.toFixed(3)),
+      ingestToScreenSeconds: { p50: pick(0.5), p95: pick(0.95), samples: pdtLatencies.length },
       lowLatency, levels, errors: errors.slice(0, 20), mseH264,
       videoWidth: video.videoWidth, videoHeight: video.videoHeight,
     };
