@@ -14,6 +14,7 @@ import java.util.Objects;
  * <p>Java mapping: number - {@link Double}; boolean - {@link Boolean}; string and long string -
  * {@link String}; object - {@link Map} (insertion ordered); ECMA array - {@link EcmaArray}; strict
  * array - {@link List}; null - {@code null}; undefined - {@link #UNDEFINED}; date - {@link AmfDate}.
+ * An AVM+ marker switches to one {@link Amf3} value.
  * Decoding is bounded by {@link Limits}; bad or truncated input raises {@link Amf0Exception} and
  * leaves the buffer's reader index wherever decoding stopped.
  */
@@ -171,7 +172,9 @@ final class Amf0 {
                 }
                 case OBJECT_END -> throw new Amf0Exception("unexpected AMF0 object end marker at offset "
                         + (in.readerIndex() - 1));
-                case AVMPLUS -> throw new Amf0Exception("AMF3 values (AVM+ marker) are not supported");
+                case AVMPLUS -> {
+                    return Amf3.decode(in, limits, depth);
+                }
                 default -> throw new Amf0Exception("unsupported AMF0 type marker 0x"
                         + Integer.toHexString(marker) + " at offset " + (in.readerIndex() - 1));
             }

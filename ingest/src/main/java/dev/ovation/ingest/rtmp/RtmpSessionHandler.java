@@ -57,6 +57,7 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
     private ChannelHandlerContext ctx;
     private State state = State.AWAIT_CONNECT;
     private String app;
+    private String appKey; // secret: a stream key given as part of the app ("live/KEY"), never logged
     private int streamsCreated;
     private int publishStreamId;
     private int authAttempt;
@@ -133,7 +134,15 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
             case "createStream" -> onCreateStream(c);
             case "publish" -> onPublish(c);
             case "FCUnpublish", "deleteStream", "closeStream" -> {
-                if (state == State.PUBLISHING) {
+                if (state == State.AUTHENTICATING) {
+                    // withdrawn before the key was checked: forget the pending answer
+                    authAttempt++;
+                    if (authTimeout != null) {
+                        authTimeout.cancel(false);
+                        authTimeout = null;
+                    }
+                    state = State.CONNECTED;
+                } else if (state == State.PUBLISHING) {
                     int streamId = publishStreamId;
                     endPublish(MediaSink.PublishEnd.UNPUBLISHED);
                     status(streamId, "status", "NetStream.Unpublish.Success", "Stream unpublished.");
@@ -169,16 +178,20 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
         }
         Map<?, ?> props = c.argument(0) instanceof Map<?, ?> m ? m : Map.of();
         String requested = props.get("app") instanceof String s ? normalizeApp(s) : "";
-        if (!config.app().equals(requested)) {
+        // "live/KEY" (server URL with the key in it, key field empty): the rest is a fallback key.
+        int slash = requested.indexOf('/');
+        String appName = slash < 0 ? requested : requested.substring(0, slash);
+        if (!config.app().equals(appName)) {
             metrics.rejection("bad_app");
-            log.info("{} connect refused: unknown application '{}'", ctx.channel(), sanitize(requested));
+            log.info("{} connect refused: unknown application '{}'", ctx.channel(), sanitize(appName));
             ctx.writeAndFlush(new RtmpMessage.Command(0, "_error", c.transactionId(), Arrays.asList(null,
                     info("error", "NetConnection.Connect.Rejected", "Unknown application."))))
                     .addListener(ChannelFutureListener.CLOSE);
             state = State.CLOSED;
             return;
         }
-        app = requested;
+        app = appName;
+        appKey = slash < 0 ? null : requested.substring(slash + 1);
         state = State.CONNECTED;
         ctx.write(new RtmpMessage.WindowAckSize(config.ackWindowBytes()));
         ctx.write(new RtmpMessage.SetPeerBandwidth(config.ackWindowBytes(), 2));
@@ -233,6 +246,9 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
             return;
         }
         String key = c.argument(1) instanceof String s ? stripQuery(s) : "";
+        if (key.isEmpty() && appKey != null) {
+            key = appKey;
+        }
         if (key.isEmpty()) {
             reject(streamId, "bad_name", "NetStream.Publish.BadName", "Missing stream key.");
             return;
@@ -537,7 +553,7 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
 
     /** For log lines: printable, short. */
     private static String sanitize(String s) {
-        String t = s.length() > 64 ? s.substring(0, 64) : s;
+        String t = s.length() > 32 ? s.substring(0, 32) : s;
         return t.replaceAll("[^\\x20-\\x7e]", "?");
     }
 

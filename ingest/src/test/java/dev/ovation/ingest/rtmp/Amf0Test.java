@@ -119,7 +119,46 @@ class Amf0Test {
         assertThatThrownBy(() -> decodeOne("09")).isInstanceOf(Amf0Exception.class)
                 .hasMessageContaining("object end");
         assertThatThrownBy(() -> decodeOne("11 04")).isInstanceOf(Amf0Exception.class)
-                .hasMessageContaining("AMF3");
+                .hasMessageContaining("truncated AMF3 integer");
+    }
+
+    @Test
+    void amf3ValuesAfterTheAvmPlusMarker() {
+        assertThat(decodeOne("11 04 7f")).isEqualTo(127.0);
+        assertThat(decodeOne("11 04 81 00")).isEqualTo(128.0);
+        assertThat(decodeOne("11 04 ff ff ff ff")).isEqualTo(-1.0);
+        assertThat(decodeOne("11 05 3ff0000000000000")).isEqualTo(1.0);
+        assertThat(decodeOne("11 03")).isEqualTo(true);
+        assertThat(decodeOne("11 01")).isNull();
+        assertThat(decodeOne("11 00")).isEqualTo(Amf0.UNDEFINED);
+        assertThat(decodeOne("11 06 0b 68656c6c6f")).isEqualTo("hello");
+        // dynamic anonymous object {a: 1}
+        assertThat(decodeOne("11 0a 0b 01 03 61 04 01 01")).isEqualTo(Map.of("a", 1.0));
+        // sealed typed object with one member x = "y", then a traits reference for a second instance
+        assertThat(decodeOne("11 09 05 01 0a 13 03 54 03 78 06 03 79 0a 01 06 04"))
+                .isEqualTo(List.of(Map.of("x", "y"), Map.of("x", "y")));
+        // dense array [1, 2]; string reference: ["x", "x"]
+        assertThat(decodeOne("11 09 05 01 04 01 04 02")).isEqualTo(List.of(1.0, 2.0));
+        assertThat(decodeOne("11 09 05 01 06 03 78 06 00")).isEqualTo(List.of("x", "x"));
+        // byte array
+        assertThat((byte[]) decodeOne("11 0c 05 cafe")).containsExactly(0xca, 0xfe);
+    }
+
+    @Test
+    void amf3ErrorsAndLimits() {
+        assertThatThrownBy(() -> decodeOne("11 0a 07 01")).isInstanceOf(Amf0Exception.class)
+                .hasMessageContaining("externalizable");
+        assertThatThrownBy(() -> decodeOne("11 06 02")).isInstanceOf(Amf0Exception.class)
+                .hasMessageContaining("string reference 1 out of range");
+        assertThatThrownBy(() -> decodeOne("11 0e")).isInstanceOf(Amf0Exception.class)
+                .hasMessageContaining("unsupported AMF3 type marker 0xe");
+        Amf0.Limits tight = new Amf0.Limits(2, 8, 16);
+        assertThatThrownBy(() -> Amf0.decode(buf("11 09 03 01 09 03 01 09 01 01"), tight))
+                .isInstanceOf(Amf0Exception.class).hasMessageContaining("nesting deeper than 2");
+        assertThatThrownBy(() -> Amf0.decode(buf("11 06 13 616161616161616161"), tight))
+                .isInstanceOf(Amf0Exception.class).hasMessageContaining("limit 8");
+        assertThatThrownBy(() -> Amf0.decode(buf("11 09 ff ff ff 01 01"), tight))
+                .isInstanceOf(Amf0Exception.class).hasMessageContaining("limit 16");
     }
 
     @Test

@@ -63,6 +63,27 @@ class HandshakeTest {
     }
 
     @Test
+    void scheme1DigestIsVerifiedAndAnsweredInTheSameScheme() throws Exception {
+        byte[] c1 = new byte[1536];
+        new SplittableRandom(9).nextBytes(c1);
+        c1[4] = 10; // non-zero version: a digest C1
+        int off = ((c1[772] & 0xFF) + (c1[773] & 0xFF) + (c1[774] & 0xFF) + (c1[775] & 0xFF)) % 728 + 776;
+        byte[] digest = hmac(FP_KEY.getBytes(StandardCharsets.US_ASCII), without(c1, off));
+        System.arraycopy(digest, 0, c1, off, 32);
+        assertThat(Handshake.verifyClientDigest(c1)).isEqualTo(Handshake.Scheme.SCHEME_1);
+        ByteBuf out = Handshake.response(UnpooledByteBufAllocator.DEFAULT, c1, new SplittableRandom(3), 0);
+        try {
+            byte[] s1 = new byte[1536];
+            out.getBytes(1, s1);
+            int s1Off = ((s1[772] & 0xFF) + (s1[773] & 0xFF) + (s1[774] & 0xFF) + (s1[775] & 0xFF)) % 728 + 776;
+            assertThat(Arrays.copyOfRange(s1, s1Off, s1Off + 32))
+                    .isEqualTo(hmac(FMS_KEY.getBytes(StandardCharsets.US_ASCII), without(s1, s1Off)));
+        } finally {
+            out.release();
+        }
+    }
+
+    @Test
     void tamperedDigestFallsBackToPlain() {
         byte[] c1 = c1();
         c1[scheme0Offset(c1)] ^= 1;

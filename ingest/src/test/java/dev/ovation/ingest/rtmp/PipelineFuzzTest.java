@@ -42,10 +42,55 @@ class PipelineFuzzTest {
             for (Path p : files.sorted().toList()) {
                 out.add(Files.readAllBytes(p));
             }
+            out.add(enhancedRtmpSeed());
             return out;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * A synthetic publish that no installed tool sends: plain handshake, Enhanced RTMP
+     * HEVC (SequenceStart, CodedFrames, CodedFramesX), a multitrack AV1+HEVC tag, Opus audio and a
+     * SequenceEnd, with timestamps crossing into the extended range.
+     */
+    static byte[] enhancedRtmpSeed() {
+        io.netty.buffer.ByteBuf w = Unpooled.buffer();
+        w.writeByte(3).writeZero(1536).writeZero(1536); // C0, plain C1, C2
+        java.util.function.BiConsumer<RtmpMessage, Long> put = (m, ts) -> {
+            io.netty.buffer.ByteBuf body = Unpooled.buffer();
+            MessageCodec.encodeBody(m, body);
+            ChunkEncoder.writeChunks(w, ChunkEncoder.csidFor(m), ts, m.typeId(), m.streamId(), body, 256);
+            body.release();
+            if (m instanceof RtmpMessage.Media media) {
+                media.release();
+            }
+        };
+        put.accept(new RtmpMessage.SetChunkSize(256), 0L);
+        put.accept(new RtmpMessage.Command(0, "connect", 1, java.util.Arrays.asList(
+                java.util.Map.of("app", "live", "fourCcList", List.of("hvc1", "av01")))), 0L);
+        put.accept(new RtmpMessage.Command(0, "createStream", 2, java.util.Arrays.asList((Object) null)), 0L);
+        put.accept(new RtmpMessage.Command(1, "publish", 3, java.util.Arrays.asList(null, "k", "live")), 0L);
+        put.accept(new RtmpMessage.Data(1, 0, List.of("@setDataFrame", "onMetaData",
+                new Amf0.EcmaArray(java.util.Map.of("width", 1920.0)))), 0L);
+        put.accept(new RtmpMessage.Media(9, 1, 0, Bytes.buf("90 68766331 0101600000")), 0L);
+        put.accept(new RtmpMessage.Media(8, 1, 0, Bytes.buf("90 4f707573 4f70757348656164")), 0L);
+        for (int i = 0; i < 20; i++) {
+            long ts = 0xFFFFF0L + i * 33L;
+            String nal = "00000140" + "26".repeat(300 + i * 7);
+            put.accept(new RtmpMessage.Media(9, 1, ts, Bytes.buf((i % 3 == 0 ? "91" : "a1") + " 68766331 000021 "
+                    + String.format("%08x", nal.length() / 2 - 4) + nal.substring(8))), ts);
+            put.accept(new RtmpMessage.Media(8, 1, ts, Bytes.buf("91 4f707573 fc" + "ee".repeat(60))), ts);
+        }
+        put.accept(new RtmpMessage.Media(9, 1, 0x1000000L + 700,
+                Bytes.buf("a6 23 61763031 00 000002 1200 68766331 01 000005 0000000126")), 0x1000000L + 700);
+        put.accept(new RtmpMessage.Media(9, 1, 0x1000000L + 733, Bytes.buf("a3 68766331 0000000126")), 0x1000000L + 733);
+        put.accept(new RtmpMessage.Media(9, 1, 0x1000000L + 766, Bytes.buf("92 68766331")), 0x1000000L + 766);
+        put.accept(new RtmpMessage.Command(1, "FCUnpublish", 4, java.util.Arrays.asList(null, "k")), 0L);
+        byte[] bytes = new byte[w.readableBytes()];
+        w.readBytes(bytes);
+        w.release();
+        return bytes;
     }
 
     /** What one run did. */

@@ -54,10 +54,11 @@ class RtmpServerTest {
     }
 
     @AfterEach
-    void stop() {
+    void stop() throws InterruptedException {
         if (server != null) {
             server.close();
         }
+        dev.ovation.ingest.LeakReports.assertNoLeaks();
     }
 
     static RtmpConfig local() {

@@ -290,6 +290,18 @@ class RtmpSessionHandlerTest {
     }
 
     @Test
+    void publishWithdrawnWhileAuthenticatingNeverGoesLive() throws Exception {
+        EmbeddedChannel ch = channel();
+        connectAndPublish(ch, KEY);
+        ch.writeInbound(cmd(1, "deleteStream", 6, null, 1.0));
+        grant(ch, "alice");
+        assertThat(sinks).isEmpty();
+        assertThat(registry.isLive("alice")).isFalse();
+        assertThat(ch.isActive()).isTrue();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
     void failingAuthenticatorRefusesThePublish() {
         EmbeddedChannel ch = channel();
         connectAndPublish(ch, KEY);
@@ -319,6 +331,29 @@ class RtmpSessionHandlerTest {
         EmbeddedChannel ch = channel();
         ch.writeInbound(cmd(0, "connect", 1, Map.of("app", "live/")));
         assertThat(info(drain(ch).getLast()).get("code")).isEqualTo("NetConnection.Connect.Success");
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void keyInTheServerUrlWithAnEmptyKeyFieldIsUsed() throws Exception {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(cmd(0, "connect", 1, Map.of("app", "live/" + KEY)));
+        assertThat(info(drain(ch).getLast()).get("code")).isEqualTo("NetConnection.Connect.Success");
+        ch.writeInbound(cmd(0, "createStream", 2, (Object) null));
+        ch.writeInbound(cmd(1, "publish", 3, null, "", "live"));
+        assertThat(authCalls.getFirst()).containsExactly("live", KEY);
+        grant(ch, "alice");
+        assertThat(drain(ch)).anyMatch(m -> m instanceof RtmpMessage.Command c && c.name().equals("onStatus")
+                && info(c).get("code").equals("NetStream.Publish.Start"));
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void unknownApplicationIsNotLoggedBeyondItsFirstSegment() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(cmd(0, "connect", 1, Map.of("app", "vod/" + KEY)));
+        assertThat(ch.isActive()).isFalse();
+        assertThat(logs.list).anyMatch(e -> e.getFormattedMessage().contains("unknown application 'vod'"));
         ch.finishAndReleaseAll();
     }
 

@@ -205,7 +205,7 @@ public final class ConfigLoader {
                     key.map(Path::of).orElse(null),
                     port(c, "rtmp.tls.port"),
                     intIn(c, "rtmp.io-threads", 0, 1024),
-                    100);
+                    longIn(c, "rtmp.shutdown-quiet-millis", 0, 60_000));
         } catch (IllegalArgumentException e) {
             throw new ConfigError("rtmp configuration: " + e.getMessage(), e);
         }
