@@ -46,6 +46,20 @@ final class Channel {
 
     private volatile Snapshot snapshot;
 
+    /** A playlist rendered from snapshot {@code version}, with its entity tag. */
+    record Rendered(long version, byte[] body, String etag) {}
+
+    private final java.util.concurrent.atomic.AtomicReferenceArray<Rendered> rendered =
+            new java.util.concurrent.atomic.AtomicReferenceArray<>(4);
+
+    Rendered rendered(int kind) {
+        return rendered.get(kind);
+    }
+
+    void cache(int kind, Rendered r) {
+        rendered.set(kind, r);
+    }
+
     Channel(String handle, String streamId, PackagerConfig config) {
         this.handle = handle;
         this.streamId = streamId;
@@ -82,13 +96,15 @@ final class Channel {
     }
 
     void detach(SessionSink session, long nowMillis) {
+        List<Waiter> ready = List.of();
         synchronized (lock) {
             if (activeSession == session) {
                 activeSession = null;
                 endedAtMillis = nowMillis;
-                publish();
+                ready = publish();
             }
         }
+        complete(ready);
     }
 
     /** True when no publisher is attached and the reconnect grace has passed. */
@@ -126,22 +142,25 @@ final class Channel {
     }
 
     void setStreamInfo(StreamInfo info) {
+        List<Waiter> ready;
         synchronized (lock) {
             stream = info;
-            publish();
+            ready = publish();
         }
+        complete(ready);
     }
 
     /**
-     * Appends a part. {@code newSegment} carries the segment's properties when this part starts a segment
-     * (the previous one must have been closed).
+     * Appends a part ({@code newSegment} carries the segment's properties when this part starts one); when {@code closesSegment}, also closes its segment in the same update (so no playlist
+     * hints at a part that will never exist). Returns the closed segment, if any.
      */
-    void appendPart(SessionSink from, OpenSegment newSegment, byte[] data, long startTicks, long durationTicks,
-                    boolean independent) {
+    Segment appendPart(SessionSink from, OpenSegment newSegment, byte[] data, long startTicks, long durationTicks,
+                       boolean independent, boolean closesSegment) {
         List<Waiter> ready;
+        Segment closed = null;
         synchronized (lock) {
             if (activeSession != from) {
-                return;
+                return null;
             }
             if (newSegment != null) {
                 if (open != null) {
@@ -158,9 +177,13 @@ final class Channel {
             open = new OpenSegment(open.msn(), open.initId(), open.discontinuity(), open.independent(),
                     open.pdtMillis(), List.copyOf(parts));
             timelineEndTicks = startTicks + durationTicks;
+            if (closesSegment) {
+                closed = closeOpenLocked();
+            }
             ready = publish();
         }
         complete(ready);
+        return closed;
     }
 
     /** Closes the open segment, if any; returns it. */
@@ -277,12 +300,6 @@ final class Channel {
     void cancel(Waiter w) {
         synchronized (lock) {
             waiters.remove(w);
-        }
-    }
-
-    int pendingWaiters() {
-        synchronized (lock) {
-            return waiters.size();
         }
     }
 }

@@ -131,7 +131,7 @@ public final class HlsOrigin {
         Channel channel = found.get();
         Snapshot s = channel.snapshot();
         if (file.equals(Playlists.MULTIVARIANT_PLAYLIST)) {
-            r.playlist(playlists.multivariant(s), "playlist");
+            r.playlist(rendered(channel, s, MULTIVARIANT), "playlist");
         } else if (file.equals(Playlists.MEDIA_PLAYLIST)) {
             mediaPlaylist(r, channel, s, q);
         } else {
@@ -160,7 +160,7 @@ public final class HlsOrigin {
                 r.error(HttpResponseStatus.BAD_REQUEST, "playlist");
                 return;
             }
-            r.playlist(playlists.media(s, skip, v2), "playlist");
+            r.playlist(rendered(channel, s, mode(skip, v2)), "playlist");
             return;
         }
         long msn;
@@ -176,7 +176,40 @@ public final class HlsOrigin {
             r.error(HttpResponseStatus.BAD_REQUEST, "playlist");
             return;
         }
-        hold(r, channel, s, msn, part, "playlist", snap -> r.playlist(playlists.media(snap, skip, v2), "playlist"));
+        hold(r, channel, s, msn, part, "playlist", snap -> r.playlist(rendered(channel, snap, mode(skip, v2)), "playlist"));
+    }
+
+    private static final int MEDIA = 0;
+    private static final int MEDIA_SKIP = 1;
+    private static final int MEDIA_SKIP_V2 = 2;
+    private static final int MULTIVARIANT = 3;
+
+    private static int mode(boolean skip, boolean v2) {
+        return !skip ? MEDIA : v2 ? MEDIA_SKIP_V2 : MEDIA_SKIP;
+    }
+
+    /**
+     * A playlist rendered once per snapshot and kind: every viewer's blocking reload completes with the same
+     * snapshot, so one rendering serves them all.
+     */
+    private Channel.Rendered rendered(Channel channel, Snapshot s, int kind) {
+        Channel.Rendered cached = channel.rendered(kind);
+        if (cached != null && cached.version() == s.version()) {
+            return cached;
+        }
+        String text = switch (kind) {
+            case MEDIA -> playlists.media(s, false, false);
+            case MEDIA_SKIP -> playlists.media(s, true, false);
+            case MEDIA_SKIP_V2 -> playlists.media(s, true, true);
+            default -> playlists.multivariant(s);
+        };
+        byte[] body = text.getBytes(StandardCharsets.UTF_8);
+        CRC32 crc = new CRC32();
+        crc.update(body);
+        Channel.Rendered r = new Channel.Rendered(s.version(), body,
+                "\"" + Long.toHexString(s.version()) + "-" + Long.toHexString(crc.getValue()) + "\"");
+        channel.cache(kind, r);
+        return r;
     }
 
     /** The draft: more than two segments beyond the last one, or more parts ahead than the advance part limit. */
@@ -216,29 +249,57 @@ public final class HlsOrigin {
         }
         metrics.blockedReloads.increment();
         Channel.Waiter w = channel.await(msn, part);
-        AtomicBoolean done = new AtomicBoolean();
-        var timeout = r.ctx.executor().schedule(() -> {
-            if (done.compareAndSet(false, true)) {
-                pending.decrementAndGet();
-                channel.cancel(w);
-                metrics.blockedTimeouts.increment();
-                r.error(HttpResponseStatus.SERVICE_UNAVAILABLE, kind);
-            }
-        }, config.blockingTimeoutMillis(), TimeUnit.MILLISECONDS);
-        r.ctx.channel().closeFuture().addListener(f -> {
-            if (done.compareAndSet(false, true)) {
-                pending.decrementAndGet();
-                channel.cancel(w);
-                timeout.cancel(false);
-            }
-        });
+        Held held = new Held(r, channel, w, kind);
+        held.timeout = r.ctx.executor().schedule(held::timedOut, config.blockingTimeoutMillis(), TimeUnit.MILLISECONDS);
+        r.ctx.channel().closeFuture().addListener(held);
         w.future().thenAccept(snap -> {
-            if (done.compareAndSet(false, true)) {
-                pending.decrementAndGet();
-                timeout.cancel(false);
+            if (held.finish()) {
                 r.ctx.executor().execute(() -> answer.accept(snap));
             }
         });
+    }
+
+    /** One held request: finished exactly once by the part appearing, the timeout or the connection closing. */
+    private final class Held implements io.netty.channel.ChannelFutureListener {
+        private final Request r;
+        private final Channel channel;
+        private final Channel.Waiter waiter;
+        private final String kind;
+        private final AtomicBoolean done = new AtomicBoolean();
+        volatile java.util.concurrent.ScheduledFuture<?> timeout;
+
+        Held(Request r, Channel channel, Channel.Waiter waiter, String kind) {
+            this.r = r;
+            this.channel = channel;
+            this.waiter = waiter;
+            this.kind = kind;
+        }
+
+        boolean finish() {
+            if (!done.compareAndSet(false, true)) {
+                return false;
+            }
+            pending.decrementAndGet();
+            channel.cancel(waiter);
+            var t = timeout;
+            if (t != null) {
+                t.cancel(false);
+            }
+            r.ctx.channel().closeFuture().removeListener(this); // keep-alive connections hold many requests
+            return true;
+        }
+
+        void timedOut() {
+            if (finish()) {
+                metrics.blockedTimeouts.increment();
+                r.error(HttpResponseStatus.SERVICE_UNAVAILABLE, kind);
+            }
+        }
+
+        @Override
+        public void operationComplete(io.netty.channel.ChannelFuture future) {
+            finish();
+        }
     }
 
     private void media(Request r, Channel channel, Snapshot s, String file) {
@@ -351,19 +412,15 @@ public final class HlsOrigin {
             send(res, kind);
         }
 
-        void playlist(String text, String kind) {
-            byte[] body = text.getBytes(StandardCharsets.UTF_8);
-            CRC32 crc = new CRC32();
-            crc.update(body);
-            String etag = "\"" + Long.toHexString(crc.getValue()) + Integer.toHexString(body.length) + "\"";
+        void playlist(Channel.Rendered playlist, String kind) {
             FullHttpResponse res;
-            if (etag.equals(ifNoneMatch)) {
+            if (playlist.etag().equals(ifNoneMatch)) {
                 res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.NOT_MODIFIED);
             } else {
-                res = response(HttpResponseStatus.OK, body, 0, body.length);
+                res = response(HttpResponseStatus.OK, playlist.body(), 0, playlist.body().length);
                 res.headers().set(HttpHeaderNames.CONTENT_TYPE, PLAYLIST_TYPE);
             }
-            res.headers().set(HttpHeaderNames.ETAG, etag);
+            res.headers().set(HttpHeaderNames.ETAG, playlist.etag());
             res.headers().set(HttpHeaderNames.CACHE_CONTROL, "public, max-age=" + config.playlistMaxAgeSeconds());
             send(res, kind);
         }

@@ -11,6 +11,7 @@ import org.slf4j.LoggerFactory;
 import java.security.SecureRandom;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
@@ -24,7 +25,7 @@ import java.util.regex.Pattern;
  * Serve the channels with {@link #origin()}. Thread-safe: sessions run on their publishers' event loops, the
  * origin on any event loop.
  */
-public final class Packager implements PublishListener {
+public final class Packager implements PublishListener, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Packager.class);
     static final Pattern HANDLE = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
 
@@ -35,12 +36,24 @@ public final class Packager implements PublishListener {
     private final ConcurrentMap<String, Channel> channels = new ConcurrentHashMap<>();
     private final SecureRandom random = new SecureRandom();
     private final HlsOrigin origin;
+    private final Recorder recorder;
 
+    /** A packager without recording. */
     public Packager(PackagerConfig config, MeterRegistry registry) {
-        this(config, registry, System::nanoTime, System::currentTimeMillis);
+        this(config, RecordingConfig.disabled(), registry);
+    }
+
+    /** A packager that also records every broadcast to disk when {@code recording.enabled()}; close it at shutdown. */
+    public Packager(PackagerConfig config, RecordingConfig recording, MeterRegistry registry) {
+        this(config, recording, registry, System::nanoTime, System::currentTimeMillis);
     }
 
     Packager(PackagerConfig config, MeterRegistry registry, LongSupplier nanoClock, LongSupplier wallClock) {
+        this(config, RecordingConfig.disabled(), registry, nanoClock, wallClock);
+    }
+
+    Packager(PackagerConfig config, RecordingConfig recording, MeterRegistry registry, LongSupplier nanoClock,
+             LongSupplier wallClock) {
         this.config = Objects.requireNonNull(config, "config");
         this.metrics = new PackagerMetrics(Objects.requireNonNull(registry, "registry"));
         this.nanoClock = nanoClock;
@@ -48,6 +61,15 @@ public final class Packager implements PublishListener {
         Gauge.builder("ovation.hls.channels", channels, ConcurrentMap::size).description("Channels in memory")
                 .register(registry);
         this.origin = new HlsOrigin(this, config, metrics);
+        this.recorder = recording.enabled() ? new Recorder(recording, config, metrics) : null;
+    }
+
+    /** Finishes pending recording writes (bounded wait). Live channels stay in memory until the packager is dropped. */
+    @Override
+    public void close() {
+        if (recorder != null) {
+            recorder.close();
+        }
     }
 
     public PackagerConfig config() {
@@ -82,7 +104,8 @@ public final class Packager implements PublishListener {
                     config.maxChannels(), handle);
             return new DroppingSink(metrics, "max-channels");
         }
-        SessionSink sink = new SessionSink(channel, session.sessionId(), config, metrics, nanoClock, wallClock);
+        Recorder.Recording recording = recorder != null ? recorder.start(handle, session.sessionId(), now) : null;
+        SessionSink sink = new SessionSink(channel, session.sessionId(), config, metrics, nanoClock, wallClock, recording);
         channel.attach(sink);
         log.info("channel {}: publish session {} started", handle, session.sessionId());
         return sink;
@@ -95,6 +118,35 @@ public final class Packager implements PublishListener {
     /** Whether the handle has a playlist to serve (a publisher is live, or reconnecting within the grace). */
     public boolean isLive(String handle) {
         return channel(handle).filter(c -> c.snapshot().hasMedia()).isPresent();
+    }
+
+    /**
+     * The PROGRAM-DATE-TIME (epoch millis) at the live edge of the handle's playlist: the end of the
+     * newest published part. Chat events carry it so a player can show them in sync with the video.
+     * Empty when no publisher is live. Lock-free: reads the channel's current snapshot.
+     */
+    public OptionalLong liveEdgeProgramDateTimeMillis(String handle) {
+        Optional<Channel> channel = channel(handle);
+        if (channel.isEmpty()) {
+            return OptionalLong.empty();
+        }
+        Snapshot s = channel.get().snapshot();
+        if (!s.live()) {
+            return OptionalLong.empty();
+        }
+        Snapshot.OpenSegment open = s.openSegment();
+        if (open != null && !open.parts().isEmpty()) {
+            long ticks = 0;
+            for (Snapshot.Part part : open.parts()) {
+                ticks += part.durationTicks();
+            }
+            return OptionalLong.of(open.pdtMillis() + ticks / 90);
+        }
+        if (!s.segments().isEmpty()) {
+            Snapshot.Segment last = s.segments().getLast();
+            return OptionalLong.of(last.pdtMillis() + last.durationTicks() / 90);
+        }
+        return OptionalLong.empty();
     }
 
     /** Handles with a channel in memory. */
@@ -118,10 +170,6 @@ public final class Packager implements PublishListener {
     public void removeExpired() {
         long now = wallClock.getAsLong();
         channels.values().removeIf(c -> c.expired(now));
-    }
-
-    long wallMillis() {
-        return wallClock.getAsLong();
     }
 
     /** A sink for sessions that cannot be packaged: counts and ignores frames. */

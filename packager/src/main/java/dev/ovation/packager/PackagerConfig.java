@@ -25,7 +25,7 @@ import java.util.Objects;
  * @param maxProbeFrames             frames buffered during that probe
  * @param maxProbeBytes              bytes buffered during that probe
  * @param maxTimestampGapMillis      a publisher timestamp moving forward or back by more than this is a jump: the
- *                                   output timeline continues smoothly and PROGRAM-DATE-TIME is re-anchored
+ *                                   output timeline and PROGRAM-DATE-TIME continue smoothly
  * @param playlistMaxAgeSeconds      Cache-Control max-age of playlists
  * @param corsAllowOrigin            Access-Control-Allow-Origin value
  */

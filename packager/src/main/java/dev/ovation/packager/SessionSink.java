@@ -21,7 +21,7 @@ import java.util.function.LongSupplier;
  *
  * <p>Timeline: one offset per session maps publisher milliseconds to the channel's timeline, so a reconnect
  * continues where the last segment ended and a timestamp jump (more than {@code maxTimestampGapMillis}) is
- * smoothed over. Video keeps 90 kHz ticks; AAC is counted in samples (1024 per frame) and re-aligned to the
+ * smoothed over (the media timeline and PROGRAM-DATE-TIME stay continuous). Video keeps 90 kHz ticks; AAC is counted in samples (1024 per frame) and re-aligned to the
  * publisher timestamps when they drift apart by more than 100 ms.
  *
  * <p>Cutting: a segment starts on a keyframe once the segment reached its target (less a small tolerance for
@@ -33,6 +33,8 @@ import java.util.function.LongSupplier;
 final class SessionSink implements MediaSink {
     private static final Logger log = LoggerFactory.getLogger(SessionSink.class);
     private static final int AAC_FRAME_SAMPLES = 1024;
+    /** Audio frames held in one part while no video frame arrives to close it (about 10 s at 44.1 kHz). */
+    private static final int MAX_AUDIO_WITHOUT_VIDEO = 430;
     static final long FIRST_TIMELINE_MILLIS = 10_000;
 
     private enum State { PROBING, RUNNING, ENDED }
@@ -90,9 +92,12 @@ final class SessionSink implements MediaSink {
     private boolean segmentPublished;
     private int segmentVideoFrames;
 
+    private final Recorder.Recording recording;
+
     SessionSink(Channel channel, String sessionId, PackagerConfig config, PackagerMetrics metrics,
-                LongSupplier nanoClock, LongSupplier wallClock) {
+                LongSupplier nanoClock, LongSupplier wallClock, Recorder.Recording recording) {
         this.channel = channel;
+        this.recording = recording;
         this.sessionId = sessionId;
         this.config = config;
         this.metrics = metrics;
@@ -133,6 +138,9 @@ final class SessionSink implements MediaSink {
         flush();
         state = State.ENDED;
         probe.clear();
+        if (recording != null) {
+            recording.finish();
+        }
         channel.detach(this, wallClock.getAsLong());
         log.info("channel {} session {} ended: {}", channel.handle(), sessionId, reason);
     }
@@ -350,8 +358,7 @@ final class SessionSink implements MediaSink {
             metrics.timestampJumps.increment();
             offsetMillis = continueAt - f.dtsMillis();
             out = continueAt;
-            wallAnchorMillis = f.wallClockMillis();
-            mediaAnchorMillis = out;
+            // PROGRAM-DATE-TIME stays continuous with the (continuous) media timeline: no discontinuity is signalled.
         }
         lastOutMillis = Math.max(lastOutMillis, out);
         if (f.video()) {
@@ -388,10 +395,6 @@ final class SessionSink implements MediaSink {
 
     // ---- cutting ----
 
-    private long segmentTargetTicks() {
-        return (long) config.segmentTargetMillis() * 90;
-    }
-
     private long keyframeCutTicks() {
         long tolerance = Math.min(config.segmentTargetMillis() / 10, 250);
         return (config.segmentTargetMillis() - tolerance) * 90L;
@@ -410,6 +413,17 @@ final class SessionSink implements MediaSink {
         if (pendingVideo != null) {
             long duration = dts - pendingVideoDts;
             lastVideoDuration = duration;
+            if (!partVideo.isEmpty() && dts - partStart > partTargetTicks()) {
+                // The pending frame turned out longer than estimated: it starts the next part instead, so no
+                // part exceeds the part target (and no segment the target duration).
+                if (dts - segmentStart > maxSegmentTicks()) {
+                    metrics.forcedCuts.increment();
+                    cutSegment(pendingVideoDts, f.arrivalNanos());
+                } else {
+                    cutPart(pendingVideoDts, f.arrivalNanos());
+                }
+                openPart(pendingVideoDts, pendingVideo.keyframe());
+            }
             partVideo.add(new Sample(pendingVideoDts, (int) Math.min(duration, Integer.MAX_VALUE),
                     pendingVideo.ctsMillis() * 90, pendingVideo.keyframe(), pendingVideo.data(),
                     pendingVideo.arrivalNanos()));
@@ -427,7 +441,7 @@ final class SessionSink implements MediaSink {
                             channel.handle(), config.targetDurationSeconds(), config.segmentTargetMillis());
                 }
                 cutSegment(dts, f.arrivalNanos());
-            } else if (partElapsed + duration > partTargetTicks()) {
+            } else if (partElapsed + duration + duration / 4 > partTargetTicks()) { // margin: durations jitter
                 cutPart(dts, f.arrivalNanos());
             }
         }
@@ -455,6 +469,10 @@ final class SessionSink implements MediaSink {
             }
             partAudio.add(s);
         } else if (partOpen) {
+            if (partAudio.size() >= MAX_AUDIO_WITHOUT_VIDEO) {
+                metrics.dropped("audio-without-video"); // video stalled: parts are cut on video frames
+                return;
+            }
             partAudio.add(s);
         } else {
             metrics.dropped("between-segments");
@@ -474,8 +492,13 @@ final class SessionSink implements MediaSink {
     }
 
     private void cutPart(long end, long triggerArrivalNanos) {
+        cutPart(end, triggerArrivalNanos, false);
+    }
+
+    /** Publishes the open part; with {@code closesSegment} the segment too (returned when closed). */
+    private Snapshot.Segment cutPart(long end, long triggerArrivalNanos, boolean closesSegment) {
         if (!partOpen) {
-            return;
+            return null;
         }
         List<Sample> audio = new ArrayList<>(partAudio.size());
         List<Sample> carry = new ArrayList<>();
@@ -493,7 +516,7 @@ final class SessionSink implements MediaSink {
         partAudio.addAll(carry);
         partOpen = false;
         if (video.isEmpty() && audio.isEmpty()) {
-            return;
+            return null;
         }
         boolean startsSegment = !segmentPublished;
         byte[] data;
@@ -516,25 +539,37 @@ final class SessionSink implements MediaSink {
             segmentMeta = new OpenSegment(-1, initId, pendingDiscontinuity, partIndependent, pdt, List.of());
             pendingDiscontinuity = false;
         }
-        channel.appendPart(this, segmentMeta, data, partStart, duration, partIndependent);
+        Snapshot.Segment closed = channel.appendPart(this, segmentMeta, data, partStart, duration, partIndependent,
+                closesSegment);
         segmentPublished = true;
         metrics.partSeconds.record(duration / 90_000.0);
         metrics.partReadyLatency.record(nanoClock.getAsLong() - triggerArrivalNanos, java.util.concurrent.TimeUnit.NANOSECONDS);
+        return closed;
     }
 
     private void cutSegment(long end, long triggerArrivalNanos) {
-        cutPart(end, triggerArrivalNanos);
-        if (!segmentOpen) {
+        boolean wasOpen = segmentOpen;
+        Snapshot.Segment closed = cutPart(end, triggerArrivalNanos, true);
+        if (!wasOpen) {
             return;
         }
         segmentOpen = false;
-        Snapshot.Segment closed = channel.closeSegment(this);
+        if (closed == null) {
+            closed = channel.closeSegment(this); // the last part was empty
+        }
         if (closed != null) {
+            recordSegment(closed);
             metrics.segmentSeconds.record(closed.durationTicks() / 90_000.0);
             if (videoTrack != null && closed.durationTicks() > 0 && segmentVideoFrames > 0) {
                 double fps = segmentVideoFrames * 90_000.0 / closed.durationTicks();
                 updateStreamInfo(Math.round(fps * 1000) / 1000.0);
             }
+        }
+    }
+
+    private void recordSegment(Snapshot.Segment closed) {
+        if (recording != null) {
+            recording.segment(closed, channel.snapshot().inits().get(closed.initId()));
         }
     }
 
@@ -553,7 +588,10 @@ final class SessionSink implements MediaSink {
             cutSegment((last.dts() + last.duration()) * 90_000 / audioTrack.timescale(), now);
         } else if (segmentOpen) {
             segmentOpen = false;
-            channel.closeSegment(this);
+            Snapshot.Segment closed = channel.closeSegment(this);
+            if (closed != null) {
+                recordSegment(closed);
+            }
         }
         partOpen = false;
         partVideo.clear();

@@ -18,6 +18,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 final class Feeder {
     final MediaSink sink;
     long wallBase = 1_700_000_000_000L;
+    /** Called after every frame, e.g. to check the playlist on each update. */
+    Runnable afterEachFrame = () -> { };
 
     Feeder(MediaSink sink) {
         this.sink = sink;
@@ -29,6 +31,7 @@ final class Feeder {
             assertThat(buf.refCnt()).as("the sink must not release or retain ingest's buffer").isEqualTo(1);
             assertThat(buf.release()).isTrue();
         }
+        afterEachFrame.run();
     }
 
     void metadata(boolean video, boolean audio) {

@@ -106,13 +106,27 @@ class FfmpegEndToEndTest {
     void everySegmentAndThePlaylistPassFfprobe(PackagerConfig.Format format) throws Exception {
         PackagerConfig config = PackagerConfig.defaults().withFormat(format).withLimits(32, 128L << 20, 100, 6000, 2000);
         java.util.concurrent.atomic.AtomicLong wall = new java.util.concurrent.atomic.AtomicLong(System.currentTimeMillis());
-        Packager packager = new Packager(config, new SimpleMeterRegistry(), System::nanoTime, wall::get);
+        Path recordings = dir.resolve("rec-" + format);
+        Packager packager = new Packager(config, new RecordingConfig(true, recordings, 3_600_000, 1L << 30, 64),
+                new SimpleMeterRegistry(), System::nanoTime, wall::get);
         MediaSink sink = packager.onPublishStart(new PublishSession("e2e", new PublishGrant("c", "live1"), "x", 0));
         int frames = FlvFile.read(flv, System.currentTimeMillis(), sink::onFrame);
         assertThat(frames).isGreaterThan(FPS * SECONDS);
         sink.onEnd(MediaSink.PublishEnd.UNPUBLISHED);
         Snapshot s = packager.channel("live1").orElseThrow().snapshot();
         assertThat(s.segments()).hasSizeGreaterThanOrEqualTo(2);
+        packager.close(); // flushes the recording
+
+        // The recording: a VOD playlist on disk that ffprobe reads whole.
+        Path vod;
+        try (var list = Files.list(recordings.resolve("live1"))) {
+            vod = list.findFirst().orElseThrow().resolve("index.m3u8");
+        }
+        Result recorded = run(List.of("ffprobe", "-v", "error", "-show_entries", "packet=codec_type", "-of", "compact",
+                vod.toString()), 60);
+        assertThat(recorded.exit()).as(recorded.output()).isZero();
+        assertThat(entries(recorded.output(), "packet").stream().filter(m -> "video".equals(m.get("codec_type"))).count())
+                .as("recorded VOD has every frame").isEqualTo(FPS * SECONDS);
         HttpClient http = HttpClient.newHttpClient();
         try (OriginServer server = new OriginServer(packager.origin())) {
             String base = server.base() + "/hls/live1/";

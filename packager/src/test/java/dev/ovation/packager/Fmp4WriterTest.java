@@ -133,4 +133,24 @@ class Fmp4WriterTest {
         assertThat(b.u8(trun.payload())).isEqualTo(1);
         assertThat(b.u32(trun.payload() + 12 + 12)).isEqualTo(-3000);
     }
+
+    @Test
+    void hevcAndAv1SampleEntriesCarryTheirConfigurationRecords() {
+        byte[] hvcc = java.util.HexFormat.of().parseHex("0101600000009000000000003ff000fcfdf8f800000f03a00001001840010c01ffff"
+                + "01600000030090000003000003003f959809a10001002a42010101600000030090000003000003003fa00502016965"
+                + "959a4932bc05a020000003002000000303c1a2000100074401c172b46240");
+        Track hevc = Track.video(1, VideoConfig.parse(dev.ovation.ingest.VideoCodec.HEVC, hvcc));
+        Boxes b = new Boxes(Fmp4Writer.init(List.of(hevc)));
+        Boxes.Box hvc1 = b.find("moov/trak/mdia/minf/stbl/stsd/hvc1");
+        assertThat(b.u16(hvc1.payload() + 24)).isEqualTo(640);
+        Boxes.Box hvcC = b.find(b.children(hvc1), "hvcC");
+        assertThat(b.bytes(hvcC.payload(), hvcC.size() - 8)).isEqualTo(hvcc);
+
+        byte[] av1c = {(byte) 0x81, 0x08, 0x0c, 0x00};
+        Track av1 = Track.video(1, VideoConfig.parse(dev.ovation.ingest.VideoCodec.AV1, av1c));
+        Boxes a = new Boxes(Fmp4Writer.init(List.of(av1)));
+        Boxes.Box av01 = a.find("moov/trak/mdia/minf/stbl/stsd/av01");
+        Boxes.Box box = a.find(a.children(av01), "av1C");
+        assertThat(a.bytes(box.payload(), 4)).isEqualTo(av1c);
+    }
 }

@@ -180,4 +180,29 @@ class HlsOriginTest {
                 .POST(HttpRequest.BodyPublishers.ofString("x")).build(), HttpResponse.BodyHandlers.ofString());
         assertThat(post.statusCode()).isEqualTo(405);
     }
+
+    @Test
+    void aClientThatHangsUpWhileHeldFreesItsSlot() throws Exception {
+        Feeder f = start(PackagerConfig.defaults());
+        f.stream(0, 3000, 30, 30, true, true);
+        Snapshot s = snapshot();
+        URI base = URI.create(server.base());
+        try (java.net.Socket socket = new java.net.Socket(base.getHost(), base.getPort())) {
+            socket.getOutputStream().write(("GET /hls/alice/media.m3u8?_HLS_msn=" + s.nextMsn() + "&_HLS_part="
+                    + s.nextPartIndex() + " HTTP/1.1\r\nHost: x\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            socket.getOutputStream().flush();
+            long until = System.currentTimeMillis() + 5000;
+            while (packager.origin().pendingRequests() == 0 && System.currentTimeMillis() < until) {
+                Thread.sleep(20);
+            }
+            assertThat(packager.origin().pendingRequests()).isEqualTo(1);
+        }
+        long until = System.currentTimeMillis() + 5000;
+        while (packager.origin().pendingRequests() != 0 && System.currentTimeMillis() < until) {
+            Thread.sleep(20);
+        }
+        assertThat(packager.origin().pendingRequests()).as("released when the connection closed").isZero();
+        f.stream(3000, 1000, 30, 30, true, true); // the part appears: nothing to answer, nothing breaks
+        assertThat(get("/hls/alice/media.m3u8").statusCode()).isEqualTo(200);
+    }
 }

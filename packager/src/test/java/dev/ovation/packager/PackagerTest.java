@@ -70,6 +70,25 @@ class PackagerTest {
     }
 
     @Test
+    void liveEdgeProgramDateTimeIsTheEndOfTheNewestPartWhileLive() {
+        assertThat(packager.liveEdgeProgramDateTimeMillis("ivy")).as("not live").isEmpty();
+        Feeder f = publishAv("ivy");
+        f.stream(0, 5000, 30, 30, true, true);
+        Snapshot s = snapshot("ivy");
+        long expected;
+        if (s.openSegment() != null && !s.openSegment().parts().isEmpty()) {
+            expected = s.openSegment().pdtMillis() + s.openSegment().parts().stream().mapToLong(Snapshot.Part::durationTicks).sum() / 90;
+        } else {
+            expected = s.segments().getLast().pdtMillis() + s.segments().getLast().durationTicks() / 90;
+        }
+        long first = s.segments().getFirst().pdtMillis();
+        assertThat(packager.liveEdgeProgramDateTimeMillis("ivy")).hasValue(expected);
+        assertThat(expected - first).as("about the 5 s fed, less the part still being built").isBetween(4000L, 5000L);
+        f.sink.onEnd(MediaSink.PublishEnd.UNPUBLISHED);
+        assertThat(packager.liveEdgeProgramDateTimeMillis("ivy")).as("not live after unpublish").isEmpty();
+    }
+
+    @Test
     void segmentsStartOnKeyframesAtTargetAndPartsStayWithinPartTarget() {
         Feeder f = publishAv("alice");
         f.stream(0, 7000, 30, 30, true, true);
@@ -263,5 +282,42 @@ class PackagerTest {
         assertThat(packets.get(2).rai()).isTrue();
         String text = new Playlists(ts.config()).media(s, false, false);
         assertThat(text).doesNotContain("EXT-X-MAP").contains(s.streamId() + "-0.ts").contains(s.streamId() + "-0.0.ts");
+    }
+
+    @Test
+    void everyPlaylistUpdateFollowsTheRfcRulesThroughJumpsLongGopsAndReconnects() {
+        PlaylistValidator validator = new PlaylistValidator();
+        long[] lastVersion = {-1};
+        java.util.Set<List<Long>> hints = new java.util.HashSet<>();
+        Runnable check = () -> packager.channel("zoe").ifPresent(c -> {
+            Snapshot s = c.snapshot();
+            if (s.version() != lastVersion[0] && s.hasMedia()) {
+                lastVersion[0] = s.version();
+                if (s.live()) {
+                    hints.add(List.of(s.nextMsn(), (long) s.nextPartIndex()));
+                }
+                validator.check(playlists.media(s, false, false));
+                validator.check(playlists.media(s, true, false)); // delta updates too
+            }
+        });
+        Feeder f = publishAv("zoe");
+        f.afterEachFrame = check;
+        f.stream(0, 20_000, 30, 30, true, true);
+        f.stream(20_000, 12_000, 30, 150, true, true); // keyframe every 5 s: forced cuts
+        f.stream(100_000, 6_000, 25, 50, true, true); // jump ahead, 25 fps
+        f.sink.onEnd(MediaSink.PublishEnd.DISCONNECTED);
+        check.run();
+        wall.addAndGet(3000);
+        Feeder again = publishAv("zoe");
+        again.afterEachFrame = check;
+        again.stream(0, 40_000, 30, 60, true, true);
+        assertThat(validator.updates).isGreaterThan(500);
+        Snapshot s = snapshot("zoe");
+        long checked = hints.stream().filter(h -> h.get(0) < s.nextMsn() && s.segment(h.get(0)) != null)
+                .peek(h -> assertThat(s.part(h.get(0), h.get(1).intValue())).as("preload hint " + h + " came true")
+                        .isNotNull())
+                .count();
+        assertThat(checked).isGreaterThan(100);
+        assertThat(s.discontinuitySequence()).as("the reconnect's discontinuity left the 30 s window").isEqualTo(1);
     }
 }

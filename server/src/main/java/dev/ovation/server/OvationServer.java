@@ -141,7 +141,7 @@ public final class OvationServer implements AutoCloseable {
             this.workerGroup = transport.newGroup("ovation-io", threads);
             new NettyEventExecutorMetrics(workerGroup).bindTo(registry);
 
-            this.packager = new Packager(config.hls(), registry);
+            this.packager = new Packager(config.hls(), config.recording(), registry);
             workerGroup.scheduleAtFixedRate(packager::removeExpired, 5, 5, TimeUnit.SECONDS);
 
             ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry);
@@ -278,6 +278,11 @@ public final class OvationServer implements AutoCloseable {
             log.warn("closing the RTMP ingest failed", e);
         }
         channels.close().awaitUninterruptibly(remainingMillis(deadline) / 2);
+        try {
+            packager.close(); // flushes recordings
+        } catch (RuntimeException e) {
+            log.warn("closing the packager failed", e);
+        }
         var bossDone = bossGroup.shutdownGracefully(0, Math.max(1, remainingMillis(deadline) / 4), TimeUnit.MILLISECONDS);
         var workersDone = workerGroup.shutdownGracefully(50, Math.max(1, remainingMillis(deadline) / 2), TimeUnit.MILLISECONDS);
         bossDone.awaitUninterruptibly(remainingMillis(deadline));

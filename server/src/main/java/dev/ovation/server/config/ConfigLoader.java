@@ -10,6 +10,7 @@ import com.typesafe.config.ConfigValueFactory;
 import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ledger.Gift;
 import dev.ovation.packager.PackagerConfig;
+import dev.ovation.packager.RecordingConfig;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Files;
@@ -236,6 +237,18 @@ public final class ConfigLoader {
         }
     }
 
+    private static RecordingConfig recording(Config c, Path dataDir) {
+        Path directory = optional(c, "hls.recording.directory").map(Path::of).orElse(dataDir.resolve("recordings"));
+        try {
+            return new RecordingConfig(c.getBoolean("hls.recording.enabled"), directory,
+                    longIn(c, "hls.recording.retention-millis", 60_000, Long.MAX_VALUE / 2),
+                    longIn(c, "hls.recording.max-bytes-per-recording", 1024 * 1024, Long.MAX_VALUE / 2),
+                    intIn(c, "hls.recording.max-queued-writes", 1, 1_000_000));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("hls.recording configuration: " + e.getMessage(), e);
+        }
+    }
+
     private static OvationConfig build(Config c) {
         return new OvationConfig(
                 Path.of(nonBlank(c, "data.dir")),
@@ -251,6 +264,7 @@ public final class ConfigLoader {
                                 "must be at least 16 characters"))),
                 rtmp(c),
                 hls(c),
+                recording(c, Path.of(nonBlank(c, "data.dir"))),
                 new OvationConfig.Db(
                         optional(c, "db.url").map(u -> check("db.url", u,
                                 u.startsWith("jdbc:mariadb:") || u.startsWith("jdbc:h2:") || u.startsWith("jdbc:mysql:"),

@@ -3,6 +3,7 @@ package dev.ovation.server.config;
 import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.packager.PackagerConfig;
+import dev.ovation.packager.RecordingConfig;
 import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -17,6 +18,7 @@ public record OvationConfig(
         Admin admin,
         RtmpConfig rtmp,
         PackagerConfig hls,
+        RecordingConfig recording,
         Db db,
         Optional<String> redisUrl,
         Jwt jwt,

@@ -1,0 +1,84 @@
+package dev.ovation.packager;
+
+import dev.ovation.ingest.MediaSink;
+import dev.ovation.ingest.PublishListener.PublishSession;
+import dev.ovation.ingest.StreamKeyAuthenticator.PublishGrant;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class RecorderTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void broadcastIsWrittenAsVodPlaylistWithItsSegmentsAndOldRecordingsExpire() throws Exception {
+        Path old = Files.createDirectories(dir.resolve("alice").resolve("20200101T000000Z-old"));
+        Files.writeString(old.resolve("index.m3u8"), "#EXTM3U\n");
+        Files.setLastModifiedTime(old.resolve("index.m3u8"), FileTime.fromMillis(System.currentTimeMillis() - 3_600_000));
+        RecordingConfig rc = new RecordingConfig(true, dir, 60_000, 1L << 30, 64);
+        PackagerConfig config = PackagerConfig.defaults();
+        Snapshot live;
+        try (Packager packager = new Packager(config, rc, new SimpleMeterRegistry())) {
+            MediaSink sink = packager.onPublishStart(new PublishSession("s/1", new PublishGrant("c", "alice"), "x", 0));
+            Feeder f = new Feeder(sink);
+            f.metadata(true, true);
+            f.videoConfig(Fixtures.AVCC_320x240);
+            f.audioConfig(Fixtures.ASC_LC_44100_STEREO);
+            f.stream(0, 5000, 30, 30, true, true);
+            sink.onEnd(MediaSink.PublishEnd.UNPUBLISHED);
+            live = packager.channel("alice").orElseThrow().snapshot();
+        } // close() waits for the disk writes
+        assertThat(old).as("expired recording deleted").doesNotExist();
+        List<Path> recordings;
+        try (Stream<Path> s = Files.list(dir.resolve("alice"))) {
+            recordings = s.toList();
+        }
+        assertThat(recordings).hasSize(1);
+        Path rec = recordings.getFirst();
+        assertThat(rec.getFileName().toString()).endsWith("-s_1");
+        String playlist = Files.readString(rec.resolve("index.m3u8"));
+        assertThat(playlist).startsWith("#EXTM3U\n").contains("#EXT-X-PLAYLIST-TYPE:VOD\n")
+                .contains("#EXT-X-MAP:URI=\"init0.mp4\"\n").endsWith("#EXT-X-ENDLIST\n");
+        assertThat(playlist.lines().filter(l -> l.startsWith("#EXTINF:")).count()).isEqualTo(live.segments().size());
+        assertThat(Files.readAllBytes(rec.resolve("init0.mp4"))).isEqualTo(live.inits().get(0));
+        for (Snapshot.Segment seg : live.segments()) {
+            byte[] onDisk = Files.readAllBytes(rec.resolve(seg.msn() + ".m4s"));
+            assertThat(onDisk.length).isEqualTo(seg.bytes());
+            assertThat(java.util.Arrays.copyOf(onDisk, seg.parts().getFirst().data().length))
+                    .isEqualTo(seg.parts().getFirst().data());
+        }
+        assertThat(rec.resolve("index.m3u8.tmp")).doesNotExist();
+    }
+
+    @Test
+    void recordingStopsGrowingAtItsByteLimit() throws Exception {
+        RecordingConfig rc = new RecordingConfig(true, dir, 60_000, 100_000, 64);
+        try (Packager packager = new Packager(PackagerConfig.defaults(), rc, new SimpleMeterRegistry())) {
+            MediaSink sink = packager.onPublishStart(new PublishSession("s2", new PublishGrant("c", "bob"), "x", 0));
+            Feeder f = new Feeder(sink);
+            f.metadata(true, false);
+            f.videoConfig(Fixtures.AVCC_320x240);
+            f.stream(0, 9000, 30, 30, true, false);
+            sink.onEnd(MediaSink.PublishEnd.UNPUBLISHED);
+        }
+        Path rec;
+        try (Stream<Path> s = Files.list(dir.resolve("bob"))) {
+            rec = s.findFirst().orElseThrow();
+        }
+        long total;
+        try (Stream<Path> s = Files.list(rec)) {
+            total = s.filter(p -> p.toString().endsWith(".m4s")).mapToLong(p -> p.toFile().length()).sum();
+        }
+        assertThat(total).isPositive().isLessThanOrEqualTo(100_000);
+        assertThat(Files.readString(rec.resolve("index.m3u8"))).endsWith("#EXT-X-ENDLIST\n");
+    }
+}
