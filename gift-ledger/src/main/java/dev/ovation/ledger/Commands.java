@@ -18,8 +18,8 @@ sealed interface Commands {
      * wallet's balance under lock ({@code clawbackUser}, {@code clawbackCoins}).
      */
     record Post(String key, String hash, TransactionType type, Instant effectiveAt, Long reversalOf,
-                Map<String, String> metadata, List<Entry> entries, String clawbackUser, long clawbackCoins,
-                CompletableFuture<Posted> future) implements Commands {
+                Map<String, String> metadata, String metadataJson, List<Entry> entries, String clawbackUser,
+                long clawbackCoins, CompletableFuture<Posted> future) implements Commands {
         @Override
         public TransactionType metricType() {
             return type;

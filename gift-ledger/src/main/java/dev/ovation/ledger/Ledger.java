@@ -36,7 +36,8 @@ public interface Ledger extends AutoCloseable {
 
     /**
      * A gift of {@code count} x {@code unitPriceCoins} from a viewer's wallet to a creator and the platform
-     * ({@link Flows#gift}); INSUFFICIENT_FUNDS if the wallet lacks the coins.
+     * ({@link Flows#gift}); INSUFFICIENT_FUNDS if the wallet lacks the coins, INVALID_REQUEST above
+     * {@link LedgerConfig#maxGiftCount()}.
      */
     default CompletableFuture<Posted> gift(String viewerId, String creatorId, String giftId, long count,
                                            long unitPriceCoins, int creatorShareBasisPoints, String idempotencyKey,

@@ -19,12 +19,14 @@ package dev.ovation.ledger;
  * @param maxGiftCount                most gifts in one gift request
  * @param defaultCreatorShareBasisPoints creator's share of a gift in basis points (5000 = 50%) unless overridden
  * @param payoutMinimumCoins          smallest creator earnings balance that may be paid out
+ * @param writerThreads               writer threads (each with its own connection and batch) on MariaDB; embedded
+ *                                    H2 always uses one
  */
 public record LedgerConfig(int batchMaxTransactions, long batchLingerMicros, int maxQueuedRequests,
                            int readerThreads, int maxEntriesPerTransaction, int maxMetadataEntries,
                            int maxMetadataChars, int maxStatementPageSize, int idBlockSize, int accountCacheSize,
                            int verifyMaxProblems, int maxGiftCount, int defaultCreatorShareBasisPoints,
-                           long payoutMinimumCoins) {
+                           long payoutMinimumCoins, int writerThreads) {
 
     public LedgerConfig {
         positive("batchMaxTransactions", batchMaxTransactions);
@@ -51,23 +53,33 @@ public record LedgerConfig(int batchMaxTransactions, long batchLingerMicros, int
         if (payoutMinimumCoins < 0) {
             throw new IllegalArgumentException("payoutMinimumCoins must be >= 0");
         }
+        if (writerThreads < 1 || writerThreads > 16) {
+            throw new IllegalArgumentException("writerThreads must be 1..16");
+        }
     }
 
     /** The defaults listed in config/ovation.conf. */
     public static LedgerConfig defaults() {
-        return new LedgerConfig(1000, 0, 100_000, 2, 16, 16, 2000, 500, 10_000, 200_000, 100, 10_000, 5000, 1000);
+        return new LedgerConfig(1000, 0, 100_000, 2, 16, 16, 2000, 500, 10_000, 200_000, 100, 10_000, 5000, 1000, 2);
     }
 
     public LedgerConfig withBatchMaxTransactions(int value) {
         return new LedgerConfig(value, batchLingerMicros, maxQueuedRequests, readerThreads, maxEntriesPerTransaction,
                 maxMetadataEntries, maxMetadataChars, maxStatementPageSize, idBlockSize, accountCacheSize,
-                verifyMaxProblems, maxGiftCount, defaultCreatorShareBasisPoints, payoutMinimumCoins);
+                verifyMaxProblems, maxGiftCount, defaultCreatorShareBasisPoints, payoutMinimumCoins, writerThreads);
     }
 
     public LedgerConfig withMaxQueuedRequests(int value) {
         return new LedgerConfig(batchMaxTransactions, batchLingerMicros, value, readerThreads, maxEntriesPerTransaction,
                 maxMetadataEntries, maxMetadataChars, maxStatementPageSize, idBlockSize, accountCacheSize,
-                verifyMaxProblems, maxGiftCount, defaultCreatorShareBasisPoints, payoutMinimumCoins);
+                verifyMaxProblems, maxGiftCount, defaultCreatorShareBasisPoints, payoutMinimumCoins, writerThreads);
+    }
+
+    public LedgerConfig withWriterThreads(int value) {
+        return new LedgerConfig(batchMaxTransactions, batchLingerMicros, maxQueuedRequests, readerThreads,
+                maxEntriesPerTransaction, maxMetadataEntries, maxMetadataChars, maxStatementPageSize, idBlockSize,
+                accountCacheSize, verifyMaxProblems, maxGiftCount, defaultCreatorShareBasisPoints, payoutMinimumCoins,
+                value);
     }
 
     private static void positive(String name, long value) {

@@ -22,7 +22,7 @@ import org.jooq.conf.Settings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The ledger: one writer thread, a pool of reader threads, a completion thread. */
+/** The ledger: writer threads sharing one queue, a pool of reader threads, a completion thread. */
 final class LedgerImpl implements Ledger {
     private static final Logger log = LoggerFactory.getLogger(LedgerImpl.class);
     static final int MAX_KEY_CHARS = 200;
@@ -30,8 +30,9 @@ final class LedgerImpl implements Ledger {
     private final LedgerConfig config;
     private final Codec codec = new Codec();
     private final Writer writer;
+    private final List<Writer> writers = new ArrayList<>();
     private final Reads reads;
-    private final Thread writerThread;
+    private final List<Thread> writerThreads = new ArrayList<>();
     private final ExecutorService readers;
     private final ExecutorService completions;
 
@@ -41,9 +42,21 @@ final class LedgerImpl implements Ledger {
         this.completions = Executors.newSingleThreadExecutor(named("ledger-complete"));
         this.readers = Executors.newFixedThreadPool(config.readerThreads(), named("ledger-reader"));
         this.reads = new Reads(dataSource, dialect, settings, codec, config);
-        this.writer = new Writer(dataSource, dialect, settings, config, codec, Clock.systemUTC(), completions, meters);
-        this.writerThread = new Thread(writer, "ledger-writer");
-        this.writerThread.start();
+        java.util.concurrent.BlockingQueue<Commands> queue =
+                new java.util.concurrent.ArrayBlockingQueue<>(config.maxQueuedRequests());
+        meters.gauge("ledger.queue.depth", queue, java.util.concurrent.BlockingQueue::size);
+        // Several writers let one batch's commit (fsync) overlap the next batch's work; row locks keep them
+        // correct as they do for several processes. Embedded H2 commits in-process, so one writer is enough.
+        int count = dialect.family() == SQLDialect.H2 ? 1 : config.writerThreads();
+        for (int i = 0; i < count; i++) {
+            Writer w = new Writer(dataSource, dialect, settings, config, codec, Clock.systemUTC(), completions, meters,
+                    queue);
+            writers.add(w);
+            Thread t = new Thread(w, "ledger-writer-" + (i + 1));
+            writerThreads.add(t);
+            t.start();
+        }
+        this.writer = writers.getFirst();
     }
 
     static Ledger open(DataSource dataSource, SQLDialect dialect, LedgerConfig config, MeterRegistry meters) {
@@ -141,15 +154,17 @@ final class LedgerImpl implements Ledger {
         }
     }
 
-    private void checkMetadata(Map<String, String> metadata) {
+    private String checkMetadata(Map<String, String> metadata) {
         if (metadata.size() > config.maxMetadataEntries()) {
             throw new LedgerException(LedgerError.INVALID_REQUEST, "at most " + config.maxMetadataEntries()
                     + " metadata entries");
         }
-        if (codec.metadataJson(metadata).length() > config.maxMetadataChars()) {
+        String json = codec.metadataJson(metadata);
+        if (json.length() > config.maxMetadataChars()) {
             throw new LedgerException(LedgerError.INVALID_REQUEST, "metadata longer than " + config.maxMetadataChars()
                     + " characters");
         }
+        return json;
     }
 
     @Override
@@ -163,8 +178,26 @@ final class LedgerImpl implements Ledger {
         String hash = Codec.fingerprint("post", r.type(), r.effectiveAt(), null, r.metadata(), r.entries(), 0);
         CompletableFuture<Posted> f = new CompletableFuture<>();
         writer.submit(new Commands.Post(r.idempotencyKey(), hash, r.type(), r.effectiveAt(), null, r.metadata(),
-                r.entries(), null, 0, f));
+                codec.metadataJson(r.metadata()), r.entries(), null, 0, f));
         return f;
+    }
+
+    @Override
+    public CompletableFuture<Posted> gift(String viewerId, String creatorId, String giftId, long count,
+                                          long unitPriceCoins, int creatorShareBasisPoints, String idempotencyKey,
+                                          Map<String, String> metadata) {
+        if (count > config.maxGiftCount()) {
+            return refuse(new LedgerException(LedgerError.INVALID_REQUEST, "at most " + config.maxGiftCount()
+                    + " gifts per request"));
+        }
+        try {
+            return post(Flows.gift(viewerId, creatorId, giftId, count, unitPriceCoins, creatorShareBasisPoints,
+                    idempotencyKey, metadata));
+        } catch (LedgerException e) {
+            return refuse(e);
+        } catch (IllegalArgumentException | NullPointerException e) {
+            return refuse(new LedgerException(LedgerError.INVALID_REQUEST, String.valueOf(e.getMessage())));
+        }
     }
 
     @Override
@@ -185,7 +218,8 @@ final class LedgerImpl implements Ledger {
         }
         String hash = Codec.fingerprint("clawback:" + userId, TransactionType.CLAWBACK, null, null, meta, List.of(), coins);
         CompletableFuture<Posted> f = new CompletableFuture<>();
-        writer.submit(new Commands.Post(idempotencyKey, hash, TransactionType.CLAWBACK, null, null, meta, null, userId,
+        writer.submit(new Commands.Post(idempotencyKey, hash, TransactionType.CLAWBACK, null, null, meta,
+                codec.metadataJson(meta), null, userId,
                 coins, f));
         return f;
     }
@@ -211,7 +245,7 @@ final class LedgerImpl implements Ledger {
             String hash = Codec.fingerprint("reverse", TransactionType.REVERSAL, null, transactionId, meta, mirror, 0);
             CompletableFuture<Posted> f = new CompletableFuture<>();
             writer.submit(new Commands.Post(idempotencyKey, hash, TransactionType.REVERSAL, null, transactionId, meta,
-                    mirror, null, 0, f));
+                    codec.metadataJson(meta), mirror, null, 0, f));
             return f;
         });
     }
@@ -302,9 +336,11 @@ final class LedgerImpl implements Ledger {
 
     @Override
     public void close() {
-        writer.close();
+        writers.forEach(Writer::close);
         try {
-            writerThread.join(TimeUnit.SECONDS.toMillis(30));
+            for (Thread t : writerThreads) {
+                t.join(TimeUnit.SECONDS.toMillis(30));
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }

@@ -27,10 +27,12 @@ public record RevenueShare(int defaultBasisPoints, Map<String, Integer> perCreat
         if (totalCoins < 0) {
             throw new IllegalArgumentException("total must be >= 0");
         }
-        return Math.multiplyHigh(totalCoins, basisPoints) == 0 && totalCoins * (long) basisPoints >= 0
-                ? totalCoins * basisPoints / 10_000
-                : java.math.BigInteger.valueOf(totalCoins).multiply(java.math.BigInteger.valueOf(basisPoints))
-                        .divide(java.math.BigInteger.valueOf(10_000)).longValueExact();
+        try {
+            return Math.multiplyExact(totalCoins, (long) basisPoints) / 10_000;
+        } catch (ArithmeticException tooBig) {
+            return java.math.BigInteger.valueOf(totalCoins).multiply(java.math.BigInteger.valueOf(basisPoints))
+                    .divide(java.math.BigInteger.valueOf(10_000)).longValueExact();
+        }
     }
 
     private static void check(int bps) {

@@ -8,6 +8,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.SQLIntegrityConstraintViolationException;
 import java.time.Clock;
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -22,7 +23,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -40,7 +40,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The single writer: takes queued commands in batches, applies them in queue order against balance rows it locks
+ * A writer (one of {@link LedgerConfig#writerThreads()} sharing one queue): takes queued commands in batches,
+ * applies them in queue order against balance rows it locks
  * (SELECT ... FOR UPDATE, ascending account id, so writers in other processes cannot deadlock with it), writes
  * everything with JDBC batches in one database transaction, commits, and only then completes the futures.
  * A refused command writes nothing and does not disturb the rest of its batch. If the batch's transaction fails
@@ -65,12 +66,15 @@ final class Writer implements Runnable {
     private final Map<LedgerError, Counter> rejected = new EnumMap<>(LedgerError.class);
     private final DistributionSummary batchSize;
     private final Timer commitTimer;
+    private final String insertTxSql;
+    private final String insertPostingSql;
+    private final String updateBalanceSql;
     private volatile boolean closing;
     private long nextId;
     private long idLimit;
 
     Writer(DataSource dataSource, SQLDialect dialect, Settings settings, LedgerConfig config, Codec codec, Clock clock,
-           Executor completions, MeterRegistry meters) {
+           Executor completions, MeterRegistry meters, BlockingQueue<Commands> queue) {
         this.dataSource = dataSource;
         this.dialect = dialect;
         this.settings = settings;
@@ -78,7 +82,15 @@ final class Writer implements Runnable {
         this.codec = codec;
         this.clock = clock;
         this.completions = completions;
-        this.queue = new ArrayBlockingQueue<>(config.maxQueuedRequests());
+        this.queue = queue;
+        DSLContext render = DSL.using(dialect, settings);
+        this.insertTxSql = render.render(render.insertInto(TRANSACTIONS, T_ID, T_KEY, T_HASH, T_TYPE, T_EFFECTIVE,
+                T_POSTED, T_REVERSAL_OF, T_METADATA).values((Long) null, null, null, null, null, null, null, null));
+        this.insertPostingSql = render.render(render.insertInto(POSTINGS, P_TX, P_SEQ, P_ACCOUNT, P_ENTRY_NO,
+                P_CURRENCY, P_AMOUNT, P_BALANCE_AFTER).values((Long) null, null, null, null, null, null, null));
+        this.updateBalanceSql = render.render(render.update(BALANCES).set(B_BALANCE, (Long) null)
+                .set(B_RESERVED, (Long) null).set(B_ENTRIES, (Long) null).set(B_LAST_TX, (Long) null)
+                .where(B_ACCOUNT.eq((Long) null)));
         int cache = config.accountCacheSize();
         this.accountIds = new LinkedHashMap<>(1024, 0.75f, true) {
             private static final long serialVersionUID = 1L;
@@ -108,7 +120,6 @@ final class Writer implements Runnable {
                 .publishPercentiles(0.5, 0.99).register(meters);
         this.commitTimer = Timer.builder("ledger.commit.latency").description("batch transaction, begin to commit")
                 .publishPercentiles(0.5, 0.99).register(meters);
-        meters.gauge("ledger.queue.depth", queue, BlockingQueue::size);
     }
 
     /** Queues a command; fails its future at once when the queue is full or the ledger is closing. */
@@ -185,7 +196,21 @@ final class Writer implements Runnable {
 
     private void process(List<Commands> batch) {
         try {
-            runBatch(batch);
+            // Fast path: no lookup of transaction keys; the unique index catches a replayed key.
+            runBatch(batch, false);
+            return;
+        } catch (NeedsKeyLookup | org.jooq.exception.IntegrityConstraintViolationException
+                 | SQLIntegrityConstraintViolationException e) {
+            log.debug("ledger batch of {} hit a used key; running it again with key lookups", batch.size());
+        } catch (SQLException | DataAccessException e) {
+            if (isDuplicateKey(e)) {
+                log.debug("ledger batch of {} hit a used key; running it again with key lookups", batch.size());
+            } else {
+                log.warn("ledger batch of {} failed ({}); retrying it with key lookups", batch.size(), e.toString());
+            }
+        }
+        try {
+            runBatch(batch, true);
             return;
         } catch (SQLException | DataAccessException e) {
             if (batch.size() > 1) {
@@ -198,7 +223,7 @@ final class Writer implements Runnable {
             Exception last = null;
             for (int attempt = 0; attempt < SINGLE_ATTEMPTS; attempt++) {
                 try {
-                    runBatch(List.of(c));
+                    runBatch(List.of(c), true);
                     last = null;
                     break;
                 } catch (SQLException | DataAccessException e) {
@@ -298,15 +323,15 @@ final class Writer implements Runnable {
         }
     }
 
-    private void runBatch(List<Commands> batch) throws SQLException {
+    private void runBatch(List<Commands> batch, boolean lookupKeys) throws SQLException {
         try (Connection conn = dataSource.getConnection()) {
             conn.setAutoCommit(false);
             DSLContext db = DSL.using(conn, dialect, settings);
             try {
                 prepare(db, conn, batch);
                 long started = System.nanoTime();
-                Work work = apply(db, batch);
-                flush(work);
+                Work work = apply(db, batch, lookupKeys);
+                flush(work, conn);
                 conn.commit();
                 commitTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
                 batchSize.record(batch.size());
@@ -478,7 +503,16 @@ final class Writer implements Runnable {
 
     // ---------------------------------------------------------------------------------------------------------
 
-    private Work apply(DSLContext db, List<Commands> batch) throws SQLException {
+    /** A batch run without key lookups refused a request whose key exists: run it again with lookups. */
+    private static final class NeedsKeyLookup extends SQLException {
+        private static final long serialVersionUID = 1L;
+
+        NeedsKeyLookup() {
+            super("refused request with a used key", "LEDGR");
+        }
+    }
+
+    private Work apply(DSLContext db, List<Commands> batch, boolean lookupKeys) throws SQLException {
         // 1. Idempotency keys already used (plain reads; a key raced in by another process fails the unique index).
         Set<String> txKeys = new HashSet<>();
         Set<String> pendingKeys = new HashSet<>();
@@ -498,7 +532,7 @@ final class Writer implements Runnable {
         }
         Map<String, long[]> existingTx = new HashMap<>(); // key -> {id}
         Map<String, String> existingTxHash = new HashMap<>();
-        for (List<String> chunk : chunks(txKeys)) {
+        for (List<String> chunk : lookupKeys ? chunks(txKeys) : List.<List<String>>of()) {
             for (Record r : db.select(T_ID, T_KEY, T_HASH).from(TRANSACTIONS).where(T_KEY.in(chunk)).fetch()) {
                 existingTx.put(r.get(T_KEY), new long[] {r.get(T_ID)});
                 existingTxHash.put(r.get(T_KEY), r.get(T_HASH));
@@ -578,6 +612,7 @@ final class Writer implements Runnable {
         Map<Commands.Post, Long> replays = new LinkedHashMap<>();
         Map<Commands.ResolvePending, Long> pendingReplays = new LinkedHashMap<>();
         Map<Commands.CreatePending, Long> createReplays = new LinkedHashMap<>();
+        List<String> refusedKeys = new ArrayList<>();
         for (Commands c : batch) {
             switch (c) {
                 case Commands.Post p -> {
@@ -590,8 +625,11 @@ final class Writer implements Runnable {
                             w.fail(p.future(), LedgerError.IDEMPOTENCY_CONFLICT, "key " + p.key() + " was used for another request");
                         }
                     } else if (!sameKeyInBatch(w, p.key(), p.hash(), p)) {
-                        applyPost(w, p, p.key(), p.type(), p.effectiveAt(), p.reversalOf(), p.metadata(), p.entries(),
-                                null, p.future());
+                        Posted result = applyPost(w, p, p.key(), p.type(), p.effectiveAt(), p.reversalOf(),
+                                p.metadata(), p.entries(), null, p.future());
+                        if (result == null) {
+                            refusedKeys.add(p.key());
+                        }
                     }
                 }
                 case Commands.CreatePending cp -> {
@@ -614,6 +652,15 @@ final class Writer implements Runnable {
                     } else {
                         applyResolve(w, rp, pend, pendingReplays);
                     }
+                }
+            }
+        }
+
+        // Without key lookups, a refusal might really be a replay (of a gift the wallet could pay back then).
+        if (!lookupKeys && !refusedKeys.isEmpty()) {
+            for (List<String> chunk : chunks(refusedKeys)) {
+                if (db.fetchExists(db.selectOne().from(TRANSACTIONS).where(T_KEY.in(chunk)))) {
+                    throw new NeedsKeyLookup();
                 }
             }
         }
@@ -745,7 +792,7 @@ final class Writer implements Runnable {
         String hash = p != null ? p.hash()
                 : Codec.fingerprint("post-pending", type, null, releasing.id, Map.of(), List.of(), 0);
         w.txRows.add(new Object[] {txId, key, hash, type.name(), toDb(effective), toDb(w.now), reversalOf,
-                codec.metadataJson(metadata)});
+                p != null ? p.metadataJson() : codec.metadataJson(metadata)});
         Posted result = new Posted(txId, key, type, effective, w.now, reversalOf, metadata, out);
         w.postedByType.merge(type, 1, Integer::sum);
         if (p != null) {
@@ -878,20 +925,10 @@ final class Writer implements Runnable {
 
     // ---------------------------------------------------------------------------------------------------------
 
-    private void flush(Work w) {
+    private void flush(Work w, Connection conn) throws SQLException {
         DSLContext db = w.db;
-        if (!w.txRows.isEmpty()) {
-            BatchBindStep b = db.batch(db.insertInto(TRANSACTIONS, T_ID, T_KEY, T_HASH, T_TYPE, T_EFFECTIVE, T_POSTED,
-                    T_REVERSAL_OF, T_METADATA).values((Long) null, null, null, null, null, null, null, null));
-            w.txRows.forEach(b::bind);
-            b.execute();
-        }
-        if (!w.postingRows.isEmpty()) {
-            BatchBindStep b = db.batch(db.insertInto(POSTINGS, P_TX, P_SEQ, P_ACCOUNT, P_ENTRY_NO, P_CURRENCY, P_AMOUNT,
-                    P_BALANCE_AFTER).values((Long) null, null, null, null, null, null, null));
-            w.postingRows.forEach(b::bind);
-            b.execute();
-        }
+        jdbcBatch(conn, insertTxSql, w.txRows);
+        jdbcBatch(conn, insertPostingSql, w.postingRows);
         if (!w.pendingRows.isEmpty()) {
             BatchBindStep b = db.batch(db.insertInto(PENDING, PE_ID, PE_KEY, PE_HASH, PE_TYPE, PE_EFFECTIVE, PE_CREATED,
                     PE_METADATA, PE_STATE).values((Long) null, null, null, null, null, null, null, "OPEN"));
@@ -922,15 +959,47 @@ final class Writer implements Runnable {
         }
         if (!dirty.isEmpty()) {
             dirty.sort((a, b) -> Long.compare(a.accountId, b.accountId));
-            BatchBindStep b = db.batch(db.update(BALANCES).set(B_BALANCE, (Long) null).set(B_RESERVED, (Long) null)
-                    .set(B_ENTRIES, (Long) null).set(B_LAST_TX, (Long) null).where(B_ACCOUNT.eq((Long) null)));
+            List<Object[]> rows = new ArrayList<>(dirty.size());
             for (Bal bal : dirty) {
-                b.bind(bal.balance, bal.reserved, bal.entries, bal.lastTx, bal.accountId);
+                rows.add(new Object[] {bal.balance, bal.reserved, bal.entries, bal.lastTx, bal.accountId});
             }
-            b.execute();
+            jdbcBatch(conn, updateBalanceSql, rows);
         }
         if (!w.flag.isEmpty()) {
             db.update(ACCOUNTS).set(A_FLAGGED, true).where(A_ID.in(w.flag)).execute();
+        }
+    }
+
+    /** An integrity violation (SQLSTATE class 23), e.g. a duplicate idempotency key, anywhere in the cause chain. */
+    private static boolean isDuplicateKey(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof SQLException se && se.getSQLState() != null && se.getSQLState().startsWith("23")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Hot-path batches with plain JDBC (the SQL is rendered by jOOQ once): binding through jOOQ costs more CPU. */
+    private static void jdbcBatch(Connection conn, String sql, List<Object[]> rows) throws SQLException {
+        if (rows.isEmpty()) {
+            return;
+        }
+        try (java.sql.PreparedStatement ps = conn.prepareStatement(sql)) {
+            for (Object[] row : rows) {
+                for (int i = 0; i < row.length; i++) {
+                    switch (row[i]) {
+                        case null -> ps.setNull(i + 1, java.sql.Types.BIGINT);
+                        case Long v -> ps.setLong(i + 1, v);
+                        case Integer v -> ps.setInt(i + 1, v);
+                        case String v -> ps.setString(i + 1, v);
+                        case LocalDateTime v -> ps.setObject(i + 1, v);
+                        default -> throw new IllegalArgumentException("unexpected " + row[i].getClass());
+                    }
+                }
+                ps.addBatch();
+            }
+            ps.executeBatch();
         }
     }
 

@@ -28,6 +28,7 @@ import org.jooq.SQLDialect;
  *
  * <pre>
  * args: db=mariadb|h2 scenario=many|one seconds=60 viewers=10000 creators=100 inflight=4000 rate=0 raw=true
+ *       batch=1000 writers=2
  * rate=0: closed loop with `inflight` outstanding gifts (throughput); rate=N: open loop at N gifts/s (latency).
  * </pre>
  */
@@ -38,7 +39,7 @@ public final class LedgerBench {
     public static void main(String[] args) throws Exception {
         Map<String, String> opt = new java.util.HashMap<>(Map.of("db", "mariadb", "scenario", "many", "seconds", "60",
                 "viewers", "10000", "creators", "100", "inflight", "4000", "rate", "0", "raw", "true",
-                "batch", "1000"));
+                "batch", "1000", "writers", "2"));
         for (String a : args) {
             int eq = a.indexOf('=');
             opt.put(a.substring(0, eq), a.substring(eq + 1));
@@ -65,7 +66,8 @@ public final class LedgerBench {
             dialect = SQLDialect.MARIADB;
         }
         try {
-            LedgerConfig config = LedgerConfig.defaults().withBatchMaxTransactions(batch);
+            LedgerConfig config = LedgerConfig.defaults().withBatchMaxTransactions(batch)
+                    .withWriterThreads(Integer.parseInt(opt.get("writers")));
             Result ledgerResult;
             try (Ledger ledger = Ledger.open(ds, dialect, config, new SimpleMeterRegistry())) {
                 // Fund every viewer (and create the accounts) before measuring.

@@ -170,6 +170,29 @@ abstract class LedgerContract {
     }
 
     @Test
+    void aReplayStillReturnsTheOriginalAfterTheWalletIsDrainedOrThePeriodClosed() {
+        grant("v1", 10);
+        Posted first = await(ledger.gift("v1", "c1", "rose", 1, 10, 5000, "once", Map.of()));
+        assertThat(coins(AccountRef.viewerWallet("v1"))).isZero();
+        assertThat(await(ledger.gift("v1", "c1", "rose", 1, 10, 5000, "once", Map.of()))).isEqualTo(first);
+        await(ledger.closePeriod(Instant.now().plusSeconds(3600)));
+        assertThat(await(ledger.gift("v1", "c1", "rose", 1, 10, 5000, "once", Map.of()))).isEqualTo(first);
+        // In one batch with new requests, the replay and the new ones each get their own outcome.
+        List<CompletableFuture<Posted>> mixed = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            mixed.add(ledger.gift("v1", "c1", "rose", 1, 10, 5000, i % 2 == 0 ? "once" : "new-" + i, Map.of()));
+        }
+        for (int i = 0; i < 20; i++) {
+            if (i % 2 == 0) {
+                assertThat(await(mixed.get(i))).isEqualTo(first);
+            } else {
+                assertThat(errorOf(mixed.get(i))).isEqualTo(LedgerError.PERIOD_CLOSED);
+            }
+        }
+        assertThat(coins(AccountRef.viewerWallet("v1"))).isZero();
+    }
+
+    @Test
     void manyThreadsReplayingTheSameKeysPostOnce() throws Exception {
         grant("v1", 1_000);
         int threads = 8;
@@ -245,7 +268,9 @@ abstract class LedgerContract {
                 List.of(Entry.debit(usd, 5), Entry.credit(w, 5)))))).isEqualTo(LedgerError.UNBALANCED);
         assertThat(errorOf(ledger.gift("v1", "c1", "rose", 0, 5, 5000, "u6", Map.of())))
                 .isEqualTo(LedgerError.INVALID_REQUEST);
-        assertThat(errorOf(ledger.gift("v1", "c1", "rose", Long.MAX_VALUE, 5, 5000, "u7", Map.of())))
+        assertThat(errorOf(ledger.gift("v1", "c1", "rose", LedgerConfig.defaults().maxGiftCount() + 1, 5, 5000, "u7",
+                Map.of()))).isEqualTo(LedgerError.INVALID_REQUEST);
+        assertThat(errorOf(ledger.gift("v1", "c1", "rose", 2, Long.MAX_VALUE, 5000, "u8", Map.of())))
                 .isEqualTo(LedgerError.AMOUNT_OVERFLOW);
         assertThat(meters.counter("ledger.rejections", "reason", "UNBALANCED").count()).isEqualTo(2);
         assertVerifies();

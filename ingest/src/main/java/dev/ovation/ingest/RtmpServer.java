@@ -13,6 +13,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.Objects;
@@ -70,8 +71,9 @@ public final class RtmpServer implements AutoCloseable {
         SslContext sslContext = config.tlsEnabled()
                 ? SslContextBuilder.forServer(config.tlsCertPath().toFile(), config.tlsKeyPath().toFile()).build()
                 : null;
-        bossGroup = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
-        workerGroup = new MultiThreadIoEventLoopGroup(config.ioThreads(), NioIoHandler.newFactory());
+        bossGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("ovation-rtmp-accept"), NioIoHandler.newFactory());
+        workerGroup = new MultiThreadIoEventLoopGroup(config.ioThreads(), new DefaultThreadFactory("ovation-rtmp-io"),
+                NioIoHandler.newFactory());
         try {
             plain = bind(config.port(), null);
             if (sslContext != null) {

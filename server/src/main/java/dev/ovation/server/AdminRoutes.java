@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ovation.server.auth.ViewerTokens;
 import dev.ovation.server.creators.Creator;
+import dev.ovation.server.creators.CreatorCache;
 import dev.ovation.server.creators.CreatorDirectory;
 import dev.ovation.server.http.ApiException;
 import dev.ovation.server.http.ApiRequest;
@@ -27,12 +28,14 @@ final class AdminRoutes {
     private static final int MAX_NAME_CHARS = 64;
 
     private final CreatorDirectory creators;
+    private final CreatorCache cache;
     private final ViewerTokens tokens;
     private final ObjectMapper mapper;
     private final int defaultRevenueShareBps;
 
-    AdminRoutes(CreatorDirectory creators, ViewerTokens tokens, ObjectMapper mapper, int defaultRevenueShareBps) {
+    AdminRoutes(CreatorDirectory creators, CreatorCache cache, ViewerTokens tokens, ObjectMapper mapper, int defaultRevenueShareBps) {
         this.creators = creators;
+        this.cache = cache;
         this.tokens = tokens;
         this.mapper = mapper;
         this.defaultRevenueShareBps = defaultRevenueShareBps;
@@ -56,6 +59,11 @@ final class AdminRoutes {
         int share = ApiRequest.optionalLong(body, "revenueShareBps", 0, 10_000).map(Long::intValue).orElse(defaultRevenueShareBps);
         rejectUnknownFields(body, "handle", "revenueShareBps");
         return creators.create(handle, share)
+                .whenComplete((created, failure) -> {
+                    if (created != null) {
+                        cache.put(created.creator()); // gifts to the new room work at once on this node
+                    }
+                })
                 .thenApply(created -> ApiResponse.json(HttpResponseStatus.CREATED, view(created.creator(), created.streamKey()))
                         .withHeader("Location", "/admin/creators/" + created.creator().id()))
                 .exceptionally(failure -> {

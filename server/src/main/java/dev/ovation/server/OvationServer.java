@@ -1,6 +1,12 @@
 package dev.ovation.server;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.ovation.chat.ChatGateway;
+import dev.ovation.chat.InProcessBus;
+import dev.ovation.chat.LedgerGifts;
+import dev.ovation.chat.RedisBus;
+import dev.ovation.chat.RoomRoles;
+import dev.ovation.chat.Viewer;
 import dev.ovation.ingest.RtmpServer;
 import dev.ovation.ledger.Ledger;
 import dev.ovation.packager.Packager;
@@ -8,6 +14,8 @@ import dev.ovation.server.creators.DirectoryStreamKeyAuthenticator;
 import dev.ovation.server.auth.Secrets;
 import dev.ovation.server.auth.ViewerTokens;
 import dev.ovation.server.config.OvationConfig;
+import dev.ovation.server.creators.Creator;
+import dev.ovation.server.creators.CreatorCache;
 import dev.ovation.server.creators.CreatorDirectory;
 import dev.ovation.server.creators.StreamKeys;
 import dev.ovation.server.db.Database;
@@ -44,6 +52,7 @@ import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -73,6 +82,8 @@ public final class OvationServer implements AutoCloseable {
     private final Database database;
     private final Ledger ledger;
     private final Packager packager;
+    private final ChatGateway chat;
+    private final RoomBusAndState chatBus;
     private final RtmpServer rtmp;
     private final MultiThreadIoEventLoopGroup bossGroup;
     private final MultiThreadIoEventLoopGroup workerGroup;
@@ -125,11 +136,13 @@ public final class OvationServer implements AutoCloseable {
             Clock clock = Clock.systemUTC();
             ObjectMapper mapper = new ObjectMapper();
             CreatorDirectory creators = new CreatorDirectory(db.dsl(), db.executor(), new StreamKeys(random), clock);
+            CreatorCache creatorCache = new CreatorCache(creators);
+            creatorCache.refresh().get(config.db().connectionTimeoutMillis() * 4, TimeUnit.MILLISECONDS);
             ViewerTokens tokens = new ViewerTokens(jwtSecret, config.jwt().issuer(), config.jwt().audience(),
                     Duration.ofSeconds(config.jwt().devTokenTtlSeconds()), clock);
 
             List<Route> adminRoutes = new ArrayList<>(operationsRoutes());
-            adminRoutes.addAll(new AdminRoutes(creators, tokens, mapper, config.defaultRevenueShareBps()).routes());
+            adminRoutes.addAll(new AdminRoutes(creators, creatorCache, tokens, mapper, config.defaultRevenueShareBps()).routes());
             LedgerRoutes ledgerRoutes = new LedgerRoutes(openedLedger, config.gifts(), tokens, mapper);
             adminRoutes.addAll(ledgerRoutes.adminRoutes());
             List<Route> publicRoutes = new ArrayList<>(List.of(healthRoute()));
@@ -143,11 +156,29 @@ public final class OvationServer implements AutoCloseable {
 
             this.packager = new Packager(config.hls(), config.recording(), registry);
             workerGroup.scheduleAtFixedRate(packager::removeExpired, 5, 5, TimeUnit.SECONDS);
+            workerGroup.scheduleAtFixedRate(() -> creatorCache.refresh().exceptionally(e -> {
+                log.warn("refreshing the creator cache failed: {}", e.toString());
+                return null;
+            }), config.creatorCacheRefreshMillis(), config.creatorCacheRefreshMillis(), TimeUnit.MILLISECONDS);
+
+            Ledger giftLedger = openedLedger;
+            this.chatBus = config.redisUrl().isPresent()
+                    ? RoomBusAndState.of(new RedisBus(URI.create(config.redisUrl().get()), config.chatRedis().prefix(),
+                            config.chat().historyEvents(), config.chatRedis().sharded(), clock))
+                    : RoomBusAndState.of(new InProcessBus(config.chat().historyEvents(), clock));
+            this.chat = new ChatGateway(config.chat(),
+                    token -> tokens.verify(token).map(v -> new Viewer(v.userId(), v.name())),
+                    new LedgerGifts(giftLedger, config.gifts(), handle -> creatorCache.byHandle(handle)
+                            .filter(c -> c.status() == Creator.Status.ACTIVE)
+                            .map(c -> new LedgerGifts.Recipient(c.id(), c.revenueShareBps()))),
+                    config.gifts(), chatBus.bus(), chatBus.state(), packager::liveEdgeProgramDateTimeMillis,
+                    RoomRoles.NONE, registry, clock);
 
             ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry);
             ApiHandler adminApi = new ApiHandler(adminRoutes, mapper, adminToken, registry);
             this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(),
-                    List.of(Map.entry("hls", packager.origin().handler()), Map.entry("api", publicApi)));
+                    List.of(Map.entry("hls", packager.origin().handler()), Map.entry("chat", chat.httpHandler()),
+                            Map.entry("api", publicApi)));
             this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), List.of(Map.entry("api", adminApi)));
 
             openedRtmp = new RtmpServer(config.rtmp(), new DirectoryStreamKeyAuthenticator(creators, config.rtmp().app()),
@@ -279,6 +310,11 @@ public final class OvationServer implements AutoCloseable {
         }
         channels.close().awaitUninterruptibly(remainingMillis(deadline) / 2);
         try {
+            chat.close(); // closes WebSocket connections with 1001 before the ledger goes
+        } catch (Exception e) {
+            log.warn("closing the chat gateway failed", e);
+        }
+        try {
             packager.close(); // flushes recordings
         } catch (RuntimeException e) {
             log.warn("closing the packager failed", e);
@@ -292,6 +328,13 @@ public final class OvationServer implements AutoCloseable {
     }
 
     private void closeQuietly() {
+        try {
+            if (chatBus != null) {
+                chatBus.close();
+            }
+        } catch (Exception e) {
+            log.warn("closing the chat bus failed", e);
+        }
         try {
             if (ledger != null) {
                 ledger.close(); // finishes queued ledger requests before the pool closes

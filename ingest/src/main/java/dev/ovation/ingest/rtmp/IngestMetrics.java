@@ -26,10 +26,12 @@ final class IngestMetrics {
 
     IngestMetrics(MeterRegistry registry, IntSupplier liveStreams) {
         this.registry = registry;
+        // Strong references: Micrometer holds a gauge's object weakly, and a lambda nobody else keeps
+        // would be collected, leaving the gauge at NaN.
         Gauge.builder("ovation.ingest.connections.active", activeConnections, AtomicInteger::get)
-                .description("open RTMP(S) connections").register(registry);
+                .description("open RTMP(S) connections").strongReference(true).register(registry);
         Gauge.builder("ovation.ingest.streams.live", liveStreams, IntSupplier::getAsInt)
-                .description("creators live right now").register(registry);
+                .description("creators live right now").strongReference(true).register(registry);
         connections = Counter.builder("ovation.ingest.connections").description("accepted connections")
                 .register(registry);
         connectionsRefused = Counter.builder("ovation.ingest.connections.refused")

@@ -7,6 +7,7 @@ import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigSyntax;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueFactory;
+import dev.ovation.chat.ChatConfig;
 import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ledger.Gift;
 import dev.ovation.packager.PackagerConfig;
@@ -166,7 +167,8 @@ public final class ConfigLoader {
                     intIn(c, "ledger.verify-max-problems", 1, 100_000),
                     intIn(c, "gifts.max-count", 1, 1_000_000),
                     intIn(c, "creators.default-revenue-share-bps", 0, 10_000),
-                    longIn(c, "ledger.payout-minimum-coins", 0, Long.MAX_VALUE));
+                    longIn(c, "ledger.payout-minimum-coins", 0, Long.MAX_VALUE),
+                    intIn(c, "ledger.writer-threads", 1, 64));
         } catch (IllegalArgumentException e) {
             throw new ConfigError("ledger configuration: " + e.getMessage(), e);
         }
@@ -249,7 +251,57 @@ public final class ConfigLoader {
         }
     }
 
+    private static ChatConfig chat(Config c) {
+        try {
+            return new ChatConfig(
+                    check("chat.path", c.getString("chat.path"), c.getString("chat.path").startsWith("/"), "must start with /"),
+                    intIn(c, "chat.max-message-bytes", 256, 16 * 1024 * 1024),
+                    intIn(c, "chat.max-chat-chars", 1, 100_000),
+                    intIn(c, "chat.max-rooms-per-connection", 1, 1000),
+                    intIn(c, "chat.max-connections-per-ip", 1, 1_000_000),
+                    intIn(c, "chat.max-room-members", 1, 10_000_000),
+                    intIn(c, "chat.max-queued-events", 1, 1_000_000),
+                    intIn(c, "chat.write-buffer-low-bytes", 1024, 64 * 1024 * 1024),
+                    intIn(c, "chat.write-buffer-high-bytes", 1024, 64 * 1024 * 1024),
+                    longIn(c, "chat.flush-delay-micros", 0, 1_000_000),
+                    intIn(c, "chat.chat-rate-limit", 1, 1_000_000),
+                    intIn(c, "chat.gift-rate-limit", 1, 1_000_000),
+                    intIn(c, "chat.join-rate-limit", 1, 1_000_000),
+                    longIn(c, "chat.rate-window-millis", 100, 3_600_000),
+                    intIn(c, "chat.max-errors-before-close", 1, 1_000_000),
+                    intIn(c, "gifts.max-count", 1, 1_000_000),
+                    intIn(c, "chat.max-idempotency-key-chars", 8, 1024),
+                    longIn(c, "chat.gift-combo-window-millis", 1, 3_600_000),
+                    longIn(c, "chat.tick-millis", 1000, 60_000),
+                    intIn(c, "chat.leaderboard-size", 1, 1000),
+                    intIn(c, "chat.history-events", 1, 10_000_000),
+                    longIn(c, "chat.ping-interval-millis", 1000, 3_600_000),
+                    longIn(c, "chat.idle-timeout-millis", 2000, 7_200_000),
+                    longIn(c, "chat.auth-timeout-millis", 100, 600_000),
+                    longIn(c, "chat.gift-timeout-millis", 100, 600_000),
+                    intIn(c, "chat.like-rate-limit", 1, 1_000_000),
+                    intIn(c, "chat.max-pending-requests", 1, 1_000_000),
+                    c.getStringList("chat.blocked-words"));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("chat configuration: " + e.getMessage(), e);
+        }
+    }
+
     private static OvationConfig build(Config c) {
+        OvationConfig.Db db = new OvationConfig.Db(
+                optional(c, "db.url").map(u -> check("db.url", u,
+                        u.startsWith("jdbc:mariadb:") || u.startsWith("jdbc:h2:") || u.startsWith("jdbc:mysql:"),
+                        "must be a jdbc:mariadb: or jdbc:h2: URL")),
+                c.getString("db.user"),
+                c.getString("db.password"),
+                intIn(c, "db.pool-size", 1, 500),
+                longIn(c, "db.connection-timeout-millis", 250, 600_000));
+        LedgerConfig ledger = ledger(c);
+        int ledgerConnections = ledger.readerThreads() + ledger.writerThreads() + 1;
+        if (db.poolSize() < ledgerConnections + 1) {
+            throw new ConfigError("config key 'db.pool-size' is " + db.poolSize() + "; it must be at least " + (ledgerConnections + 1)
+                    + " (ledger.reader-threads + ledger.writer-threads + 1 for the ledger, and 1 for the rest)");
+        }
         return new OvationConfig(
                 Path.of(nonBlank(c, "data.dir")),
                 new OvationConfig.Http(
@@ -265,14 +317,7 @@ public final class ConfigLoader {
                 rtmp(c),
                 hls(c),
                 recording(c, Path.of(nonBlank(c, "data.dir"))),
-                new OvationConfig.Db(
-                        optional(c, "db.url").map(u -> check("db.url", u,
-                                u.startsWith("jdbc:mariadb:") || u.startsWith("jdbc:h2:") || u.startsWith("jdbc:mysql:"),
-                                "must be a jdbc:mariadb: or jdbc:h2: URL")),
-                        c.getString("db.user"),
-                        c.getString("db.password"),
-                        intIn(c, "db.pool-size", 1, 500),
-                        longIn(c, "db.connection-timeout-millis", 250, 600_000)),
+                db,
                 optional(c, "redis.url").map(u -> check("redis.url", u,
                         u.startsWith("redis://") || u.startsWith("rediss://"), "must be a redis:// or rediss:// URL")),
                 new OvationConfig.Jwt(
@@ -284,7 +329,10 @@ public final class ConfigLoader {
                         longIn(c, "auth.jwt.dev-token-ttl-seconds", 60, 366L * 24 * 3600)),
                 intIn(c, "creators.default-revenue-share-bps", 0, 10_000),
                 giftCatalog(c),
-                ledger(c),
+                ledger,
+                chat(c),
+                new OvationConfig.ChatRedis(nonBlank(c, "chat.redis.prefix"), c.getBoolean("chat.redis.sharded")),
+                longIn(c, "creators.cache-refresh-millis", 1000, 3_600_000),
                 enumValue(c, "log.format", OvationConfig.LogFormat.class),
                 check("log.level", c.getString("log.level").toUpperCase(Locale.ROOT),
                         LOG_LEVEL.matcher(c.getString("log.level").toUpperCase(Locale.ROOT)).matches(),

@@ -1,5 +1,6 @@
 package dev.ovation.server.config;
 
+import dev.ovation.chat.ChatConfig;
 import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.packager.PackagerConfig;
@@ -25,6 +26,9 @@ public record OvationConfig(
         int defaultRevenueShareBps,
         GiftCatalog gifts,
         LedgerConfig ledger,
+        ChatConfig chat,
+        ChatRedis chatRedis,
+        long creatorCacheRefreshMillis,
         LogFormat logFormat,
         String logLevel,
         int eventLoopThreads,
@@ -46,4 +50,7 @@ public record OvationConfig(
     public record Jwt(Optional<String> secret, String issuer, String audience, long devTokenTtlSeconds) {}
 
     public enum LogFormat { TEXT, JSON }
+
+    /** How the chat bus uses Redis when {@code redis.url} is set. */
+    public record ChatRedis(String prefix, boolean sharded) {}
 }

@@ -48,11 +48,11 @@ class ConfigLoaderTest {
 
         OvationConfig withEnv = loader.load(Optional.of(f),
                 Map.of("OVATION_HTTP_PORT", "9100", "OVATION_DB_URL", "jdbc:mariadb://127.0.0.1:3306/ovation",
-                        "OVATION_DB_POOL_SIZE", "4", "PATH", "/usr/bin"));
+                        "OVATION_DB_POOL_SIZE", "12", "PATH", "/usr/bin"));
         assertThat(withEnv.http().port()).isEqualTo(9100);
         assertThat(withEnv.admin().port()).as("file value survives where env is silent").isEqualTo(9001);
         assertThat(withEnv.db().url()).contains("jdbc:mariadb://127.0.0.1:3306/ovation");
-        assertThat(withEnv.db().poolSize()).isEqualTo(4);
+        assertThat(withEnv.db().poolSize()).isEqualTo(12);
     }
 
     @Test
@@ -86,6 +86,8 @@ class ConfigLoaderTest {
                 .isInstanceOf(ConfigError.class).hasMessageContaining("duplicate gift id a");
         assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_GIFTS_CATALOG", "[{")))
                 .isInstanceOf(ConfigError.class).hasMessageContaining("OVATION_GIFTS_CATALOG");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_DB_POOL_SIZE", "4")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'db.pool-size' is 4").hasMessageContaining("ledger.writer-threads");
         assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_LEDGER_BATCH_MAX_TRANSACTIONS", "0")))
                 .isInstanceOf(ConfigError.class).hasMessageContaining("ledger.batch-max-transactions");
     }

@@ -1,0 +1,421 @@
+package dev.ovation.chat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
+import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.timeout.IdleState;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.EventExecutor;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One WebSocket connection after the upgrade: decodes requests on the event loop and hands them, in order, to the
+ * gateway's worker threads; writes acks, errors and events through one bounded queue.
+ *
+ * <p>State machine: {@code NEW} (no request yet; an {@code auth} request is allowed) -> {@code AUTHENTICATED} or
+ * {@code ANONYMOUS} (read-only) -> {@code CLOSING}. A token in the query string authenticates before the first request.
+ *
+ * <p>Writes: frames are written pre-encoded (one buffer per event for all members). While the channel is writable
+ * and nothing is queued, frames go straight to the channel and the event loop's {@link Flusher} flushes every written
+ * connection once per {@link ChatConfig#flushDelayMicros()} (one syscall for many events); otherwise they wait in a queue of at most {@link ChatConfig#maxQueuedEvents()}.
+ * A full queue drops a non-essential event (likes, viewer counts), or evicts a queued one for an essential event; with
+ * nothing left to drop, the connection is closed with {@link CloseCodes#SLOW_CONSUMER}.
+ */
+final class Connection extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(Connection.class);
+
+    enum State { NEW, AUTHENTICATED, ANONYMOUS, CLOSING }
+
+    private record Pending(ByteBuf frame, boolean essential) {
+    }
+
+    private record Held(long eventId, ByteBuf frame, boolean essential) {
+    }
+
+    private final ChatGateway gateway;
+    private final ChatConfig config;
+    private final String remoteIp;
+    private final String queryToken;
+    private ChannelHandlerContext ctx;
+
+    private volatile State state = State.NEW;
+    private volatile Viewer viewer;
+    /** Rooms joined; changed by the worker that processes this connection's requests. */
+    final Set<String> rooms = ConcurrentHashMap.newKeySet();
+    private final Set<String> replaying = ConcurrentHashMap.newKeySet();
+    private final AtomicInteger pendingRequests = new AtomicInteger();
+    private final AtomicInteger errors = new AtomicInteger();
+
+    // Event-loop only.
+    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
+    private final Map<String, List<Held>> held = new HashMap<>();
+    private int heldCount;
+    private boolean flushScheduled;
+    private volatile boolean closed;
+    private boolean firstRequest = true;
+    private long lastReadNanos = System.nanoTime();
+    private CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
+
+    Connection(ChatGateway gateway, ChatConfig config, String remoteIp, String queryToken) {
+        this.gateway = gateway;
+        this.config = config;
+        this.remoteIp = remoteIp;
+        this.queryToken = queryToken;
+    }
+
+    EventExecutor loop() {
+        return ctx.executor();
+    }
+
+    String remoteIp() {
+        return remoteIp;
+    }
+
+    Viewer viewer() {
+        return viewer;
+    }
+
+    State state() {
+        return state;
+    }
+
+    void authenticated(Viewer v) {
+        this.viewer = v;
+        this.state = State.AUTHENTICATED;
+    }
+
+    /** A stable key for anonymous rate limits. */
+    String rateKey() {
+        Viewer v = viewer;
+        return v != null ? "u:" + v.userId() : "c:" + ctx.channel().id().asShortText();
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /** Called on the event loop once the handshake response is written. */
+    void start() {
+        lastReadNanos = System.nanoTime();
+        if (queryToken != null) {
+            firstRequest = false;
+            submit(new ClientRequest.Auth(null, queryToken));
+        }
+        ctx.executor().schedule(() -> {
+            if (state != State.AUTHENTICATED && rooms.isEmpty() && !closed) {
+                closeWith(CloseCodes.INACTIVE, "neither authenticated nor joined");
+            }
+        }, config.authTimeoutMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        lastReadNanos = System.nanoTime();
+        try {
+            if (msg instanceof TextWebSocketFrame text) {
+                onText(text.content());
+            } else if (msg instanceof PingWebSocketFrame ping) {
+                ctx.writeAndFlush(new PongWebSocketFrame(ping.content().retain()));
+            } else if (msg instanceof CloseWebSocketFrame) {
+                closeWith(CloseCodes.NORMAL, "bye");
+            } else if (msg instanceof BinaryWebSocketFrame) {
+                sendError(null, "binary_not_supported", "protocol v1 uses text frames only");
+            } else if (!(msg instanceof PongWebSocketFrame)) {
+                sendError(null, "invalid_request", "unexpected frame");
+            }
+        } finally {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void onText(ByteBuf content) {
+        if (closed || state == State.CLOSING) {
+            return;
+        }
+        ClientRequest req;
+        try {
+            req = gateway.decoder().decode(content);
+        } catch (ProtocolError e) {
+            firstRequest = false;
+            sendError(e.requestId(), e.code(), e.getMessage());
+            return;
+        }
+        gateway.metrics().received(req.type());
+        if (req instanceof ClientRequest.Auth && !firstRequest) {
+            firstRequest = false;
+            sendError(req.id(), "auth_not_first", "auth must be the first message (or the token in the query string)");
+            return;
+        }
+        if (firstRequest && !(req instanceof ClientRequest.Auth)) {
+            state = State.ANONYMOUS;
+        }
+        firstRequest = false;
+        submit(req);
+    }
+
+    private void submit(ClientRequest req) {
+        if (pendingRequests.incrementAndGet() > config.maxPendingRequests()) {
+            closeWith(CloseCodes.ABUSE, "too many pending requests");
+            return;
+        }
+        chain = chain.thenRunAsync(() -> {
+            try {
+                gateway.process(this, req);
+            } catch (RuntimeException e) {
+                log.warn("request {} failed", req.type(), e);
+                sendError(req.id(), "internal_error", "internal error");
+            } finally {
+                pendingRequests.decrementAndGet();
+            }
+        }, gateway.workers());
+    }
+
+    // ---- Outbound, any thread.
+
+    void sendAck(String id, Frames.Fields fields) {
+        sendBytes(gateway.frames().ack(id, fields));
+    }
+
+    void sendError(String id, String code, String message) {
+        sendError(id, code, message, Frames.Fields.NONE);
+    }
+
+    void sendError(String id, String code, String message, Frames.Fields extras) {
+        gateway.metrics().error(code);
+        sendBytes(gateway.frames().error(id, code, message, extras));
+        if (errors.incrementAndGet() > config.maxErrorsBeforeClose()) {
+            closeWith(CloseCodes.ABUSE, "too many errors");
+        }
+    }
+
+    private void sendBytes(byte[] bytes) {
+        onLoop(() -> deliver(Frames.textFrame(ctx.alloc(), bytes), true));
+    }
+
+    private void onLoop(Runnable task) {
+        EventExecutor loop = ctx.executor();
+        if (loop.inEventLoop()) {
+            task.run();
+        } else {
+            try {
+                loop.execute(task);
+            } catch (RejectedExecutionException e) {
+                log.debug("event loop gone", e);
+            }
+        }
+    }
+
+    /** Marks a room as replaying: live events for it are held until {@link #finishReplay}. */
+    void beginReplay(String room) {
+        replaying.add(room);
+    }
+
+    /**
+     * Writes the replayed events, then the live events held meanwhile with ids above {@code floorEventId} (the last
+     * replayed id), then {@code answer} (none when null).
+     */
+    void finishReplay(String room, List<RoomBus.Event> events, long floorEventId, byte[] answer) {
+        onLoop(() -> {
+            long floor = floorEventId;
+            for (RoomBus.Event e : events) {
+                deliver(Frames.eventFrame(ctx.alloc(), e), true);
+                floor = Math.max(floor, e.eventId());
+            }
+            replaying.remove(room);
+            List<Held> list = held.remove(room);
+            if (list != null) {
+                heldCount -= list.size();
+                for (Held h : list) {
+                    if (h.eventId() > floor) {
+                        deliver(h.frame(), h.essential());
+                    } else {
+                        h.frame().release();
+                    }
+                }
+            }
+            if (answer != null) {
+                deliver(Frames.textFrame(ctx.alloc(), answer), true);
+            }
+        });
+    }
+
+    /** An event for a room (event loop; takes ownership of {@code frame}). */
+    void deliverEvent(String room, long eventId, ByteBuf frame, boolean essential) {
+        if (closed) {
+            frame.release();
+            return;
+        }
+        if (replaying.contains(room)) {
+            held.computeIfAbsent(room, r -> new ArrayList<>()).add(new Held(eventId, frame, essential));
+            if (++heldCount > config.maxQueuedEvents()) {
+                slowConsumer();
+            }
+            return;
+        }
+        deliver(frame, essential);
+    }
+
+    private void deliver(ByteBuf frame, boolean essential) {
+        if (closed || state == State.CLOSING) {
+            frame.release();
+            return;
+        }
+        if (queue.isEmpty() && ctx.channel().isWritable()) {
+            write(frame);
+            return;
+        }
+        if (queue.size() >= config.maxQueuedEvents()) {
+            if (!essential) {
+                frame.release();
+                gateway.metrics().dropped();
+                return;
+            }
+            if (!evictOneNonEssential()) {
+                frame.release();
+                slowConsumer();
+                return;
+            }
+        }
+        queue.addLast(new Pending(frame, essential));
+    }
+
+    private boolean evictOneNonEssential() {
+        var it = queue.iterator();
+        while (it.hasNext()) {
+            Pending p = it.next();
+            if (!p.essential()) {
+                it.remove();
+                p.frame().release();
+                gateway.metrics().dropped();
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void slowConsumer() {
+        gateway.metrics().slowConsumerDisconnect();
+        closeWith(CloseCodes.SLOW_CONSUMER, "slow consumer");
+    }
+
+    /** Writes an encoded WebSocket frame (it passes the frame encoder as is); the flush waits for the loop's flusher. */
+    private void write(ByteBuf frame) {
+        ctx.write(frame, ctx.voidPromise());
+        if (!flushScheduled) {
+            flushScheduled = true;
+            gateway.flusher(ctx.executor()).add(this);
+        }
+    }
+
+    /** Called by the event loop's {@link Flusher}. */
+    void flushNow() {
+        flushScheduled = false;
+        if (!closed) {
+            ctx.flush();
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) throws Exception {
+        drain();
+        super.channelWritabilityChanged(ctx);
+    }
+
+    private void drain() {
+        while (!queue.isEmpty() && ctx.channel().isWritable() && !closed) {
+            write(queue.pollFirst().frame());
+        }
+    }
+
+    /** Sends a close frame with the code and closes (at once if the peer does not take it within a second). */
+    void closeWith(int code, String reason) {
+        onLoop(() -> {
+            if (closed || state == State.CLOSING) {
+                return;
+            }
+            state = State.CLOSING;
+            releaseQueued();
+            ctx.writeAndFlush(new CloseWebSocketFrame(code, reason)).addListener(ChannelFutureListener.CLOSE);
+            ctx.executor().schedule(() -> {
+                ctx.close();
+            }, 1, TimeUnit.SECONDS);
+        });
+    }
+
+    private void releaseQueued() {
+        Pending p;
+        while ((p = queue.pollFirst()) != null) {
+            p.frame().release();
+        }
+        for (List<Held> list : held.values()) {
+            for (Held h : list) {
+                h.frame().release();
+            }
+        }
+        held.clear();
+        heldCount = 0;
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
+            if (System.nanoTime() - lastReadNanos >= TimeUnit.MILLISECONDS.toNanos(config.idleTimeoutMillis())) {
+                closeWith(CloseCodes.GOING_AWAY, "idle timeout");
+            } else {
+                ctx.writeAndFlush(new PingWebSocketFrame());
+            }
+            return;
+        }
+        super.userEventTriggered(ctx, evt);
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        closed = true;
+        releaseQueued();
+        // After the requests already queued (a join in flight must not outlive the connection).
+        try {
+            chain = chain.thenRunAsync(() -> gateway.disconnected(this), gateway.workers());
+        } catch (RejectedExecutionException shuttingDown) {
+            gateway.disconnected(this);
+        }
+        super.channelInactive(ctx);
+    }
+
+    /** True once the channel is closed (read from worker threads). */
+    boolean isClosed() {
+        return closed || !ctx.channel().isActive();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof TooLongFrameException || cause instanceof CorruptedWebSocketFrameException) {
+            closeWith(CloseCodes.MESSAGE_TOO_BIG, "message too big");
+        } else {
+            log.debug("connection error", cause);
+            ctx.close();
+        }
+    }
+}

@@ -1,0 +1,183 @@
+package dev.ovation.chat;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import java.net.URI;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.OptionalLong;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** Two gateway nodes sharing the real Redis (ovation.it.redis.url), each test under its own key prefix. */
+class RedisTwoNodesIT {
+    @RegisterExtension
+    final LeakCheck leaks = new LeakCheck();
+
+    static final URI REDIS = URI.create(System.getProperty("ovation.it.redis.url", "redis://127.0.0.1:6379"));
+
+    final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+    final Hs256Viewers tokens = new Hs256Viewers("redis-it-secret-0123456789-0123456789");
+    final WalletGifts gifts = new WalletGifts(GatewayTest.CATALOG);
+    final String prefix = "ovation-it-chat-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
+    final List<AutoCloseable> closing = new ArrayList<>();
+    RedisBus busA;
+    TestServer nodeA;
+    TestServer nodeB;
+    ChatGateway gatewayA;
+    ChatGateway gatewayB;
+
+    void start(boolean sharded) throws Exception {
+        ChatConfig config = ChatConfig.defaults().withHistory(20, 200).withRateLimits(1000, 1000, 1000);
+        RoomRoles roles = (room, user) -> user.equals(room) ? RoomRoles.Role.CREATOR : RoomRoles.Role.VIEWER;
+        busA = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, Clock.systemUTC());
+        RedisBus busB = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, Clock.systemUTC());
+        gatewayA = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busA, busA,
+                room -> OptionalLong.of(42), roles, new SimpleMeterRegistry(), Clock.systemUTC());
+        gatewayB = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busB, busB,
+                room -> OptionalLong.of(42), roles, new SimpleMeterRegistry(), Clock.systemUTC());
+        nodeA = new TestServer(group, gatewayA);
+        nodeB = new TestServer(group, gatewayB);
+        closing.addAll(List.of(nodeA, nodeB, gatewayA, gatewayB, busB));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (AutoCloseable c : closing) {
+            c.close();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        if (busA != null) {
+            busA.deleteAll();
+            busA.close();
+        }
+    }
+
+    WsClient on(TestServer node, String user) throws Exception {
+        return WsClient.connect(group, node.uri("token=" + tokens.mint(user, user)));
+    }
+
+    @ParameterizedTest(name = "sharded={0}")
+    @ValueSource(booleans = {false, true})
+    void eventsSentOnOneNodeArriveOnTheOtherInOrder(boolean sharded) throws Exception {
+        start(sharded);
+        gifts.grant("bob", 100);
+        try (WsClient bob = on(nodeA, "bob"); WsClient carol = on(nodeB, "carol"); WsClient dan = on(nodeB, "dan")) {
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            carol.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            dan.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            for (int i = 0; i < 30; i++) {
+                bob.send("{\"type\":\"chat\",\"id\":\"a" + i + "\",\"room\":\"alice\",\"text\":\"from A " + i + "\"}");
+                dan.send("{\"type\":\"chat\",\"id\":\"b" + i + "\",\"room\":\"alice\",\"text\":\"from B " + i + "\"}");
+            }
+            // Every event carol sees (chats and the ticks' viewer counts) has the next id: none lost, none reordered.
+            List<JsonNode> events = new ArrayList<>();
+            List<JsonNode> chats = new ArrayList<>();
+            while (chats.size() < 60) {
+                JsonNode e = carol.await(m -> m.has("eventId"));
+                events.add(e);
+                if ("chat".equals(e.path("type").asText())) {
+                    chats.add(e);
+                }
+            }
+            for (int i = 1; i < events.size(); i++) {
+                assertThat(events.get(i).path("eventId").asLong())
+                        .isEqualTo(events.get(i - 1).path("eventId").asLong() + 1);
+            }
+            List<String> fromA = chats.stream().map(m -> m.path("text").asText()).filter(t -> t.startsWith("from A"))
+                    .toList();
+            assertThat(fromA).hasSize(30);
+            for (int i = 0; i < 30; i++) {
+                assertThat(fromA.get(i)).isEqualTo("from A " + i);
+            }
+
+            JsonNode ack = bob.ack("{\"type\":\"gift\",\"id\":\"g\",\"room\":\"alice\",\"gift\":\"rose\",\"count\":4,"
+                    + "\"idempotencyKey\":\"k\"}");
+            assertThat(ack.path("balance").asLong()).isEqualTo(96);
+            JsonNode gift = carol.event("gift");
+            assertThat(gift.path("sender").path("id").asText()).isEqualTo("bob");
+            assertThat(gift.path("count").asLong()).isEqualTo(4);
+            assertThat(gift.path("mediaTime").asLong()).isEqualTo(42);
+            assertThat(carol.event("leaderboard").path("top").get(0).path("coins").asLong()).isEqualTo(4);
+            // A retry on the other node: the original ack, no second broadcast.
+            try (WsClient bobOnB = on(nodeB, "bob")) {
+                bobOnB.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+                JsonNode retry = bobOnB.ack("{\"type\":\"gift\",\"id\":\"g\",\"room\":\"alice\",\"gift\":\"rose\","
+                        + "\"count\":4,\"idempotencyKey\":\"k\"}");
+                assertThat(retry.path("transactionId").asLong()).isEqualTo(ack.path("transactionId").asLong());
+                bob.ack("{\"type\":\"chat\",\"id\":\"z\",\"room\":\"alice\",\"text\":\"after\"}");
+                JsonNode next = carol.await(m -> m.has("eventId") && ("gift".equals(m.path("type").asText())
+                        || "chat".equals(m.path("type").asText())));
+                assertThat(next.path("text").asText()).isEqualTo("after");
+            }
+            // The shared viewer count reached 3 (two nodes' members), published by a tick of either node.
+            java.util.function.Predicate<JsonNode> three = m -> "viewers".equals(m.path("type").asText())
+                    && m.path("count").asLong() >= 3;
+            if (events.stream().noneMatch(three)) {
+                assertThat(carol.await(three).path("count").asLong()).isBetween(3L, 4L);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "sharded={0}")
+    @ValueSource(booleans = {false})
+    void aBanOnOneNodeHoldsOnTheOther(boolean sharded) throws Exception {
+        start(sharded);
+        try (WsClient alice = on(nodeA, "alice"); WsClient bob = on(nodeB, "bob")) {
+            alice.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            bob.ack("{\"type\":\"chat\",\"id\":\"2\",\"room\":\"alice\",\"text\":\"before\"}");
+            alice.ack("{\"type\":\"moderate\",\"id\":\"3\",\"room\":\"alice\",\"action\":\"ban\",\"userId\":\"bob\"}");
+            assertThat(bob.event("moderation").path("userId").asText()).isEqualTo("bob");
+            assertThat(bob.request("{\"type\":\"chat\",\"id\":\"4\",\"room\":\"alice\",\"text\":\"x\"}")
+                    .path("code").asText()).isEqualTo("banned");
+            try (WsClient bobElsewhere = on(nodeA, "bob")) {
+                assertThat(bobElsewhere.request("{\"type\":\"join\",\"id\":\"5\",\"room\":\"alice\"}")
+                        .path("code").asText()).isEqualTo("banned");
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "sharded={0}")
+    @ValueSource(booleans = {false, true})
+    void resumeOnTheOtherNodeComesFromTheRedisStream(boolean sharded) throws Exception {
+        start(sharded);
+        long seen;
+        try (WsClient bob = on(nodeA, "bob")) {
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            seen = bob.ack("{\"type\":\"chat\",\"id\":\"2\",\"room\":\"alice\",\"text\":\"seen\"}").path("eventId").asLong();
+        }
+        for (int i = 0; i < 5; i++) {
+            gatewayA.publishSystem("alice", "missed " + i);
+        }
+        try (WsClient bob = on(nodeB, "bob")) {
+            JsonNode ack = bob.ack("{\"type\":\"resume\",\"id\":\"r\",\"room\":\"alice\",\"lastEventId\":" + seen + "}");
+            List<JsonNode> replayed = bob.seen.stream().filter(m -> m.has("eventId")).toList();
+            bob.seen.clear();
+            assertThat(replayed.getFirst().path("eventId").asLong()).isEqualTo(seen + 1);
+            assertThat(replayed.stream().map(m -> m.path("text").asText()).filter(t -> t.startsWith("missed")))
+                    .containsExactly("missed 0", "missed 1", "missed 2", "missed 3", "missed 4");
+            assertThat(ack.path("replayed").asInt()).isEqualTo(replayed.size());
+            gatewayA.publishSystem("alice", "live");
+            assertThat(bob.event("system").path("text").asText()).isEqualTo("live");
+        }
+        for (int i = 0; i < 30; i++) {
+            gatewayA.publishSystem("alice", "flood " + i);
+        }
+        try (WsClient bob = on(nodeB, "bob")) {
+            JsonNode resync = bob.request("{\"type\":\"resume\",\"id\":\"r\",\"room\":\"alice\",\"lastEventId\":"
+                    + seen + "}");
+            assertThat(resync.path("code").asText()).isEqualTo("resync");
+        }
+    }
+}

@@ -1,0 +1,178 @@
+package dev.ovation.chat.bench;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolConfig;
+import io.netty.handler.codec.http.websocketx.WebSocketClientProtocolHandler;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * The load client of scripts/bench/ws-fanout: N WebSocket connections join room "bench"; after it prints CONNECTED
+ * it waits for a line on stdin, then counts deliveries for warmup + duration seconds and the fan-out latency (now
+ * minus the epoch microseconds at the start of each event's text), printing WINDOW_START, WINDOW_END and a RESULT
+ * line. Args: url connections warmupSeconds durationSeconds.
+ */
+public final class FanoutClient {
+    private static final byte[] MARK = "\"text\":\"".getBytes(StandardCharsets.US_ASCII);
+    private static final int BUCKETS = 20_000; // 0.5 ms buckets up to 10 s
+
+    private final AtomicLong deliveries = new AtomicLong();
+    private final AtomicLongArray histogram = new AtomicLongArray(BUCKETS + 1);
+    private volatile boolean measuring;
+
+    private FanoutClient() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        new FanoutClient().run(URI.create(args[0]), Integer.parseInt(args[1]), Integer.parseInt(args[2]),
+                Integer.parseInt(args[3]));
+    }
+
+    private void run(URI uri, int n, int warmup, int duration) throws Exception {
+        EventLoopGroup group = new MultiThreadIoEventLoopGroup(Integer.getInteger("bench.clientLoops", 2),
+                NioIoHandler.newFactory());
+        CountDownLatch joined = new CountDownLatch(n);
+        List<Channel> channels = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            CountDownLatch ready = new CountDownLatch(1);
+            Channel ch = new Bootstrap().group(group).channel(NioSocketChannel.class)
+                    .handler(new ChannelInitializer<Channel>() {
+                        @Override
+                        protected void initChannel(Channel c) {
+                            c.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(8192),
+                                    new WebSocketClientProtocolHandler(WebSocketClientProtocolConfig.newBuilder()
+                                            .webSocketUri(uri).subprotocol("ovation.v1")
+                                            .handshakeTimeoutMillis(30_000).build()),
+                                    new SimpleChannelInboundHandler<TextWebSocketFrame>() {
+                                        private boolean acked;
+
+                                        @Override
+                                        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                                            if (evt == WebSocketClientProtocolHandler.ClientHandshakeStateEvent
+                                                    .HANDSHAKE_COMPLETE) {
+                                                ready.countDown();
+                                            }
+                                        }
+
+                                        @Override
+                                        protected void channelRead0(ChannelHandlerContext ctx, TextWebSocketFrame f) {
+                                            if (!acked) {
+                                                acked = true;
+                                                joined.countDown();
+                                                return;
+                                            }
+                                            onEvent(f.content());
+                                        }
+                                    });
+                        }
+                    }).connect(uri.getHost(), uri.getPort()).sync().channel();
+            if (!ready.await(30, TimeUnit.SECONDS)) {
+                throw new IllegalStateException("handshake " + i + " timed out");
+            }
+            ch.writeAndFlush(new TextWebSocketFrame("{\"type\":\"join\",\"id\":\"1\",\"room\":\"bench\"}"));
+            channels.add(ch);
+        }
+        if (!joined.await(60, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("joins not acknowledged: " + joined.getCount() + " missing");
+        }
+        System.out.println("CONNECTED " + n);
+        System.out.flush();
+        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+        Thread.sleep(warmup * 1000L);
+        deliveries.set(0);
+        measuring = true;
+        long start = System.nanoTime();
+        System.out.println("WINDOW_START");
+        System.out.flush();
+        Thread.sleep(duration * 1000L);
+        measuring = false;
+        long got = deliveries.get();
+        double seconds = (System.nanoTime() - start) / 1e9;
+        System.out.println("WINDOW_END");
+        System.out.flush();
+        System.out.printf("RESULT deliveries=%d seconds=%.2f deliveries_per_s=%.0f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f "
+                        + "connected=%d%n", got, seconds, got / seconds, percentile(0.50), percentile(0.99),
+                percentile(1.0), channels.stream().filter(Channel::isActive).count());
+        System.out.flush();
+        for (Channel c : channels) {
+            c.close();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+    }
+
+    private void onEvent(ByteBuf content) {
+        if (!measuring) {
+            return;
+        }
+        int at = indexOf(content, MARK);
+        if (at < 0) {
+            return; // viewer counts and the like: not part of the published load
+        }
+        deliveries.incrementAndGet();
+        long sent = 0;
+        for (int i = at + MARK.length; i < content.writerIndex(); i++) {
+            byte b = content.getByte(i);
+            if (b < '0' || b > '9') {
+                break;
+            }
+            sent = sent * 10 + (b - '0');
+        }
+        long now = ChronoUnit.MICROS.between(Instant.EPOCH, Instant.now());
+        long bucket = Math.max(0, Math.min(BUCKETS, (now - sent) / 500));
+        histogram.incrementAndGet((int) bucket);
+    }
+
+    private static int indexOf(ByteBuf buf, byte[] mark) {
+        outer:
+        for (int i = buf.readerIndex(); i <= buf.writerIndex() - mark.length; i++) {
+            for (int j = 0; j < mark.length; j++) {
+                if (buf.getByte(i + j) != mark[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    private double percentile(double p) {
+        long total = 0;
+        for (int i = 0; i <= BUCKETS; i++) {
+            total += histogram.get(i);
+        }
+        if (total == 0) {
+            return Double.NaN;
+        }
+        long want = (long) Math.ceil(total * p);
+        long seen = 0;
+        for (int i = 0; i <= BUCKETS; i++) {
+            seen += histogram.get(i);
+            if (seen >= want) {
+                return (i + 1) * 0.5;
+            }
+        }
+        return BUCKETS * 0.5;
+    }
+}

@@ -1,0 +1,97 @@
+package dev.ovation.chat.bench;
+
+import dev.ovation.chat.ChatConfig;
+import dev.ovation.chat.ChatGateway;
+import dev.ovation.chat.GiftLedger;
+import dev.ovation.chat.InProcessBus;
+import dev.ovation.chat.MediaClock;
+import dev.ovation.chat.RoomRoles;
+import dev.ovation.ledger.GiftCatalog;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpServerCodec;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The gateway under load for scripts/bench/ws-fanout: one room "bench", anonymous readers, and a publisher that,
+ * once the control file exists, publishes {@code rate} system events per second whose text starts with the epoch
+ * microseconds of publishing. Args: port rate paddingChars controlFile; system properties bench.flushMicros, bench.loops.
+ */
+public final class FanoutServer {
+    private FanoutServer() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int port = Integer.parseInt(args[0]);
+        int rate = Integer.parseInt(args[1]);
+        String padding = "x".repeat(Integer.parseInt(args[2]));
+        Path control = Path.of(args[3]);
+        long flushMicros = Long.getLong("bench.flushMicros", ChatConfig.defaults().flushDelayMicros());
+        int loops = Integer.getInteger("bench.loops", 2);
+        ChatConfig d = ChatConfig.defaults().withConnectionLimits(1_000_000, 8, 1_000_000)
+                .withTimeouts(30_000, 90_000, 3_600_000);
+        ChatConfig config = new ChatConfig(d.path(), d.maxMessageBytes(), d.maxChatChars(), d.maxRoomsPerConnection(),
+                d.maxConnectionsPerIp(), d.maxRoomMembers(), d.maxQueuedEvents(), d.writeBufferLowBytes(),
+                d.writeBufferHighBytes(), flushMicros, d.chatRateLimit(), d.giftRateLimit(), 1_000_000,
+                d.rateWindowMillis(), d.maxErrorsBeforeClose(), d.maxGiftCount(), d.maxIdempotencyKeyChars(),
+                d.giftComboWindowMillis(), d.tickMillis(), d.leaderboardSize(), d.historyEvents(),
+                d.pingIntervalMillis(), d.idleTimeoutMillis(), d.authTimeoutMillis(), d.giftTimeoutMillis(),
+                d.likeRateLimit(), d.maxPendingRequests(), List.of());
+        InProcessBus bus = new InProcessBus(config.historyEvents(), Clock.systemUTC());
+        GiftLedger noGifts = r -> CompletableFuture.failedFuture(
+                new GiftLedger.GiftRejected(GiftLedger.Failure.UNAVAILABLE, "no gifts in the benchmark"));
+        ChatGateway gateway = new ChatGateway(config, token -> Optional.empty(), noGifts, new GiftCatalog(List.of()),
+                bus, bus, MediaClock.NONE, RoomRoles.NONE, new SimpleMeterRegistry(), Clock.systemUTC());
+        boolean epoll = !"nio".equals(System.getProperty("bench.transport")) && Epoll.isAvailable();
+        var io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, io);
+        EventLoopGroup workers = new MultiThreadIoEventLoopGroup(loops, io);
+        Channel server = new ServerBootstrap().group(boss, workers)
+                .channel(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                .option(ChannelOption.SO_BACKLOG, 4096)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast("http", new HttpServerCodec());
+                        ch.pipeline().addLast("aggregate", new HttpObjectAggregator(8192));
+                        ch.pipeline().addLast("chat", gateway.httpHandler());
+                    }
+                }).bind("127.0.0.1", port).sync().channel();
+        System.out.println("READY " + ProcessHandle.current().pid() + " " + (epoll ? "epoll" : "nio"));
+        System.out.flush();
+        while (!Files.exists(control)) {
+            Thread.sleep(50);
+        }
+        long periodNanos = 1_000_000_000L / rate;
+        long next = System.nanoTime();
+        while (server.isActive()) {
+            Instant now = Instant.now();
+            long micros = ChronoUnit.MICROS.between(Instant.EPOCH, now);
+            gateway.publishSystem("bench", micros + "|" + padding);
+            next += periodNanos;
+            long sleep = next - System.nanoTime();
+            if (sleep > 0) {
+                Thread.sleep(sleep / 1_000_000, (int) (sleep % 1_000_000));
+            }
+        }
+    }
+}
