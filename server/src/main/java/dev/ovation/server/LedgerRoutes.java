@@ -12,7 +12,6 @@ import dev.ovation.server.http.ApiException;
 import dev.ovation.server.http.ApiRequest;
 import dev.ovation.server.http.ApiResponse;
 import dev.ovation.server.http.Route;
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.LinkedHashMap;
@@ -67,7 +66,7 @@ final class LedgerRoutes {
     }
 
     private CompletableFuture<ApiResponse> wallet(ApiRequest request) {
-        ViewerTokens.Viewer viewer = viewer(request);
+        ViewerTokens.Viewer viewer = ViewerAuth.require(tokens, request);
         return ledger.balance(AccountRef.viewerWallet(viewer.userId()))
                 .thenApply(b -> ApiResponse.ok(walletView(viewer.userId(), b)))
                 .exceptionally(LedgerRoutes::rethrowLedger);
@@ -137,16 +136,6 @@ final class LedgerRoutes {
             throw ApiException.badField("userId", "invalid_field", "'userId' must be 1 to 64 characters of A-Z, a-z, 0-9 and _ . : @ -");
         }
         return userId;
-    }
-
-    /** The viewer that the request's bearer token speaks for; 401 otherwise. */
-    private ViewerTokens.Viewer viewer(ApiRequest request) {
-        String header = request.headers().get(HttpHeaderNames.AUTHORIZATION);
-        if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-            throw new ApiException(HttpResponseStatus.UNAUTHORIZED, "unauthorized", "a viewer token is required (Authorization: Bearer <JWT>)", null);
-        }
-        return tokens.verify(header.substring(7).strip()).orElseThrow(() -> new ApiException(HttpResponseStatus.UNAUTHORIZED,
-                "invalid_token", "the viewer token is invalid or expired", null));
     }
 
     /** Maps a ledger refusal to an HTTP error with the ledger's error as the code. */

@@ -10,6 +10,7 @@ import dev.ovation.chat.Viewer;
 import dev.ovation.ingest.RtmpServer;
 import dev.ovation.ledger.Ledger;
 import dev.ovation.packager.Packager;
+import dev.ovation.payments.Payments;
 import dev.ovation.server.creators.DirectoryStreamKeyAuthenticator;
 import dev.ovation.server.auth.Secrets;
 import dev.ovation.server.auth.ViewerTokens;
@@ -83,6 +84,7 @@ public final class OvationServer implements AutoCloseable {
     private final Ledger ledger;
     private final Packager packager;
     private final ChatGateway chat;
+    private final Payments payments;
     private final RoomBusAndState chatBus;
     private final RtmpServer rtmp;
     private final MultiThreadIoEventLoopGroup bossGroup;
@@ -147,6 +149,11 @@ public final class OvationServer implements AutoCloseable {
             adminRoutes.addAll(ledgerRoutes.adminRoutes());
             List<Route> publicRoutes = new ArrayList<>(List.of(healthRoute()));
             publicRoutes.addAll(ledgerRoutes.publicRoutes());
+            this.payments = Payments.open(config.payments(), db.dataSource(), openedLedger, registry);
+            boolean paymentsEnabled = !config.payments().secretKey().isEmpty() && !config.payments().webhookSecret().isEmpty();
+            PaymentsRoutes paymentsRoutes = new PaymentsRoutes(payments, paymentsEnabled, creators, tokens, mapper);
+            publicRoutes.addAll(paymentsRoutes.publicRoutes());
+            adminRoutes.addAll(paymentsRoutes.adminRoutes());
 
             Transport transport = Transport.best();
             int threads = config.eventLoopThreads() == 0 ? 2 * Runtime.getRuntime().availableProcessors() : config.eventLoopThreads();
@@ -328,6 +335,13 @@ public final class OvationServer implements AutoCloseable {
     }
 
     private void closeQuietly() {
+        try {
+            if (payments != null) {
+                payments.close();
+            }
+        } catch (RuntimeException e) {
+            log.warn("closing payments failed", e);
+        }
         try {
             if (chatBus != null) {
                 chatBus.close();

@@ -190,6 +190,19 @@ class ServerTest {
     }
 
     @Test
+    void withoutStripeKeysPurchasesAndWebhooksSayPaymentsAreOff() throws Exception {
+        HttpTestClient publicPort = new HttpTestClient(server.httpPort(), null);
+        JsonNode packs = json(publicPort.get("/api/coin-packs"));
+        assertThat(packs.get("purchasesEnabled").asBoolean()).isFalse();
+        assertThat(packs.get("packs")).hasSize(3);
+        String token = json(admin.post("/admin/tokens", "{\"userId\":\"u9\"}")).get("token").asText();
+        HttpResponse<String> purchase = publicPort.withBearer(token).post("/api/purchases", "{\"packId\":\"coins-100\",\"idempotencyKey\":\"k\"}");
+        assertThat(purchase.statusCode()).isEqualTo(503);
+        assertThat(json(purchase).at("/error/code").asText()).isEqualTo("payments_not_configured");
+        assertThat(publicPort.post("/webhooks/stripe", "{}").statusCode()).isEqualTo(503);
+    }
+
+    @Test
     void adminRoutesAreNotOnThePublicPort() throws Exception {
         HttpTestClient publicPort = new HttpTestClient(server.httpPort(), server.adminToken());
         assertThat(publicPort.post("/admin/creators", "{\"handle\":\"mallory\"}").statusCode()).isEqualTo(404);

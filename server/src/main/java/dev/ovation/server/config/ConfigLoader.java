@@ -11,6 +11,8 @@ import dev.ovation.chat.ChatConfig;
 import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ledger.Gift;
 import dev.ovation.packager.PackagerConfig;
+import dev.ovation.payments.CoinPack;
+import dev.ovation.payments.PaymentsConfig;
 import dev.ovation.packager.RecordingConfig;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.ledger.LedgerConfig;
@@ -287,6 +289,52 @@ public final class ConfigLoader {
         }
     }
 
+    private static PaymentsConfig payments(Config c) {
+        List<CoinPack> packs = new ArrayList<>();
+        List<? extends Config> entries = c.getConfigList("payments.coin-packs");
+        for (int i = 0; i < entries.size(); i++) {
+            Config pack = entries.get(i);
+            String where = "payments.coin-packs[" + i + "]";
+            for (String field : pack.root().keySet()) {
+                if (!List.of("id", "coins", "price-minor", "currency").contains(field)) {
+                    throw new ConfigError("config key '" + where + "' has unknown field '" + field + "' (allowed: id, coins, price-minor, currency)");
+                }
+            }
+            try {
+                packs.add(new CoinPack(pack.getString("id"), pack.getLong("coins"), pack.getLong("price-minor"), pack.getString("currency")));
+            } catch (ConfigException | IllegalArgumentException e) {
+                throw new ConfigError("config key '" + where + "' is not a valid coin pack: " + e.getMessage(), e);
+            }
+        }
+        try {
+            return new PaymentsConfig(
+                    c.getString("stripe.secret-key").strip(),
+                    c.getString("stripe.webhook-secret").strip(),
+                    longIn(c, "stripe.webhook-tolerance-seconds", 1, 86_400),
+                    check("stripe.api-base", c.getString("stripe.api-base"),
+                            c.getString("stripe.api-base").startsWith("https://") || c.getString("stripe.api-base").startsWith("http://"),
+                            "must be an http(s) URL"),
+                    enumValue(c, "payments.mode", PaymentsConfig.Mode.class),
+                    packs,
+                    nonBlank(c, "payments.success-url"),
+                    nonBlank(c, "payments.cancel-url"),
+                    nonBlank(c, "payments.payout.currency"),
+                    longIn(c, "payments.payout.threshold-coins", 1, Long.MAX_VALUE / 2),
+                    longIn(c, "payments.payout.minor-per-thousand-coins", 1, 1_000_000_000L),
+                    intIn(c, "payments.payout.hold-days", 0, 3650),
+                    nonBlank(c, "payments.connect.refresh-url"),
+                    nonBlank(c, "payments.connect.return-url"),
+                    intIn(c, "payments.max-webhook-bytes", 1024, 16 * 1024 * 1024),
+                    intIn(c, "payments.max-in-flight", 1, 100_000),
+                    intIn(c, "stripe.connect-timeout-millis", 100, 600_000),
+                    intIn(c, "stripe.read-timeout-millis", 100, 600_000),
+                    intIn(c, "stripe.max-network-retries", 0, 10),
+                    intIn(c, "payments.list-page-size", 1, 100));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("payments configuration: " + e.getMessage(), e);
+        }
+    }
+
     private static OvationConfig build(Config c) {
         OvationConfig.Db db = new OvationConfig.Db(
                 optional(c, "db.url").map(u -> check("db.url", u,
@@ -331,6 +379,7 @@ public final class ConfigLoader {
                 giftCatalog(c),
                 ledger,
                 chat(c),
+                payments(c),
                 new OvationConfig.ChatRedis(nonBlank(c, "chat.redis.prefix"), c.getBoolean("chat.redis.sharded")),
                 longIn(c, "creators.cache-refresh-millis", 1000, 3_600_000),
                 enumValue(c, "log.format", OvationConfig.LogFormat.class),

@@ -4,6 +4,7 @@ import dev.ovation.chat.ChatConfig;
 import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.packager.PackagerConfig;
+import dev.ovation.payments.PaymentsConfig;
 import dev.ovation.packager.RecordingConfig;
 import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Path;
@@ -27,6 +28,7 @@ public record OvationConfig(
         GiftCatalog gifts,
         LedgerConfig ledger,
         ChatConfig chat,
+        PaymentsConfig payments,
         ChatRedis chatRedis,
         long creatorCacheRefreshMillis,
         LogFormat logFormat,

@@ -1,0 +1,341 @@
+package dev.ovation.payments;
+
+import com.stripe.StripeClient;
+import com.stripe.exception.EventDataObjectDeserializationException;
+import com.stripe.exception.StripeException;
+import com.stripe.model.Account;
+import com.stripe.model.BalanceTransaction;
+import com.stripe.model.Charge;
+import com.stripe.model.Dispute;
+import com.stripe.model.Event;
+import com.stripe.model.PaymentIntent;
+import com.stripe.model.Refund;
+import com.stripe.model.StripeObject;
+import com.stripe.model.Transfer;
+import com.stripe.model.checkout.Session;
+import dev.ovation.ledger.AccountKind;
+import dev.ovation.ledger.AccountRef;
+import dev.ovation.ledger.Currency;
+import dev.ovation.ledger.Entry;
+import dev.ovation.ledger.Ledger;
+import dev.ovation.ledger.PostRequest;
+import dev.ovation.ledger.Posted;
+import dev.ovation.ledger.TransactionType;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Applies verified Stripe events to the ledger. Every ledger effect carries an idempotency key derived only from
+ * Stripe object ids and amounts, so applying an event again (a retry after a crash between the ledger post and the
+ * event record, a duplicate on another node, or the twin event of the same payment) posts nothing new.
+ */
+final class EventHandler {
+    private static final Logger log = LoggerFactory.getLogger(EventHandler.class);
+    private static final int LOCK_STRIPES = 64;
+
+    private final StripeClient stripe;
+    private final Store store;
+    private final Ledger ledger;
+    /** Serializes effects per PaymentIntent in this process (refund and dispute read-modify-write). */
+    private final ReentrantLock[] locks = new ReentrantLock[LOCK_STRIPES];
+
+    EventHandler(StripeClient stripe, Store store, Ledger ledger) {
+        this.stripe = stripe;
+        this.store = store;
+        this.ledger = ledger;
+        for (int i = 0; i < LOCK_STRIPES; i++) {
+            locks[i] = new ReentrantLock();
+        }
+    }
+
+    /** @return true if the type is handled, false if acknowledged and ignored */
+    boolean handle(Event event) throws StripeException {
+        switch (event.getType()) {
+            case "checkout.session.completed", "checkout.session.async_payment_succeeded" -> {
+                Session s = (Session) object(event);
+                if ("paid".equals(s.getPaymentStatus()) && s.getPaymentIntent() != null) {
+                    fulfil(s.getPaymentIntent());
+                }
+                return true;
+            }
+            case "payment_intent.succeeded" -> {
+                fulfil(((PaymentIntent) object(event)).getId());
+                return true;
+            }
+            case "charge.refunded" -> {
+                refund((Charge) object(event));
+                return true;
+            }
+            case "charge.dispute.created" -> {
+                disputeCreated((Dispute) object(event));
+                return true;
+            }
+            case "charge.dispute.closed" -> {
+                disputeClosed((Dispute) object(event));
+                return true;
+            }
+            case "account.updated" -> {
+                Account a = (Account) object(event);
+                if (!store.setPayoutsEnabled(a.getId(), Boolean.TRUE.equals(a.getPayoutsEnabled()))) {
+                    log.info("account.updated for unlinked account {}", a.getId());
+                }
+                return true;
+            }
+            case "transfer.reversed" -> {
+                transferReversed((Transfer) object(event));
+                return true;
+            }
+            case "transfer.created", "transfer.updated", "payout.created", "payout.paid", "payout.failed",
+                 "payout.canceled", "charge.succeeded", "payment_intent.created" -> {
+                return true; // recorded for the audit trail; the effects come from the events above
+            }
+            default -> {
+                return false;
+            }
+        }
+    }
+
+    private static StripeObject object(Event event) {
+        var d = event.getDataObjectDeserializer();
+        var o = d.getObject();
+        if (o.isPresent()) {
+            return o.get();
+        }
+        try {
+            return d.deserializeUnsafe(); // another API version than the SDK's: fields we read are stable
+        } catch (EventDataObjectDeserializationException e) {
+            throw new IllegalArgumentException("event " + event.getId() + ": cannot read its object", e);
+        }
+    }
+
+    private ReentrantLock lock(String key) {
+        return locks[Math.floorMod(key.hashCode(), LOCK_STRIPES)];
+    }
+
+    private static <T> T join(CompletableFuture<T> f) {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * THE fulfilment function: credits the coins of one succeeded PaymentIntent exactly once. Both
+     * checkout.session.completed and payment_intent.succeeded end here with the same PaymentIntent id, and the
+     * ledger key "stripe:pi:{id}" makes the coin credit happen once whichever arrives first, however often.
+     */
+    Store.Fulfilment fulfil(String paymentIntentId) throws StripeException {
+        ReentrantLock l = lock(paymentIntentId);
+        l.lock();
+        try {
+            var done = store.fulfilment(paymentIntentId);
+            if (done.isPresent()) {
+                return done.get();
+            }
+            PaymentIntent pi = stripe.v1().paymentIntents().retrieve(paymentIntentId);
+            if (!"succeeded".equals(pi.getStatus())) {
+                throw new IllegalStateException("PaymentIntent " + paymentIntentId + " is " + pi.getStatus());
+            }
+            Map<String, String> md = pi.getMetadata();
+            String userId = md == null ? null : md.get("userId");
+            String coinsText = md == null ? null : md.get("coins");
+            if (userId == null || coinsText == null) {
+                throw new IllegalArgumentException("PaymentIntent " + paymentIntentId + " lacks userId/coins metadata");
+            }
+            long coins = Long.parseLong(coinsText);
+            Charge charge = stripe.v1().charges().retrieve(pi.getLatestCharge());
+            BalanceTransaction bt = stripe.v1().balanceTransactions().retrieve(charge.getBalanceTransaction());
+            String cur = pi.getCurrency().toUpperCase(Locale.ROOT);
+            long gross = pi.getAmountReceived() != null && pi.getAmountReceived() > 0 ? pi.getAmountReceived()
+                    : pi.getAmount();
+            long fee = bt.getFee();
+            Map<String, String> meta = new TreeMap<>();
+            meta.put("stripePaymentIntent", paymentIntentId);
+            meta.put("stripeCharge", charge.getId());
+            meta.put("stripeBalanceTransaction", bt.getId());
+            if (md.get("packId") != null) {
+                meta.put("packId", md.get("packId"));
+            }
+            Posted posted = join(ledger.coinPurchase(userId, coins, Currency.of(cur), gross, fee,
+                    "stripe:pi:" + paymentIntentId, meta));
+            store.insertLink(new Store.Link(bt.getId(), "charge", charge.getId(), posted.transactionId(), cur,
+                    gross - fee, bt.getCreated()));
+            Store.Fulfilment f = new Store.Fulfilment(paymentIntentId, userId, coins, cur, gross, fee,
+                    charge.getId(), posted.transactionId(), 0, 0);
+            store.insertFulfilment(f);
+            return store.fulfilment(paymentIntentId).orElse(f);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    private Store.Fulfilment fulfilmentOf(String paymentIntentId) throws StripeException {
+        var f = store.fulfilment(paymentIntentId);
+        return f.isPresent() ? f.get() : fulfil(paymentIntentId); // the refund/dispute overtook the success event
+    }
+
+    /** Coins proportional to a fiat amount of the payment (floor; the whole amount gives all coins). */
+    private static long coinsFor(Store.Fulfilment f, long minor) {
+        if (minor >= f.grossMinor()) {
+            return f.coins();
+        }
+        return Math.multiplyExact(f.coins(), minor) / f.grossMinor();
+    }
+
+    /**
+     * charge.refunded carries the cumulative amount_refunded: the delta since what we booked is clawed back (coins)
+     * and returned (fiat). Keys contain the cumulative amount, so a retry posts nothing new and an older, reordered
+     * event (smaller cumulative amount) is a no-op.
+     */
+    private void refund(Charge charge) throws StripeException {
+        String piId = charge.getPaymentIntent();
+        if (piId == null) {
+            throw new IllegalArgumentException("charge " + charge.getId() + " has no PaymentIntent");
+        }
+        ReentrantLock l = lock(piId);
+        l.lock();
+        try {
+            Store.Fulfilment f = fulfilmentOf(piId);
+            long refunded = charge.getAmountRefunded() == null ? 0 : charge.getAmountRefunded();
+            if (refunded <= f.refundedMinor()) {
+                return;
+            }
+            long targetCoins = coinsFor(f, refunded);
+            long deltaCoins = targetCoins - f.clawedBackCoins();
+            long deltaMinor = refunded - f.refundedMinor();
+            String base = "stripe:refund:" + charge.getId() + ":" + refunded;
+            Map<String, String> meta = Map.of("stripePaymentIntent", piId, "stripeCharge", charge.getId(),
+                    "refundedMinor", Long.toString(refunded));
+            if (deltaCoins > 0) {
+                join(ledger.clawback(f.userId(), deltaCoins, base + ":coins", meta));
+            }
+            Currency cur = Currency.of(f.currency());
+            Posted fiat = join(ledger.post(PostRequest.of(base + ":fiat", TransactionType.REFUND, meta, List.of(
+                    Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), deltaMinor),
+                    Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), deltaMinor)))));
+            if (charge.getRefunds() != null && charge.getRefunds().getData() != null
+                    && !charge.getRefunds().getData().isEmpty()) {
+                Refund newest = charge.getRefunds().getData().get(0);
+                if (newest.getBalanceTransaction() != null) {
+                    store.insertLink(new Store.Link(newest.getBalanceTransaction(), "refund", newest.getId(),
+                            fiat.transactionId(), f.currency(), -deltaMinor, newest.getCreated()));
+                }
+            }
+            store.updateRefunded(piId, refunded, targetCoins);
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /**
+     * A dispute opens: Stripe withdraws the amount plus its dispute fee, so the coins are taken back at once (from
+     * the wallet, the rest as a receivable; the account is flagged) and the withdrawal is booked.
+     */
+    private void disputeCreated(Dispute d) throws StripeException {
+        String piId = paymentIntentOf(d);
+        ReentrantLock l = lock(piId);
+        l.lock();
+        try {
+            if (store.dispute(d.getId()).isPresent()) {
+                return;
+            }
+            Store.Fulfilment f = fulfilmentOf(piId);
+            long amount = d.getAmount();
+            long coins = coinsFor(f, amount);
+            String base = "stripe:dispute:" + d.getId();
+            Map<String, String> meta = Map.of("stripePaymentIntent", piId, "stripeDispute", d.getId(),
+                    "stripeCharge", d.getCharge());
+            long clawbackTx = 0;
+            if (coins > 0) {
+                clawbackTx = join(ledger.clawback(f.userId(), coins, base + ":coins", meta)).transactionId();
+            }
+            Currency cur = Currency.of(f.currency());
+            BalanceTransaction bt = d.getBalanceTransactions() == null || d.getBalanceTransactions().isEmpty()
+                    ? null : d.getBalanceTransactions().get(0);
+            long fee = bt == null || bt.getFee() == null ? 0 : bt.getFee();
+            List<Entry> entries = fee > 0
+                    ? List.of(Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), amount),
+                            Entry.debit(AccountRef.platform(AccountKind.FEES, cur), fee),
+                            Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), amount + fee))
+                    : List.of(Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), amount),
+                            Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), amount));
+            Posted withdrawal = join(ledger.post(PostRequest.of(base + ":withdrawal", TransactionType.DISPUTE, meta,
+                    entries)));
+            if (bt != null) {
+                store.insertLink(new Store.Link(bt.getId(), "dispute", d.getId(), withdrawal.transactionId(),
+                        f.currency(), -(amount + fee), bt.getCreated()));
+            }
+            store.insertDispute(new Store.Dispute(d.getId(), piId, "open", clawbackTx, withdrawal.transactionId()));
+        } finally {
+            l.unlock();
+        }
+    }
+
+    /** Won: the clawback and the withdrawal are reversed (coins back, funds back). Lost: the clawback stands. */
+    private void disputeClosed(Dispute d) throws StripeException {
+        String piId = paymentIntentOf(d);
+        ReentrantLock l = lock(piId);
+        l.lock();
+        try {
+            if (store.dispute(d.getId()).isEmpty()) {
+                disputeCreated(d); // the closing event overtook the opening one
+            }
+            Store.Dispute rec = store.dispute(d.getId()).orElseThrow();
+            if (!"open".equals(rec.status())) {
+                return;
+            }
+            String base = "stripe:dispute:" + d.getId();
+            if ("won".equals(d.getStatus())) {
+                Map<String, String> meta = Map.of("stripeDispute", d.getId(), "outcome", "won");
+                if (rec.clawbackTxId() != 0) {
+                    join(ledger.reverse(rec.clawbackTxId(), base + ":won:coins", meta));
+                }
+                Posted back = join(ledger.reverse(rec.withdrawalTxId(), base + ":won:withdrawal", meta));
+                if (d.getBalanceTransactions() != null && d.getBalanceTransactions().size() > 1) {
+                    BalanceTransaction bt = d.getBalanceTransactions().get(1);
+                    long net = back.entries().stream()
+                            .filter(e -> e.account().kind() == AccountKind.STRIPE_CLEARING)
+                            .mapToLong(e -> e.amount()).sum();
+                    store.insertLink(new Store.Link(bt.getId(), "dispute", d.getId(), back.transactionId(),
+                            rec.paymentIntentId() == null ? "" : store.fulfilment(piId).map(Store.Fulfilment::currency)
+                                    .orElse(""), net, bt.getCreated()));
+                }
+                store.setDisputeStatus(d.getId(), "won");
+            } else if ("lost".equals(d.getStatus())) {
+                store.setDisputeStatus(d.getId(), "lost");
+            }
+        } finally {
+            l.unlock();
+        }
+    }
+
+    private String paymentIntentOf(Dispute d) throws StripeException {
+        if (d.getPaymentIntent() != null) {
+            return d.getPaymentIntent();
+        }
+        return stripe.v1().charges().retrieve(d.getCharge()).getPaymentIntent();
+    }
+
+    /** A transfer taken back by the platform after a payout was booked: the ledger payout is reversed. */
+    private void transferReversed(Transfer t) {
+        var item = store.itemByTransfer(t.getId());
+        if (item.isEmpty() || item.get().ledgerTxId() == null || !"DONE".equals(item.get().state())) {
+            return;
+        }
+        var i = item.get();
+        join(ledger.reverse(i.ledgerTxId(), "stripe:transfer-reversed:" + t.getId(),
+                Map.of("stripeTransfer", t.getId(), "payoutRun", i.runId())));
+        store.setItemState(i.runId(), i.creatorId(), "REVERSED", null, null, "transfer reversed at Stripe");
+    }
+}

@@ -1,0 +1,80 @@
+package dev.ovation.payments;
+
+import com.stripe.StripeClient;
+import com.stripe.exception.StripeException;
+import com.stripe.model.BalanceTransaction;
+import com.stripe.param.BalanceTransactionListParams;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Matches Stripe balance transactions of a period with the ledger bookings linked to them (by balance transaction
+ * id, written when each booking was posted): matched, missing in the ledger, missing in Stripe, amount mismatch.
+ */
+final class Reconciler {
+    private final StripeClient stripe;
+    private final Store store;
+    private final int pageLimit;
+
+    Reconciler(StripeClient stripe, Store store, int pageLimit) {
+        this.stripe = stripe;
+        this.store = store;
+        this.pageLimit = pageLimit;
+    }
+
+    ReconciliationReport reconcile(Instant from, Instant to) throws StripeException {
+        long fromEpoch = from.getEpochSecond();
+        long toEpoch = to.getEpochSecond();
+        Map<String, Store.Link> links = store.links(fromEpoch, toEpoch);
+        List<ReconciliationReport.Line> lines = new ArrayList<>();
+        Map<String, long[]> totals = new HashMap<>();
+        BalanceTransactionListParams params = BalanceTransactionListParams.builder()
+                .setCreated(BalanceTransactionListParams.Created.builder().setGte(fromEpoch).setLt(toEpoch).build())
+                .setLimit((long) pageLimit).build();
+        for (BalanceTransaction bt : stripe.v1().balanceTransactions().list(params).autoPagingIterable()) {
+            String category = bt.getReportingCategory() != null ? bt.getReportingCategory() : bt.getType();
+            String cur = bt.getCurrency() == null ? "" : bt.getCurrency().toUpperCase(Locale.ROOT);
+            Store.Link link = links.remove(bt.getId());
+            ReconciliationReport.Status status;
+            if (link == null) {
+                status = ReconciliationReport.Status.MISSING_IN_LEDGER;
+            } else if (link.netMinor() != bt.getNet() || !link.currency().equals(cur)) {
+                status = ReconciliationReport.Status.AMOUNT_MISMATCH;
+            } else {
+                status = ReconciliationReport.Status.MATCHED;
+            }
+            lines.add(new ReconciliationReport.Line(status, category, bt.getId(), sourceId(bt, link),
+                    link == null ? null : link.ledgerTxId(), bt.getNet(), link == null ? null : link.netMinor(), cur,
+                    bt.getCreated()));
+            count(totals, category, status, bt.getNet(), link == null ? 0 : link.netMinor());
+        }
+        for (Store.Link link : links.values()) {
+            lines.add(new ReconciliationReport.Line(ReconciliationReport.Status.MISSING_IN_STRIPE, link.category(),
+                    link.stripeId(), link.sourceId(), link.ledgerTxId(), null, link.netMinor(), link.currency(),
+                    link.createdEpoch()));
+            count(totals, link.category(), ReconciliationReport.Status.MISSING_IN_STRIPE, 0, link.netMinor());
+        }
+        Map<String, ReconciliationReport.CategoryTotal> out = new HashMap<>();
+        totals.forEach((k, v) -> out.put(k, new ReconciliationReport.CategoryTotal(v[0], v[1], v[2], v[3], v[4], v[5])));
+        return new ReconciliationReport(from, to, lines, out);
+    }
+
+    private static String sourceId(BalanceTransaction bt, Store.Link link) {
+        if (link != null) {
+            return link.sourceId();
+        }
+        return bt.getSource();
+    }
+
+    private static void count(Map<String, long[]> totals, String category, ReconciliationReport.Status s,
+                              long stripeNet, long ledgerNet) {
+        long[] t = totals.computeIfAbsent(category, k -> new long[6]);
+        t[s.ordinal()]++;
+        t[4] += stripeNet;
+        t[5] += ledgerNet;
+    }
+}
