@@ -2,7 +2,10 @@ package dev.ovation.server;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.ovation.ledger.AccountKind;
 import dev.ovation.ledger.AccountRef;
+import dev.ovation.ledger.Currency;
+import dev.ovation.ledger.TrialBalance;
 import dev.ovation.ledger.Balance;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.ledger.Ledger;
@@ -14,6 +17,9 @@ import dev.ovation.server.http.ApiResponse;
 import dev.ovation.server.http.Route;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,7 +56,10 @@ final class LedgerRoutes {
         return List.of(
                 new Route(HttpMethod.POST, "/admin/wallets/{userId}/grants", Route.Access.ADMIN, this::grant),
                 new Route(HttpMethod.GET, "/admin/wallets/{userId}", Route.Access.ADMIN, this::adminWallet),
-                new Route(HttpMethod.POST, "/admin/ledger/verify", Route.Access.ADMIN, this::verify));
+                new Route(HttpMethod.POST, "/admin/ledger/verify", Route.Access.ADMIN, this::verify),
+                new Route(HttpMethod.GET, "/admin/finance/trial-balance", Route.Access.ADMIN, this::trialBalance),
+                new Route(HttpMethod.GET, "/admin/ledger/accounts/{kind}/{owner}/{currency}/statement", Route.Access.ADMIN,
+                        this::statement));
     }
 
     private CompletableFuture<ApiResponse> listGifts(ApiRequest request) {
@@ -117,6 +126,78 @@ final class LedgerRoutes {
                     .map(p -> Map.of("check", p.check().name(), "detail", p.detail())).toList());
             return ApiResponse.ok(out);
         });
+    }
+
+    private CompletableFuture<ApiResponse> trialBalance(ApiRequest request) {
+        Instant asOf = request.queryParam("asOf").map(v -> {
+            try {
+                return Instant.parse(v);
+            } catch (DateTimeParseException e) {
+                throw ApiException.badField("asOf", "invalid_field", "'asOf' must be an ISO-8601 instant such as 2026-11-23T00:00:00Z");
+            }
+        }).orElse(Instant.now());
+        boolean csv = request.queryParam("format").map("csv"::equals).orElse(false);
+        return ledger.trialBalance(asOf).thenApply(tb -> {
+            if (csv) {
+                StringBuilder out = new StringBuilder("kind,owner,currency,debit,credit\n");
+                for (TrialBalance.Line l : tb.lines()) {
+                    out.append(l.account().kind()).append(',').append(csvField(l.account().owner())).append(',')
+                            .append(l.account().currency().code()).append(',').append(l.debit()).append(',').append(l.credit()).append('\n');
+                }
+                return ApiResponse.raw(HttpResponseStatus.OK, "text/csv; charset=utf-8", out.toString().getBytes(StandardCharsets.UTF_8))
+                        .withHeader("Content-Disposition", "attachment; filename=\"trial-balance.csv\"");
+            }
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("asOf", tb.asOf().toString());
+            out.put("balanced", tb.balanced());
+            out.put("debitTotals", tb.debitTotals());
+            out.put("creditTotals", tb.creditTotals());
+            out.put("lines", tb.lines().stream().map(l -> Map.of("kind", l.account().kind().name(), "owner", l.account().owner(),
+                    "currency", l.account().currency().code(), "debit", l.debit(), "credit", l.credit())).toList());
+            return ApiResponse.ok(out);
+        }).exceptionally(LedgerRoutes::rethrowLedger);
+    }
+
+    private CompletableFuture<ApiResponse> statement(ApiRequest request) {
+        AccountKind kind;
+        try {
+            kind = AccountKind.valueOf(request.pathParam("kind").toUpperCase(java.util.Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw ApiException.badField("kind", "invalid_field", "unknown account kind '" + request.pathParam("kind") + "'");
+        }
+        Currency currency;
+        AccountRef account;
+        try {
+            currency = Currency.of(request.pathParam("currency").toUpperCase(java.util.Locale.ROOT));
+            account = new AccountRef(kind, request.pathParam("owner"), currency);
+        } catch (RuntimeException e) {
+            throw ApiException.badField("currency", "invalid_field", e.getMessage());
+        }
+        long after = request.queryParam("after").map(v -> parseLong("after", v)).orElse(0L);
+        int limit = (int) (long) request.queryParam("limit").map(v -> parseLong("limit", v)).orElse(100L);
+        if (after < 0 || limit < 1 || limit > 500) {
+            throw ApiException.badField("limit", "invalid_field", "'after' must be >= 0 and 'limit' 1 to 500");
+        }
+        return ledger.statement(account, after, limit).thenApply(page -> {
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("account", page.account().toString());
+            out.put("lines", page.lines());
+            out.put("next", page.nextAfterEntryNo() < 0 ? null : page.nextAfterEntryNo());
+            return ApiResponse.ok(out);
+        }).exceptionally(LedgerRoutes::rethrowLedger);
+    }
+
+    private static long parseLong(String field, String value) {
+        try {
+            return Long.parseLong(value);
+        } catch (NumberFormatException e) {
+            throw ApiException.badField(field, "invalid_field", "'" + field + "' must be an integer");
+        }
+    }
+
+    private static String csvField(String value) {
+        return value.contains(",") || value.contains("\"") || value.contains("\n")
+                ? "\"" + value.replace("\"", "\"\"") + "\"" : value;
     }
 
     private static Map<String, Object> walletView(String userId, Balance b) {

@@ -1,6 +1,8 @@
 package dev.ovation.server;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.ovation.chat.ChatGateway;
 import dev.ovation.chat.InProcessBus;
 import dev.ovation.chat.LedgerGifts;
@@ -136,7 +138,9 @@ public final class OvationServer implements AutoCloseable {
             db.migrate("directory");
             openedLedger = Ledger.open(db.dataSource(), db.dialect(), config.ledger(), registry);
             Clock clock = Clock.systemUTC();
-            ObjectMapper mapper = new ObjectMapper();
+            // java.time values (statements, reports) as ISO-8601 strings, never as numbers
+            ObjectMapper mapper = new ObjectMapper().registerModule(new JavaTimeModule())
+                    .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
             CreatorDirectory creators = new CreatorDirectory(db.dsl(), db.executor(), new StreamKeys(random), clock);
             CreatorCache creatorCache = new CreatorCache(creators);
             creatorCache.refresh().get(config.db().connectionTimeoutMillis() * 4, TimeUnit.MILLISECONDS);

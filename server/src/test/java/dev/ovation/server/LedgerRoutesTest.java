@@ -78,6 +78,21 @@ class LedgerRoutesTest {
         assertThat(json(viewer.get("/api/wallet")).get("coins").asLong()).as("granted once").isEqualTo(1000);
         assertThat(json(admin.get("/admin/wallets/u1")).get("coins").asLong()).isEqualTo(1000);
 
+        JsonNode tb = json(admin.get("/admin/finance/trial-balance"));
+        assertThat(tb.get("balanced").asBoolean()).isTrue();
+        assertThat(tb.get("debitTotals").get("COIN").asLong()).isEqualTo(1000);
+        assertThat(tb.get("creditTotals").get("COIN").asLong()).isEqualTo(1000);
+        assertThat(admin.get("/admin/finance/trial-balance?format=csv").body()).startsWith("kind,owner,currency,debit,credit\n")
+                .contains("VIEWER_WALLET,u1,COIN,0,1000");
+        assertThat(admin.get("/admin/finance/trial-balance?asOf=2020-01-01T00:00:00Z").body()).contains("\"lines\":[]");
+        assertThat(admin.get("/admin/finance/trial-balance?asOf=yesterday").statusCode()).isEqualTo(400);
+        JsonNode statement = json(admin.get("/admin/ledger/accounts/viewer_wallet/u1/COIN/statement"));
+        assertThat(statement.get("lines")).hasSize(1);
+        assertThat(statement.get("lines").get(0).get("amount").asLong()).isEqualTo(1000);
+        assertThat(statement.get("lines").get(0).get("balanceAfter").asLong()).isEqualTo(1000);
+        assertThat(statement.get("lines").get(0).get("postedAt").asText()).as("ISO-8601").matches("\\d{4}-\\d{2}-\\d{2}T.*Z");
+        assertThat(admin.get("/admin/ledger/accounts/nonsense/u1/COIN/statement").statusCode()).isEqualTo(400);
+
         HttpResponse<String> verify = admin.post("/admin/ledger/verify", "");
         assertThat(verify.statusCode()).isEqualTo(200);
         assertThat(json(verify).get("ok").asBoolean()).as(verify.body()).isTrue();
