@@ -171,6 +171,9 @@ public final class OvationServer implements AutoCloseable {
                 log.warn("refreshing the creator cache failed: {}", e.toString());
                 return null;
             }), config.creatorCacheRefreshMillis(), config.creatorCacheRefreshMillis(), TimeUnit.MILLISECONDS);
+            if (paymentsEnabled) {
+                schedulePayments(config.paymentSchedule(), clock);
+            }
 
             Ledger giftLedger = openedLedger;
             this.chatBus = config.redisUrl().isPresent()
@@ -216,6 +219,38 @@ public final class OvationServer implements AutoCloseable {
     /** Starts a server with this configuration; returns once every port is bound and the database is migrated. */
     public static OvationServer start(OvationConfig config) throws Exception {
         return new OvationServer(config);
+    }
+
+    /**
+     * Starts payout runs and event sweeps on timers. A run's id is its period (interval index since the
+     * epoch), so however often a node restarts, and however many nodes run it, a period pays each
+     * creator once (the payments module keys each transfer by run and creator).
+     */
+    private void schedulePayments(OvationConfig.PaymentSchedule schedule, Clock clock) {
+        long payoutEvery = schedule.payoutRunIntervalMillis();
+        if (payoutEvery > 0) {
+            workerGroup.scheduleAtFixedRate(() -> {
+                String runId = "auto-" + payoutEvery + "-" + (clock.millis() / payoutEvery);
+                payments.runPayouts(runId).whenComplete((report, e) -> {
+                    if (e != null) {
+                        log.warn("scheduled payout run {} failed: {}", runId, e.toString());
+                    } else {
+                        log.info("scheduled payout run {}: {} payout lines", runId, report.lines().size());
+                    }
+                });
+            }, payoutEvery, payoutEvery, TimeUnit.MILLISECONDS);
+        }
+        long sweepEvery = schedule.sweepIntervalMillis();
+        if (sweepEvery > 0) {
+            workerGroup.scheduleAtFixedRate(() -> payments.sweepEvents(clock.instant().minusMillis(2 * sweepEvery))
+                    .whenComplete((applied, e) -> {
+                        if (e != null) {
+                            log.warn("Stripe event sweep failed: {}", e.toString());
+                        } else if (applied > 0) {
+                            log.warn("Stripe event sweep applied {} missed events", applied);
+                        }
+                    }), sweepEvery, sweepEvery, TimeUnit.MILLISECONDS);
+        }
     }
 
     /** Binds an HTTP/1.1 listener whose pipeline ends in {@code handlers} (name, handler), after codec and aggregator. */

@@ -41,7 +41,8 @@ class PaymentsRoutesIT {
         server = OvationServer.start(TestServers.config(dataDir, Map.of(
                 "OVATION_STRIPE_SECRET_KEY", StripeDouble.SECRET_KEY,
                 "OVATION_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET,
-                "OVATION_STRIPE_API_BASE", stripe.apiBase())));
+                "OVATION_STRIPE_API_BASE", stripe.apiBase(),
+                "OVATION_PAYMENTS_SWEEP_INTERVAL_MILLIS", "1000")));
         admin = new HttpTestClient(server.adminPort(), server.adminToken());
     }
 
@@ -103,6 +104,23 @@ class PaymentsRoutesIT {
         assertThat(JSON.readTree(unknownPack.body()).at("/error/field").asText()).isEqualTo("packId");
         assertThat(new HttpTestClient(server.httpPort(), null).post("/api/purchases", "{\"packId\":\"coins-550\",\"idempotencyKey\":\"k\"}")
                 .statusCode()).isEqualTo(401);
+    }
+
+    @Test
+    void theScheduledSweepAppliesAPaymentWhoseWebhookNeverArrived() throws Exception {
+        String token = JSON.readTree(admin.post("/admin/tokens", "{\"userId\":\"lost\"}").body()).get("token").asText();
+        HttpTestClient viewer = new HttpTestClient(server.httpPort(), token);
+        HttpResponse<String> started = viewer.post("/api/purchases", "{\"packId\":\"coins-100\",\"idempotencyKey\":\"buy-lost\"}");
+        assertThat(started.statusCode()).isEqualTo(201);
+        stripe.completeCheckout(JSON.readTree(started.body()).get("stripeObjectId").asText()); // events never delivered
+        long coins = 0;
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+        while (System.nanoTime() < deadline && (coins = JSON.readTree(viewer.get("/api/wallet").body()).get("coins").asLong()) == 0) {
+            Thread.sleep(250);
+        }
+        assertThat(coins).as("the sweep (every second here) found the payment").isEqualTo(100);
+        Thread.sleep(2500); // more sweeps run over the same events
+        assertThat(JSON.readTree(viewer.get("/api/wallet").body()).get("coins").asLong()).as("and applied it once").isEqualTo(100);
     }
 
     @Test

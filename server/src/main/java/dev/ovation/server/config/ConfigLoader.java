@@ -380,6 +380,8 @@ public final class ConfigLoader {
                 ledger,
                 chat(c),
                 payments(c),
+                new OvationConfig.PaymentSchedule(longIn(c, "payments.payout.run-interval-millis", 0, 366L * 86_400_000),
+                        longIn(c, "payments.sweep-interval-millis", 0, 30L * 86_400_000)),
                 new OvationConfig.ChatRedis(nonBlank(c, "chat.redis.prefix"), c.getBoolean("chat.redis.sharded")),
                 longIn(c, "creators.cache-refresh-millis", 1000, 3_600_000),
                 enumValue(c, "log.format", OvationConfig.LogFormat.class),

@@ -29,6 +29,7 @@ public record OvationConfig(
         LedgerConfig ledger,
         ChatConfig chat,
         PaymentsConfig payments,
+        PaymentSchedule paymentSchedule,
         ChatRedis chatRedis,
         long creatorCacheRefreshMillis,
         LogFormat logFormat,
@@ -52,6 +53,9 @@ public record OvationConfig(
     public record Jwt(Optional<String> secret, String issuer, String audience, long devTokenTtlSeconds) {}
 
     public enum LogFormat { TEXT, JSON }
+
+    /** Timers of the payments module; 0 turns one off. */
+    public record PaymentSchedule(long payoutRunIntervalMillis, long sweepIntervalMillis) {}
 
     /** How the chat bus uses Redis when {@code redis.url} is set. */
     public record ChatRedis(String prefix, boolean sharded) {}
