@@ -134,6 +134,8 @@ public final class OvationServer implements AutoCloseable {
         this.database = db;
         Ledger openedLedger = null;
         RtmpServer openedRtmp = null;
+        Packager openedPackager = null;
+        ChatGateway openedChat = null;
         try {
             db.migrate("directory");
             openedLedger = Ledger.open(db.dataSource(), db.dialect(), config.ledger(), registry);
@@ -165,8 +167,8 @@ public final class OvationServer implements AutoCloseable {
             this.workerGroup = transport.newGroup("ovation-io", threads);
             new NettyEventExecutorMetrics(workerGroup).bindTo(registry);
 
-            this.packager = new Packager(config.hls(), config.recording(), registry);
-            workerGroup.scheduleAtFixedRate(packager::removeExpired, 5, 5, TimeUnit.SECONDS);
+            openedPackager = new Packager(config.hls(), config.recording(), registry);
+            workerGroup.scheduleAtFixedRate(openedPackager::removeExpired, 5, 5, TimeUnit.SECONDS);
             workerGroup.scheduleAtFixedRate(() -> creatorCache.refresh().exceptionally(e -> {
                 log.warn("refreshing the creator cache failed: {}", e.toString());
                 return null;
@@ -175,36 +177,42 @@ public final class OvationServer implements AutoCloseable {
                 schedulePayments(config.paymentSchedule(), clock);
             }
 
-            Ledger giftLedger = openedLedger;
             this.chatBus = config.redisUrl().isPresent()
                     ? RoomBusAndState.of(new RedisBus(URI.create(config.redisUrl().get()), config.chatRedis().prefix(),
                             config.chat().historyEvents(), config.chatRedis().sharded(), clock))
                     : RoomBusAndState.of(new InProcessBus(config.chat().historyEvents(), clock));
-            this.chat = new ChatGateway(config.chat(),
+            openedChat = new ChatGateway(config.chat(),
                     token -> tokens.verify(token).map(v -> new Viewer(v.userId(), v.name())),
-                    new LedgerGifts(giftLedger, config.gifts(), handle -> creatorCache.byHandle(handle)
+                    new LedgerGifts(openedLedger, config.gifts(), handle -> creatorCache.byHandle(handle)
                             .filter(c -> c.status() == Creator.Status.ACTIVE)
                             .map(c -> new LedgerGifts.Recipient(c.id(), c.revenueShareBps()))),
-                    config.gifts(), chatBus.bus(), chatBus.state(), packager::liveEdgeProgramDateTimeMillis,
+                    config.gifts(), chatBus.bus(), chatBus.state(), openedPackager::liveEdgeProgramDateTimeMillis,
                     RoomRoles.NONE, registry, clock);
 
             ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry);
             ApiHandler adminApi = new ApiHandler(adminRoutes, mapper, adminToken, registry);
             this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(),
-                    List.of(Map.entry("hls", packager.origin().handler()), Map.entry("chat", chat.httpHandler()),
+                    List.of(Map.entry("hls", openedPackager.origin().handler()), Map.entry("chat", openedChat.httpHandler()),
                             Map.entry("api", publicApi)));
             this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), List.of(Map.entry("api", adminApi)));
 
             openedRtmp = new RtmpServer(config.rtmp(), new DirectoryStreamKeyAuthenticator(creators, config.rtmp().app()),
-                    packager, registry);
+                    openedPackager, registry);
             openedRtmp.start();
             log.info("Ovation started: public HTTP {}, admin HTTP {}, RTMP port {}{}, transport {}, database {}",
                     httpChannel.localAddress(), adminChannel.localAddress(), openedRtmp.port(),
                     openedRtmp.tlsPort() > 0 ? ", RTMPS port " + openedRtmp.tlsPort() : "", transport.name(), db.dialect().getName());
             ready.set(true);
         } catch (Exception | Error e) {
+            // take down what this failed start had started, newest first
             if (openedRtmp != null) {
                 openedRtmp.close();
+            }
+            if (openedChat != null) {
+                openedChat.close();
+            }
+            if (openedPackager != null) {
+                openedPackager.close();
             }
             if (openedLedger != null) {
                 openedLedger.close();
@@ -214,6 +222,8 @@ public final class OvationServer implements AutoCloseable {
         }
         this.ledger = openedLedger;
         this.rtmp = openedRtmp;
+        this.packager = openedPackager;
+        this.chat = openedChat;
     }
 
     /** Starts a server with this configuration; returns once every port is bound and the database is migrated. */

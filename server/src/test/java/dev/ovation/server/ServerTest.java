@@ -15,7 +15,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -221,11 +220,8 @@ class ServerTest {
                 assertThat(s.isBound()).isTrue();
             }
         }
-        Set<String> leftovers = Thread.getAllStackTraces().keySet().stream()
-                .filter(Thread::isAlive)
-                .map(Thread::getName)
-                .filter(n -> n.startsWith("ovation-") || n.startsWith("jdbc-") || n.startsWith("HikariPool") || n.startsWith("ovation-db"))
-                .collect(Collectors.toSet());
+        Thread.sleep(200);
+        Set<String> leftovers = TestServers.ovationThreads();
         assertThat(leftovers).as("threads left running after close").isEmpty();
     }
 }

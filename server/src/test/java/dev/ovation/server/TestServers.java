@@ -12,6 +12,14 @@ final class TestServers {
 
     private TestServers() {}
 
+    /** Live threads that belong to an Ovation server: its event loops, pools, ledger, chat and recorder threads. */
+    static java.util.Set<String> ovationThreads() {
+        return Thread.getAllStackTraces().keySet().stream().filter(Thread::isAlive).map(Thread::getName)
+                .filter(n -> n.startsWith("ovation-") || n.startsWith("HikariPool") || n.startsWith("jdbc-")
+                        || n.startsWith("ledger-") || n.startsWith("chat-") || n.startsWith("hls-"))
+                .collect(java.util.stream.Collectors.toSet());
+    }
+
     static OvationConfig config(Path dataDir, Map<String, String> extra) {
         Map<String, String> env = new HashMap<>();
         env.put("OVATION_DATA_DIR", dataDir.toString());
