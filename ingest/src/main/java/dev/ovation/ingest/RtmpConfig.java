@@ -35,6 +35,8 @@ import java.util.Objects;
  * @param tlsPort                  RTMPS port, 0 for an ephemeral one ({@code rtmp.tls.port}, 1936)
  * @param ioThreads                event loop threads, 0 for Netty's default (2 x cores) ({@code rtmp.io-threads}, 0)
  * @param shutdownQuietMillis      graceful shutdown quiet period ({@code rtmp.shutdown-quiet-millis}, 100)
+ * @param publishTimeoutMillis     a connection that has not started publishing this long after it opened is closed
+ *                                 ({@code rtmp.publish-timeout-millis}, 30,000)
  */
 public record RtmpConfig(
         String bindAddress,
@@ -60,7 +62,8 @@ public record RtmpConfig(
         Path tlsKeyPath,
         int tlsPort,
         int ioThreads,
-        long shutdownQuietMillis) {
+        long shutdownQuietMillis,
+        long publishTimeoutMillis) {
 
     public RtmpConfig {
         Objects.requireNonNull(bindAddress, "bindAddress");
@@ -89,6 +92,7 @@ public record RtmpConfig(
         if ((tlsCertPath == null) != (tlsKeyPath == null)) {
             throw new IllegalArgumentException("tlsCertPath and tlsKeyPath must be set together");
         }
+        positive(publishTimeoutMillis, "publishTimeoutMillis");
         if (ioThreads < 0 || shutdownQuietMillis < 0) {
             throw new IllegalArgumentException("ioThreads and shutdownQuietMillis must not be negative");
         }
@@ -97,7 +101,7 @@ public record RtmpConfig(
     public static RtmpConfig defaults() {
         return new RtmpConfig("0.0.0.0", 1935, "live", 4096, 2_500_000, 16 * 1024 * 1024, 8 * 1024 * 1024,
                 64, 8, 1000, 16, 64 * 1024, 4096, 10_000, 30_000, 10_000, 50_000_000, 5_000, false,
-                null, null, 1936, 0, 100);
+                null, null, 1936, 0, 100, 30_000);
     }
 
     /** True when RTMPS is configured. */
@@ -110,7 +114,7 @@ public record RtmpConfig(
                 maxMessageBytes, maxChunkStreams, maxStreamsPerConnection, maxConnections, maxAmfDepth,
                 maxAmfStringBytes, maxAmfElements, handshakeTimeoutMillis, idleTimeoutMillis, authTimeoutMillis,
                 maxBitrateBitsPerSecond, bitrateWindowMillis, replaceExistingPublisher, tlsCertPath, tlsKeyPath,
-                tlsPort, ioThreads, shutdownQuietMillis);
+                tlsPort, ioThreads, shutdownQuietMillis, publishTimeoutMillis);
     }
 
     public RtmpConfig withTls(Path certPath, Path keyPath, int tlsPort) {
@@ -118,7 +122,7 @@ public record RtmpConfig(
                 maxMessageBytes, maxChunkStreams, maxStreamsPerConnection, maxConnections, maxAmfDepth,
                 maxAmfStringBytes, maxAmfElements, handshakeTimeoutMillis, idleTimeoutMillis, authTimeoutMillis,
                 maxBitrateBitsPerSecond, bitrateWindowMillis, replaceExistingPublisher, certPath, keyPath,
-                tlsPort, ioThreads, shutdownQuietMillis);
+                tlsPort, ioThreads, shutdownQuietMillis, publishTimeoutMillis);
     }
 
     public RtmpConfig withReplaceExistingPublisher(boolean replace) {
@@ -126,7 +130,7 @@ public record RtmpConfig(
                 maxMessageBytes, maxChunkStreams, maxStreamsPerConnection, maxConnections, maxAmfDepth,
                 maxAmfStringBytes, maxAmfElements, handshakeTimeoutMillis, idleTimeoutMillis, authTimeoutMillis,
                 maxBitrateBitsPerSecond, bitrateWindowMillis, replace, tlsCertPath, tlsKeyPath,
-                tlsPort, ioThreads, shutdownQuietMillis);
+                tlsPort, ioThreads, shutdownQuietMillis, publishTimeoutMillis);
     }
 
     public RtmpConfig withTimeouts(long handshakeTimeoutMillis, long idleTimeoutMillis, long authTimeoutMillis) {
@@ -134,7 +138,15 @@ public record RtmpConfig(
                 maxMessageBytes, maxChunkStreams, maxStreamsPerConnection, maxConnections, maxAmfDepth,
                 maxAmfStringBytes, maxAmfElements, handshakeTimeoutMillis, idleTimeoutMillis, authTimeoutMillis,
                 maxBitrateBitsPerSecond, bitrateWindowMillis, replaceExistingPublisher, tlsCertPath, tlsKeyPath,
-                tlsPort, ioThreads, shutdownQuietMillis);
+                tlsPort, ioThreads, shutdownQuietMillis, publishTimeoutMillis);
+    }
+
+    public RtmpConfig withPublishTimeout(long publishTimeoutMillis) {
+        return new RtmpConfig(bindAddress, port, app, sendChunkSizeBytes, ackWindowBytes, maxChunkSizeBytes,
+                maxMessageBytes, maxChunkStreams, maxStreamsPerConnection, maxConnections, maxAmfDepth,
+                maxAmfStringBytes, maxAmfElements, handshakeTimeoutMillis, idleTimeoutMillis, authTimeoutMillis,
+                maxBitrateBitsPerSecond, bitrateWindowMillis, replaceExistingPublisher, tlsCertPath, tlsKeyPath,
+                tlsPort, ioThreads, shutdownQuietMillis, publishTimeoutMillis);
     }
 
     public RtmpConfig withMaxBitrate(long maxBitrateBitsPerSecond, long bitrateWindowMillis) {
@@ -142,7 +154,7 @@ public record RtmpConfig(
                 maxMessageBytes, maxChunkStreams, maxStreamsPerConnection, maxConnections, maxAmfDepth,
                 maxAmfStringBytes, maxAmfElements, handshakeTimeoutMillis, idleTimeoutMillis, authTimeoutMillis,
                 maxBitrateBitsPerSecond, bitrateWindowMillis, replaceExistingPublisher, tlsCertPath, tlsKeyPath,
-                tlsPort, ioThreads, shutdownQuietMillis);
+                tlsPort, ioThreads, shutdownQuietMillis, publishTimeoutMillis);
     }
 
     private static void checkPort(int port, String name) {

@@ -62,6 +62,7 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
     private int publishStreamId;
     private int authAttempt;
     private ScheduledFuture<?> authTimeout;
+    private ScheduledFuture<?> publishDeadline; // until the first publish starts
 
     // while PUBLISHING
     private String handle;
@@ -91,6 +92,20 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        publishDeadline = ctx.executor().schedule(this::publishDeadlinePassed, config.publishTimeoutMillis(),
+                TimeUnit.MILLISECONDS);
+    }
+
+    /** A connection that never starts publishing (only pings, say) is not kept: it would hold a connection slot. */
+    private void publishDeadlinePassed() {
+        publishDeadline = null;
+        if (state == State.PUBLISHING || state == State.CLOSED) {
+            return;
+        }
+        metrics.error("publish_timeout");
+        log.info("{} closed: no publish within {} ms", ctx.channel(), config.publishTimeoutMillis());
+        state = State.CLOSED;
+        ctx.close();
     }
 
     // ------------------------------------------------------------------ inbound
@@ -329,6 +344,10 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
         timestamps = new TimestampExtender();
         streamMeters = metrics.stream(handle);
         state = State.PUBLISHING;
+        if (publishDeadline != null) {
+            publishDeadline.cancel(false);
+            publishDeadline = null;
+        }
         metrics.publishStarted();
         log.info("{} {} is live (session {})", ctx.channel(), handle, session.sessionId());
         ctx.write(new RtmpMessage.UserControl(RtmpMessage.UserControl.STREAM_BEGIN, streamId, 0));
@@ -445,6 +464,9 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
         state = State.CLOSED;
         if (authTimeout != null) {
             authTimeout.cancel(false);
+        }
+        if (publishDeadline != null) {
+            publishDeadline.cancel(false);
         }
         ctx.fireChannelInactive();
     }

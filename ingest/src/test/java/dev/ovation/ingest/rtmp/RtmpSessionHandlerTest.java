@@ -272,6 +272,28 @@ class RtmpSessionHandlerTest {
     }
 
     @Test
+    void aConnectionThatNeverPublishesIsClosedAtThePublishDeadline() throws Exception {
+        EmbeddedChannel idle = channel(RtmpConfig.defaults().withPublishTimeout(1000));
+        EmbeddedChannel live = channel(RtmpConfig.defaults().withPublishTimeout(1000));
+        idle.freezeTime();
+        live.freezeTime();
+        idle.writeInbound(cmd(0, "connect", 1, Map.of("app", "live", "tcUrl", "rtmp://127.0.0.1/live")));
+        drain(idle);
+        connectAndPublish(live, KEY);
+        grant(live, "alice");
+        drain(live);
+        idle.advanceTimeBy(1100, TimeUnit.MILLISECONDS);
+        live.advanceTimeBy(1100, TimeUnit.MILLISECONDS);
+        idle.runScheduledPendingTasks();
+        live.runScheduledPendingTasks();
+        assertThat(idle.isActive()).as("connected but never published").isFalse();
+        assertThat(live.isActive()).as("publishing before the deadline").isTrue();
+        assertThat(meters.get("ovation.ingest.errors").tag("kind", "publish_timeout").counter().count()).isEqualTo(1);
+        live.finishAndReleaseAll();
+        idle.finishAndReleaseAll();
+    }
+
+    @Test
     void authenticatorTimeoutRefusesThePublish() {
         EmbeddedChannel ch = channel(RtmpConfig.defaults().withTimeouts(10_000, 30_000, 500));
         ch.freezeTime();

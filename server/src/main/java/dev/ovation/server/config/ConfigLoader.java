@@ -210,7 +210,8 @@ public final class ConfigLoader {
                     key.map(Path::of).orElse(null),
                     port(c, "rtmp.tls.port"),
                     intIn(c, "rtmp.io-threads", 0, 1024),
-                    longIn(c, "rtmp.shutdown-quiet-millis", 0, 60_000));
+                    longIn(c, "rtmp.shutdown-quiet-millis", 0, 60_000),
+                    longIn(c, "rtmp.publish-timeout-millis", 1000, 3_600_000));
         } catch (IllegalArgumentException e) {
             throw new ConfigError("rtmp configuration: " + e.getMessage(), e);
         }
