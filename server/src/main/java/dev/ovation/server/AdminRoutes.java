@@ -17,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.regex.Pattern;
 
 /** The admin API's routes (admin port, bearer admin token). Documented in docs/api.md. */
@@ -65,14 +64,7 @@ final class AdminRoutes {
                     }
                 })
                 .thenApply(created -> ApiResponse.json(HttpResponseStatus.CREATED, view(created.creator(), created.streamKey()))
-                        .withHeader("Location", "/admin/creators/" + created.creator().id()))
-                .exceptionally(failure -> {
-                    Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-                    if (cause instanceof CreatorDirectory.HandleTakenException taken) {
-                        throw ApiException.badField("handle", "handle_taken", taken.getMessage());
-                    }
-                    throw failure instanceof CompletionException ce ? ce : new CompletionException(failure);
-                });
+                        .withHeader("Location", "/admin/creators/" + created.creator().id()));
     }
 
     private CompletableFuture<ApiResponse> listCreators(ApiRequest request) {

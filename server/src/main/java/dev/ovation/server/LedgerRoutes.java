@@ -9,7 +9,6 @@ import dev.ovation.ledger.TrialBalance;
 import dev.ovation.ledger.Balance;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.ledger.Ledger;
-import dev.ovation.ledger.LedgerException;
 import dev.ovation.server.auth.ViewerTokens;
 import dev.ovation.server.http.ApiException;
 import dev.ovation.server.http.ApiRequest;
@@ -24,7 +23,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.regex.Pattern;
 
 /** Routes over the gift ledger: wallet and gift catalog for viewers, promo grants and verify for admins. */
@@ -77,15 +75,13 @@ final class LedgerRoutes {
     private CompletableFuture<ApiResponse> wallet(ApiRequest request) {
         ViewerTokens.Viewer viewer = ViewerAuth.require(tokens, request);
         return ledger.balance(AccountRef.viewerWallet(viewer.userId()))
-                .thenApply(b -> ApiResponse.ok(walletView(viewer.userId(), b)))
-                .exceptionally(LedgerRoutes::rethrowLedger);
+                .thenApply(b -> ApiResponse.ok(walletView(viewer.userId(), b)));
     }
 
     private CompletableFuture<ApiResponse> adminWallet(ApiRequest request) {
         String userId = userId(request);
         return ledger.balance(AccountRef.viewerWallet(userId))
-                .thenApply(b -> ApiResponse.ok(walletView(userId, b)))
-                .exceptionally(LedgerRoutes::rethrowLedger);
+                .thenApply(b -> ApiResponse.ok(walletView(userId, b)));
     }
 
     private CompletableFuture<ApiResponse> grant(ApiRequest request) {
@@ -111,8 +107,7 @@ final class LedgerRoutes {
                     out.put("idempotencyKey", key);
                     out.put("postedAt", posted.postedAt().toString());
                     return ApiResponse.ok(out);
-                })
-                .exceptionally(LedgerRoutes::rethrowLedger);
+                });
     }
 
     private CompletableFuture<ApiResponse> verify(ApiRequest request) {
@@ -155,7 +150,7 @@ final class LedgerRoutes {
             out.put("lines", tb.lines().stream().map(l -> Map.of("kind", l.account().kind().name(), "owner", l.account().owner(),
                     "currency", l.account().currency().code(), "debit", l.debit(), "credit", l.credit())).toList());
             return ApiResponse.ok(out);
-        }).exceptionally(LedgerRoutes::rethrowLedger);
+        });
     }
 
     private CompletableFuture<ApiResponse> statement(ApiRequest request) {
@@ -184,7 +179,7 @@ final class LedgerRoutes {
             out.put("lines", page.lines());
             out.put("next", page.nextAfterEntryNo() < 0 ? null : page.nextAfterEntryNo());
             return ApiResponse.ok(out);
-        }).exceptionally(LedgerRoutes::rethrowLedger);
+        });
     }
 
     private static long parseLong(String field, String value) {
@@ -217,20 +212,5 @@ final class LedgerRoutes {
             throw ApiException.badField("userId", "invalid_field", "'userId' must be 1 to 64 characters of A-Z, a-z, 0-9 and _ . : @ -");
         }
         return userId;
-    }
-
-    /** Maps a ledger refusal to an HTTP error with the ledger's error as the code. */
-    static <T> T rethrowLedger(Throwable failure) {
-        Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-        if (cause instanceof LedgerException e) {
-            HttpResponseStatus status = switch (e.error()) {
-                case INSUFFICIENT_FUNDS, IDEMPOTENCY_CONFLICT, PERIOD_CLOSED, ALREADY_REVERSED, PENDING_NOT_OPEN -> HttpResponseStatus.CONFLICT;
-                case INVALID_REQUEST, UNBALANCED, AMOUNT_OVERFLOW -> HttpResponseStatus.BAD_REQUEST;
-                case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
-                case OVERLOADED, SHUT_DOWN, STORAGE -> HttpResponseStatus.SERVICE_UNAVAILABLE;
-            };
-            throw new CompletionException(new ApiException(status, e.error().name().toLowerCase(java.util.Locale.ROOT), e.getMessage(), null));
-        }
-        throw failure instanceof CompletionException ce ? ce : new CompletionException(failure);
     }
 }

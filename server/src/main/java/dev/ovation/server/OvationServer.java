@@ -189,8 +189,8 @@ public final class OvationServer implements AutoCloseable {
                     config.gifts(), chatBus.bus(), chatBus.state(), openedPackager::liveEdgeProgramDateTimeMillis,
                     RoomRoles.NONE, registry, clock);
 
-            ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry);
-            ApiHandler adminApi = new ApiHandler(adminRoutes, mapper, adminToken, registry);
+            ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry, DomainErrors::translate);
+            ApiHandler adminApi = new ApiHandler(adminRoutes, mapper, adminToken, registry, DomainErrors::translate);
             this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(),
                     List.of(Map.entry("hls", openedPackager.origin().handler()), Map.entry("chat", openedChat.httpHandler()),
                             Map.entry("api", publicApi)));

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ovation.payments.CoinPack;
 import dev.ovation.payments.Payments;
-import dev.ovation.payments.PaymentsException;
 import dev.ovation.payments.PayoutRunReport;
 import dev.ovation.payments.ReconciliationReport;
 import dev.ovation.server.auth.ViewerTokens;
@@ -24,7 +23,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.regex.Pattern;
 
 /** Routes over the payments module: coin packs and purchases, the Stripe webhook, payouts and reconciliation. */
@@ -93,7 +91,7 @@ final class PaymentsRoutes {
             }
             out.put("pack", packView(started.pack()));
             return ApiResponse.json(HttpResponseStatus.CREATED, out);
-        }).exceptionally(PaymentsRoutes::rethrow);
+        });
     }
 
     private CompletableFuture<ApiResponse> webhook(ApiRequest request) {
@@ -122,8 +120,7 @@ final class PaymentsRoutes {
         }
         return existingCreator(creatorId)
                 .thenCompose(id -> payments.linkConnectedAccount(id, account))
-                .thenApply(done -> ApiResponse.ok(Map.of("creatorId", creatorId, "accountId", account)))
-                .exceptionally(PaymentsRoutes::rethrow);
+                .thenApply(done -> ApiResponse.ok(Map.of("creatorId", creatorId, "accountId", account)));
     }
 
     private CompletableFuture<ApiResponse> onboardingLink(ApiRequest request) {
@@ -131,8 +128,7 @@ final class PaymentsRoutes {
         String creatorId = request.pathParam("id");
         return existingCreator(creatorId)
                 .thenCompose(payments::onboardingLink)
-                .thenApply(url -> ApiResponse.ok(Map.of("creatorId", creatorId, "url", url)))
-                .exceptionally(PaymentsRoutes::rethrow);
+                .thenApply(url -> ApiResponse.ok(Map.of("creatorId", creatorId, "url", url)));
     }
 
     private CompletableFuture<ApiResponse> runPayouts(ApiRequest request) {
@@ -142,11 +138,11 @@ final class PaymentsRoutes {
         if (!KEY.matcher(runId).matches()) {
             throw ApiException.badField("runId", "invalid_field", "'runId' must be 1 to 64 printable ASCII characters (e.g. the date)");
         }
-        return payments.runPayouts(runId).thenApply(report -> payoutAnswer(report, request)).exceptionally(PaymentsRoutes::rethrow);
+        return payments.runPayouts(runId).thenApply(report -> payoutAnswer(report, request));
     }
 
     private CompletableFuture<ApiResponse> payoutHistory(ApiRequest request) {
-        return payments.payoutHistory().thenApply(report -> payoutAnswer(report, request)).exceptionally(PaymentsRoutes::rethrow);
+        return payments.payoutHistory().thenApply(report -> payoutAnswer(report, request));
     }
 
     private CompletableFuture<ApiResponse> reconcile(ApiRequest request) {
@@ -168,7 +164,7 @@ final class PaymentsRoutes {
             out.put("exceptions", report.exceptions());
             out.put("lines", report.lines().size());
             return ApiResponse.ok(out);
-        }).exceptionally(PaymentsRoutes::rethrow);
+        });
     }
 
     private CompletableFuture<ApiResponse> sweep(ApiRequest request) {
@@ -176,8 +172,7 @@ final class PaymentsRoutes {
         ObjectNode body = request.jsonObject(mapper);
         long seconds = ApiRequest.optionalLong(body, "sinceSeconds", 1, MAX_SWEEP.toSeconds()).orElse(86_400L);
         return payments.sweepEvents(Instant.now().minusSeconds(seconds))
-                .thenApply(applied -> ApiResponse.ok(Map.of("applied", applied)))
-                .exceptionally(PaymentsRoutes::rethrow);
+                .thenApply(applied -> ApiResponse.ok(Map.of("applied", applied)));
     }
 
     private ApiResponse payoutAnswer(PayoutRunReport report, ApiRequest request) {
@@ -218,21 +213,5 @@ final class PaymentsRoutes {
         m.put("priceMinor", p.priceMinor());
         m.put("currency", p.currency());
         return m;
-    }
-
-    private static <T> T rethrow(Throwable failure) {
-        Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-        if (cause instanceof PaymentsException e) {
-            HttpResponseStatus status = switch (e.kind()) {
-                case INVALID_REQUEST -> HttpResponseStatus.BAD_REQUEST;
-                case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
-                case CONFLICT -> HttpResponseStatus.CONFLICT;
-                case STRIPE_ERROR -> HttpResponseStatus.BAD_GATEWAY;
-                case OVERLOADED -> HttpResponseStatus.SERVICE_UNAVAILABLE;
-                case INTERNAL -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
-            };
-            throw new CompletionException(new ApiException(status, e.kind().name().toLowerCase(Locale.ROOT), e.getMessage(), null));
-        }
-        throw failure instanceof CompletionException ce ? ce : new CompletionException(failure);
     }
 }

@@ -52,12 +52,21 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
     private final ObjectMapper mapper;
     private final byte[] adminToken;
     private final MeterRegistry registry;
+    private final ErrorTranslator errors;
 
-    public ApiHandler(List<Route> routes, ObjectMapper mapper, String adminToken, MeterRegistry registry) {
+    /** Turns a failure a route completes with (a module's own exception) into the HTTP error to answer, if it knows it. */
+    @FunctionalInterface
+    public interface ErrorTranslator {
+        Optional<ApiException> translate(Throwable cause);
+    }
+
+    public ApiHandler(List<Route> routes, ObjectMapper mapper, String adminToken, MeterRegistry registry,
+                      ErrorTranslator errors) {
         this.routes = List.copyOf(routes);
         this.mapper = mapper;
         this.adminToken = adminToken.getBytes(StandardCharsets.UTF_8);
         this.registry = registry;
+        this.errors = errors;
         Set<String> seen = new java.util.HashSet<>();
         for (Route r : this.routes) {
             if (!seen.add(r.method() + " " + r.template())) {
@@ -142,6 +151,10 @@ public final class ApiHandler extends SimpleChannelInboundHandler<FullHttpReques
         }
         if (cause instanceof ApiException api) {
             return error(api);
+        }
+        Optional<ApiException> translated = errors.translate(cause);
+        if (translated.isPresent()) {
+            return error(translated.get());
         }
         String incident = UUID.randomUUID().toString();
         log.error("{} {} failed (incident {})", request.method(), route.template(), incident, cause);
