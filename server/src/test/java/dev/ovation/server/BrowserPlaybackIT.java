@@ -45,7 +45,7 @@ class BrowserPlaybackIT {
         String key = JSON.readTree(admin.post("/admin/creators", "{\"handle\":\"browser\"}").body()).get("streamKey").asText();
         Process ffmpeg = new ProcessBuilder("ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
                 "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-                "-t", "30", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
+                "-t", "40", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
                 "-c:a", "aac", "-f", "flv", "rtmp://127.0.0.1:" + server.rtmpPort() + "/live/" + key)
                 .redirectErrorStream(true).start();
         try {
@@ -58,7 +58,7 @@ class BrowserPlaybackIT {
             }
             Path artifacts = Files.createDirectories(Path.of("target/browser-artifacts"));
             Process node = new ProcessBuilder("node", BROWSER_TESTS.resolve("play-hls.mjs").toString(),
-                    "http://127.0.0.1:" + server.httpPort() + "/hls/browser/index.m3u8", "6",
+                    "http://127.0.0.1:" + server.httpPort() + "/hls/browser/index.m3u8", "10",
                     artifacts.resolve("hlsjs-playback.png").toString())
                     .redirectError(artifacts.resolve("hlsjs-playback.stderr.txt").toFile())
                     .start();
