@@ -203,7 +203,7 @@ public final class OvationServer implements AutoCloseable {
             this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), List.of(Map.entry("api", adminApi)));
 
             openedRtmp = new RtmpServer(config.rtmp(), new DirectoryStreamKeyAuthenticator(creators, config.rtmp().app()),
-                    openedPackager, registry);
+                    openedPackager, registry, transport.ioHandlerFactory(), transport.serverChannelClass());
             openedRtmp.start();
             log.info("Ovation started: public HTTP {}, admin HTTP {}, RTMP port {}{}, transport {}, database {}",
                     httpChannel.localAddress(), adminChannel.localAddress(), openedRtmp.port(),
