@@ -287,17 +287,30 @@ class RtmpPublishIT {
         assertThat(s.of("audio").size()).isGreaterThan(80);
     }
 
+    /** ffmpeg 8 (ModernFfmpeg) publishing {@code args}; the caller adds the input and codec options. */
+    Run modernFfmpeg(String name, List<String> args, String url) throws IOException {
+        ModernFfmpeg ffmpeg = ModernFfmpeg.locate().orElse(null);
+        org.junit.jupiter.api.Assumptions.assumeTrue(ffmpeg != null, "ffmpeg 8 natives exist for linux-x86_64 only");
+        List<String> cmd = new ArrayList<>(List.of("-hide_banner", "-nostdin", "-loglevel", "error"));
+        cmd.addAll(args);
+        cmd.add(url);
+        Path log = tmp.resolve(name + ".log");
+        return new Run(ffmpeg.command(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start(), log);
+    }
+
     /**
-     * Enhanced RTMP HEVC from ffmpeg: its FLV muxer sends FourCC hvc1 from version 6.1 on; older
-     * ffmpeg (Debian 12 ships 5.1) refuses HEVC in FLV, so this test needs a newer one. The same
-     * path is covered byte for byte over a real socket by RtmpServerTest.
+     * Enhanced RTMP HEVC from ffmpeg: its FLV muxer sends FourCC hvc1 from version 6.1 on (Debian 12 ships
+     * 5.1), so the publisher is ffmpeg 8 from Maven Central; it has no HEVC encoder, so Debian's ffmpeg
+     * (libx265, with B-frames) encodes the stream first and ffmpeg 8 publishes it with -c copy.
      */
     @Test
     void ffmpegEnhancedRtmpHevcPublish() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(ffmpegAtLeast(6, 1), "ffmpeg >= 6.1 needed for HEVC over RTMP");
-        Run run = ffmpeg("hevc", List.of("-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+        Path hevc = tmp.resolve("hevc.mkv");
+        Run encode = ffmpeg("hevc-encode", List.of("-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
                 "-f", "lavfi", "-i", "sine=frequency=440", "-t", "4", "-c:v", "libx265", "-preset", "ultrafast",
-                "-g", "60", "-c:a", "aac", "-f", "flv"), url(KEY));
+                "-x265-params", "bframes=3:log-level=error", "-g", "60", "-c:a", "aac", "-y"), hevc.toString());
+        assertThat(encode.await(120)).as("libx265 encode; output: %s", encode.output()).isZero();
+        Run run = modernFfmpeg("hevc", List.of("-re", "-i", hevc.toString(), "-c", "copy", "-f", "flv"), url(KEY));
         assertThat(run.await(120)).as("ffmpeg exit code; output: %s", run.output()).isZero();
         RecordingListener.Session s = listener.sessions.getFirst();
         assertThat(s.awaitEnd(10)).isTrue();
@@ -306,31 +319,68 @@ class RtmpPublishIT {
         assertThat(configs.getFirst().codec()).isEqualTo("HEVC");
         assertThat(configs.getFirst().head()[0]).as("HEVCDecoderConfigurationRecord version").isEqualTo((byte) 1);
         List<RecordingListener.Seen> video = s.of("video");
-        assertThat(video.size()).isBetween(100, 130);
+        assertThat(video).hasSize(120);
         assertThat(video).allMatch(v -> v.codec().equals("HEVC"));
         assertThat(video.getFirst().keyframe()).isTrue();
+        assertThat(video.stream().filter(RecordingListener.Seen::keyframe).count()).as("a keyframe every 60 frames").isEqualTo(2);
         for (int i = 1; i < video.size(); i++) {
             assertThat(video.get(i).dts()).isGreaterThanOrEqualTo(video.get(i - 1).dts());
+            assertThat(video.get(i).pts()).isGreaterThanOrEqualTo(video.get(i).dts());
+        }
+        assertThat(video).as("B-frames: some PTS differ from DTS (signed CTS in CodedFrames)")
+                .anyMatch(v -> v.pts() != v.dts());
+        assertThat(s.of("audioConfig")).isNotEmpty();
+        assertThat(s.of("audio").size()).isGreaterThan(150);
+    }
+
+    /**
+     * Enhanced RTMP multitrack (what OBS 31 sends for several renditions): ffmpeg 8 muxes two H.264
+     * video tracks into FLV as multitrack packets; both tracks arrive with their own configuration.
+     */
+    @Test
+    void ffmpegEnhancedRtmpMultitrackPublish() throws Exception {
+        Run run = modernFfmpeg("multitrack", List.of("-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+                "-f", "lavfi", "-i", "testsrc=size=160x120:rate=30", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3",
+                "-map", "0:v", "-map", "1:v", "-map", "2:a", "-c:v", "libopenh264", "-g", "30", "-c:a", "aac", "-f", "flv"), url(KEY));
+        assertThat(run.await(120)).as("ffmpeg exit code; output: %s", run.output()).isZero();
+        RecordingListener.Session s = listener.sessions.getFirst();
+        assertThat(s.awaitEnd(10)).isTrue();
+        List<RecordingListener.Seen> configs = s.of("videoConfig");
+        assertThat(configs).extracting(RecordingListener.Seen::trackId).containsExactlyInAnyOrder(0, 1);
+        assertThat(configs).allMatch(c -> c.codec().equals("H264"));
+        List<RecordingListener.Seen> video = s.of("video");
+        for (int track : new int[] {0, 1}) {
+            List<RecordingListener.Seen> frames = video.stream().filter(v -> v.trackId() == track).toList();
+            assertThat(frames).as("track %d", track).hasSize(90);
+            assertThat(frames.getFirst().keyframe()).isTrue();
+            for (int i = 1; i < frames.size(); i++) {
+                assertThat(frames.get(i).dts()).isGreaterThan(frames.get(i - 1).dts());
+            }
         }
         assertThat(s.of("audioConfig")).isNotEmpty();
     }
 
-    static boolean ffmpegAtLeast(int major, int minor) {
-        try {
-            Process p = new ProcessBuilder("ffmpeg", "-hide_banner", "-version").redirectErrorStream(true).start();
-            String first = new String(p.getInputStream().readAllBytes()).lines().findFirst().orElse("");
-            p.waitFor(10, TimeUnit.SECONDS);
-            java.util.regex.Matcher m = java.util.regex.Pattern.compile("ffmpeg version n?(\\d+)\\.(\\d+)")
-                    .matcher(first);
-            if (!m.find()) {
-                return false;
-            }
-            int maj = Integer.parseInt(m.group(1));
-            int min = Integer.parseInt(m.group(2));
-            return maj > major || (maj == major && min >= minor);
-        } catch (IOException | InterruptedException e) {
-            return false;
+    /** Enhanced RTMP AV1 (FourCC av01) from ffmpeg 8 encoding with SVT-AV1. */
+    @Test
+    void ffmpegEnhancedRtmpAv1Publish() throws Exception {
+        Run run = modernFfmpeg("av1", List.of("-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30",
+                "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3", "-c:v", "libsvtav1", "-preset", "12",
+                "-g", "30", "-c:a", "aac", "-f", "flv"), url(KEY));
+        assertThat(run.await(120)).as("ffmpeg exit code; output: %s", run.output()).isZero();
+        RecordingListener.Session s = listener.sessions.getFirst();
+        assertThat(s.awaitEnd(10)).isTrue();
+        List<RecordingListener.Seen> configs = s.of("videoConfig");
+        assertThat(configs).isNotEmpty();
+        assertThat(configs.getFirst().codec()).isEqualTo("AV1");
+        assertThat(configs.getFirst().head()[0] & 0xFF).as("AV1CodecConfigurationRecord marker and version").isEqualTo(0x81);
+        List<RecordingListener.Seen> video = s.of("video");
+        assertThat(video).hasSize(90);
+        assertThat(video).allMatch(v -> v.codec().equals("AV1"));
+        assertThat(video.getFirst().keyframe()).isTrue();
+        for (int i = 1; i < video.size(); i++) {
+            assertThat(video.get(i).dts()).isGreaterThan(video.get(i - 1).dts());
         }
+        assertThat(s.of("audioConfig")).isNotEmpty();
     }
 
     static boolean onPath(String tool) {
