@@ -134,17 +134,19 @@ final class Fmp4Writer {
      */
     static byte[] fragment(long sequenceNumber, List<TrackRun> runs, boolean withStyp) {
         int payload = 0;
-        int samples = 0;
+        int size = (withStyp ? 24 : 0) + 8 + 16 + 8; // styp, moof header, mfhd, mdat header
         for (TrackRun run : runs) {
+            if (run.samples().isEmpty()) {
+                continue;
+            }
             for (Sample s : run.samples()) {
                 payload += s.data().length;
             }
-            samples += run.samples().size();
+            // traf 8 + tfhd 16 + tfdt 20 + trun 20, then a trun entry per sample (16 bytes video, 8 audio)
+            size += 64 + run.samples().size() * (run.track().isVideo() ? 16 : 8);
         }
-        // Sized to the byte (an upper bound) so that the samples are copied once and the array is not
-        // regrown: styp 24, moof 8, mfhd 16, mdat header 8; per track traf 8 + tfhd 16 + tfdt 20 + trun 20;
-        // per sample at most 16 bytes of trun entry.
-        ByteWriter w = new ByteWriter(payload + 56 + 64 * runs.size() + 16 * samples);
+        // Sized to the byte, so that the samples are copied once and the array is returned as it is.
+        ByteWriter w = new ByteWriter(size + payload);
         if (withStyp) {
             w.begin("styp").ascii("msdh").u32(0).ascii("msdh").ascii("msix").end();
         }
@@ -193,6 +195,7 @@ final class Fmp4Writer {
                 offset += s.data().length;
             }
         }
+        assert w.position() == size + payload : "fragment size " + w.position() + " != computed " + (size + payload);
         return w.toByteArray();
     }
 }
