@@ -143,8 +143,12 @@ final class LedgerImpl implements Ledger {
                 throw new LedgerException(LedgerError.UNBALANCED, ccy + " debits " + dc[0] + " != credits " + dc[1]);
             }
         });
+        if (r.externalRef() != null && (r.externalRef().isBlank() || r.externalRef().length() > MAX_KEY_CHARS)) {
+            throw new LedgerException(LedgerError.INVALID_REQUEST, "external reference must be 1.." + MAX_KEY_CHARS
+                    + " characters");
+        }
         Instant effective = r.effectiveAt() == null ? null : Schema.micros(r.effectiveAt());
-        return new PostRequest(r.idempotencyKey(), r.type(), effective, r.metadata(), r.entries());
+        return new PostRequest(r.idempotencyKey(), r.type(), effective, r.metadata(), r.entries(), r.externalRef());
     }
 
     private static void checkKey(String key) {
@@ -175,10 +179,11 @@ final class LedgerImpl implements Ledger {
         } catch (LedgerException e) {
             return refuse(e);
         }
-        String hash = Codec.fingerprint("post", r.type(), r.effectiveAt(), null, r.metadata(), r.entries(), 0);
+        String hash = Codec.fingerprint("post", r.type(), r.effectiveAt(), null, r.metadata(), r.entries(), 0,
+                r.externalRef());
         CompletableFuture<Posted> f = new CompletableFuture<>();
         writer.submit(new Commands.Post(r.idempotencyKey(), hash, r.type(), r.effectiveAt(), null, r.metadata(),
-                codec.metadataJson(r.metadata()), r.entries(), null, 0, f));
+                codec.metadataJson(r.metadata()), r.entries(), null, 0, r.externalRef(), f));
         return f;
     }
 
@@ -220,7 +225,7 @@ final class LedgerImpl implements Ledger {
         CompletableFuture<Posted> f = new CompletableFuture<>();
         writer.submit(new Commands.Post(idempotencyKey, hash, TransactionType.CLAWBACK, null, null, meta,
                 codec.metadataJson(meta), null, userId,
-                coins, f));
+                coins, null, f));
         return f;
     }
 
@@ -245,7 +250,7 @@ final class LedgerImpl implements Ledger {
             String hash = Codec.fingerprint("reverse", TransactionType.REVERSAL, null, transactionId, meta, mirror, 0);
             CompletableFuture<Posted> f = new CompletableFuture<>();
             writer.submit(new Commands.Post(idempotencyKey, hash, TransactionType.REVERSAL, null, transactionId, meta,
-                    codec.metadataJson(meta), mirror, null, 0, f));
+                    codec.metadataJson(meta), mirror, null, 0, null, f));
             return f;
         });
     }
@@ -255,6 +260,10 @@ final class LedgerImpl implements Ledger {
         PostRequest r;
         try {
             r = validate(Objects.requireNonNull(request, "request"));
+            if (r.externalRef() != null) {
+                throw new LedgerException(LedgerError.INVALID_REQUEST,
+                        "an external reference is for posted transactions, not pending ones");
+            }
         } catch (LedgerException e) {
             return refuse(e);
         }
@@ -332,6 +341,12 @@ final class LedgerImpl implements Ledger {
     @Override
     public CompletableFuture<Optional<Posted>> transaction(long transactionId) {
         return read(() -> reads.transaction(transactionId));
+    }
+
+    @Override
+    public CompletableFuture<Optional<Posted>> transactionByExternalRef(String externalRef) {
+        Objects.requireNonNull(externalRef, "externalRef");
+        return read(() -> reads.transactionByExternalRef(externalRef));
     }
 
     @Override

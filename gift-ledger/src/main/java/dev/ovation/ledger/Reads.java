@@ -65,12 +65,12 @@ final class Reads {
                     amount > 0 ? Side.DEBIT : Side.CREDIT, Math.abs(amount), r.get(P_ENTRY_NO),
                     ref.kind().normalBalance(r.get(P_BALANCE_AFTER))));
         }
-        for (Record r : db.select(T_ID, T_KEY, T_TYPE, T_EFFECTIVE, T_POSTED, T_REVERSAL_OF, T_METADATA).from(TRANSACTIONS)
-                .where(T_ID.in(ids)).fetch()) {
+        for (Record r : db.select(T_ID, T_KEY, T_TYPE, T_EFFECTIVE, T_POSTED, T_REVERSAL_OF, T_METADATA, T_EXTERNAL_REF)
+                .from(TRANSACTIONS).where(T_ID.in(ids)).fetch()) {
             long id = r.get(T_ID);
             out.put(id, new Posted(id, r.get(T_KEY), TransactionType.valueOf(r.get(T_TYPE)), fromDb(r.get(T_EFFECTIVE)),
                     fromDb(r.get(T_POSTED)), r.get(T_REVERSAL_OF), codec.metadata(r.get(T_METADATA)),
-                    entries.getOrDefault(id, List.of())));
+                    entries.getOrDefault(id, List.of()), r.get(T_EXTERNAL_REF)));
         }
         return out;
     }
@@ -101,6 +101,12 @@ final class Reads {
 
     Optional<Posted> transaction(long id) {
         return Optional.ofNullable(loadPosted(db(), codec, List.of(id)).get(id));
+    }
+
+    Optional<Posted> transactionByExternalRef(String externalRef) {
+        DSLContext db = db();
+        Long id = db.select(T_ID).from(TRANSACTIONS).where(T_EXTERNAL_REF.eq(externalRef)).fetchOne(T_ID);
+        return id == null ? Optional.empty() : Optional.ofNullable(loadPosted(db, codec, List.of(id)).get(id));
     }
 
     Balance balance(AccountRef account) {

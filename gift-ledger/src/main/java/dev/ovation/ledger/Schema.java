@@ -47,6 +47,7 @@ final class Schema {
     static final Field<LocalDateTime> T_POSTED = field(name("ledger_transactions", "posted_at"), SQLDataType.LOCALDATETIME(6));
     static final Field<Long> T_REVERSAL_OF = field(name("ledger_transactions", "reversal_of"), SQLDataType.BIGINT);
     static final Field<String> T_METADATA = field(name("ledger_transactions", "metadata"), SQLDataType.VARCHAR);
+    static final Field<String> T_EXTERNAL_REF = field(name("ledger_transactions", "external_ref"), SQLDataType.VARCHAR);
 
     static final Table<Record> POSTINGS = table(name("ledger_postings"));
     static final Field<Long> P_TX = field(name("ledger_postings", "tx_id"), SQLDataType.BIGINT);

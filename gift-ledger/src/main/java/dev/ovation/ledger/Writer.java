@@ -85,7 +85,8 @@ final class Writer implements Runnable {
         this.queue = queue;
         DSLContext render = DSL.using(dialect, settings);
         this.insertTxSql = render.render(render.insertInto(TRANSACTIONS, T_ID, T_KEY, T_HASH, T_TYPE, T_EFFECTIVE,
-                T_POSTED, T_REVERSAL_OF, T_METADATA).values((Long) null, null, null, null, null, null, null, null));
+                T_POSTED, T_REVERSAL_OF, T_METADATA, T_EXTERNAL_REF)
+                .values((Long) null, null, null, null, null, null, null, null, null));
         this.insertPostingSql = render.render(render.insertInto(POSTINGS, P_TX, P_SEQ, P_ACCOUNT, P_ENTRY_NO,
                 P_CURRENCY, P_AMOUNT, P_BALANCE_AFTER).values((Long) null, null, null, null, null, null, null));
         this.updateBalanceSql = render.render(render.update(BALANCES).set(B_BALANCE, (Long) null)
@@ -302,6 +303,7 @@ final class Writer implements Runnable {
         final List<Pend> pendingUpdates = new ArrayList<>();
         final Set<Long> reversed = new HashSet<>();
         final Map<String, Commands> keysInBatch = new HashMap<>();
+        final Map<String, String> externalRefsInBatch = new HashMap<>(); // ref -> key, of posts applied
         final Map<String, String> hashesInBatch = new HashMap<>();
         final Map<TransactionType, Integer> postedByType = new EnumMap<>(TransactionType.class);
         final Map<LedgerError, Integer> rejectedByReason = new EnumMap<>(LedgerError.class);
@@ -515,6 +517,7 @@ final class Writer implements Runnable {
     private Work apply(DSLContext db, List<Commands> batch, boolean lookupKeys) throws SQLException {
         // 1. Idempotency keys already used (plain reads; a key raced in by another process fails the unique index).
         Set<String> txKeys = new HashSet<>();
+        Set<String> externalRefs = new HashSet<>();
         Set<String> pendingKeys = new HashSet<>();
         Set<Long> reversalTargets = new HashSet<>();
         Set<Long> pendingIds = new TreeSet<>();
@@ -522,6 +525,9 @@ final class Writer implements Runnable {
             switch (c) {
                 case Commands.Post p -> {
                     txKeys.add(p.key());
+                    if (p.externalRef() != null) {
+                        externalRefs.add(p.externalRef());
+                    }
                     if (p.reversalOf() != null) {
                         reversalTargets.add(p.reversalOf());
                     }
@@ -536,6 +542,12 @@ final class Writer implements Runnable {
             for (Record r : db.select(T_ID, T_KEY, T_HASH).from(TRANSACTIONS).where(T_KEY.in(chunk)).fetch()) {
                 existingTx.put(r.get(T_KEY), new long[] {r.get(T_ID)});
                 existingTxHash.put(r.get(T_KEY), r.get(T_HASH));
+            }
+        }
+        Map<String, String> existingRefs = new HashMap<>(); // external ref -> key of its transaction
+        for (List<String> chunk : lookupKeys ? chunks(externalRefs) : List.<List<String>>of()) {
+            for (Record r : db.select(T_EXTERNAL_REF, T_KEY).from(TRANSACTIONS).where(T_EXTERNAL_REF.in(chunk)).fetch()) {
+                existingRefs.put(r.get(T_EXTERNAL_REF), r.get(T_KEY));
             }
         }
         Map<String, Long> existingPending = new HashMap<>();
@@ -624,6 +636,9 @@ final class Writer implements Runnable {
                         } else {
                             w.fail(p.future(), LedgerError.IDEMPOTENCY_CONFLICT, "key " + p.key() + " was used for another request");
                         }
+                    } else if (p.externalRef() != null && existingRefs.containsKey(p.externalRef())) {
+                        w.fail(p.future(), LedgerError.EXTERNAL_REF_CONFLICT, "external reference " + p.externalRef()
+                                + " is on the transaction with key " + existingRefs.get(p.externalRef()));
                     } else if (!sameKeyInBatch(w, p.key(), p.hash(), p)) {
                         Posted result = applyPost(w, p, p.key(), p.type(), p.effectiveAt(), p.reversalOf(),
                                 p.metadata(), p.entries(), null, p.future());
@@ -712,6 +727,12 @@ final class Writer implements Runnable {
                              Long reversalOf, Map<String, String> metadata, List<Entry> requested, Pend releasing,
                              CompletableFuture<?> future) {
         Instant effective = effectiveAt == null ? w.now : effectiveAt;
+        String externalRef = p == null ? null : p.externalRef();
+        if (externalRef != null && w.externalRefsInBatch.containsKey(externalRef)) {
+            w.fail(future, LedgerError.EXTERNAL_REF_CONFLICT, "external reference " + externalRef
+                    + " is on the transaction with key " + w.externalRefsInBatch.get(externalRef));
+            return null;
+        }
         if (w.closedThrough != null && effective.isBefore(w.closedThrough)) {
             w.fail(future, LedgerError.PERIOD_CLOSED, "effective " + effective + " is before closed " + w.closedThrough);
             return null;
@@ -789,11 +810,14 @@ final class Writer implements Runnable {
         if (reversalOf != null) {
             w.reversed.add(reversalOf);
         }
+        if (externalRef != null) {
+            w.externalRefsInBatch.put(externalRef, key);
+        }
         String hash = p != null ? p.hash()
                 : Codec.fingerprint("post-pending", type, null, releasing.id, Map.of(), List.of(), 0);
         w.txRows.add(new Object[] {txId, key, hash, type.name(), toDb(effective), toDb(w.now), reversalOf,
-                p != null ? p.metadataJson() : codec.metadataJson(metadata)});
-        Posted result = new Posted(txId, key, type, effective, w.now, reversalOf, metadata, out);
+                p != null ? p.metadataJson() : codec.metadataJson(metadata), externalRef});
+        Posted result = new Posted(txId, key, type, effective, w.now, reversalOf, metadata, out, externalRef);
         w.postedByType.merge(type, 1, Integer::sum);
         if (p != null) {
             w.succeed(p.future(), result);

@@ -232,6 +232,70 @@ abstract class LedgerContract {
     }
 
     @Test
+    void anExternalRefIsCommittedWithThePostingsUniqueAndFoundAgain() throws Exception {
+        AccountRef w = AccountRef.viewerWallet("v1");
+        List<Entry> entries = List.of(Entry.debit(PROMO, 5), Entry.credit(w, 5));
+        PostRequest first = PostRequest.of("evt-key-1", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef("evt_1");
+        Posted posted = await(ledger.post(first));
+        assertThat(posted.externalRef()).isEqualTo("evt_1");
+        assertThat(count("SELECT COUNT(*) FROM ledger_transactions WHERE external_ref = 'evt_1' AND id = "
+                + posted.transactionId())).isEqualTo(1);
+        assertThat(await(ledger.transactionByExternalRef("evt_1"))).contains(posted);
+        assertThat(await(ledger.transaction(posted.transactionId()))).contains(posted);
+        assertThat(await(ledger.transactionByExternalRef("evt_unknown"))).isEmpty();
+        // Replay: the original. Same key, other (or no) reference: a different request.
+        assertThat(await(ledger.post(first))).isEqualTo(posted);
+        assertThat(errorOf(ledger.post(first.withExternalRef("evt_2")))).isEqualTo(LedgerError.IDEMPOTENCY_CONFLICT);
+        assertThat(errorOf(ledger.post(first.withExternalRef(null)))).isEqualTo(LedgerError.IDEMPOTENCY_CONFLICT);
+        // The same reference under another key is refused and writes nothing.
+        assertThat(errorOf(ledger.post(PostRequest.of("evt-key-2", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef("evt_1")))).isEqualTo(LedgerError.EXTERNAL_REF_CONFLICT);
+        // ... also when both arrive in one batch: exactly one of them is posted.
+        List<CompletableFuture<Posted>> racing = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            racing.add(ledger.post(PostRequest.of("race-" + i, TransactionType.PROMO_GRANT, Map.of(), entries)
+                    .withExternalRef("evt_race")));
+        }
+        int won = 0;
+        for (CompletableFuture<Posted> f : racing) {
+            try {
+                assertThat(await(f).externalRef()).isEqualTo("evt_race");
+                won++;
+            } catch (LedgerException e) {
+                assertThat(e.error()).isEqualTo(LedgerError.EXTERNAL_REF_CONFLICT);
+            }
+        }
+        assertThat(won).isEqualTo(1);
+        // ... and from another "process" (a second ledger on the same database).
+        try (Ledger other = Ledger.open(dataSource, dialect, LedgerConfig.defaults(), new SimpleMeterRegistry())) {
+            assertThat(errorOf(other.post(PostRequest.of("evt-key-3", TransactionType.PROMO_GRANT, Map.of(), entries)
+                    .withExternalRef("evt_1")))).isEqualTo(LedgerError.EXTERNAL_REF_CONFLICT);
+        }
+        // A refused request does not claim its reference.
+        assertThat(errorOf(ledger.post(PostRequest.of("evt-key-4", TransactionType.ADJUSTMENT, Map.of(),
+                List.of(Entry.debit(AccountRef.viewerWallet("poor"), 5), Entry.credit(PROMO, 5))).withExternalRef("evt_4"))))
+                .isEqualTo(LedgerError.INSUFFICIENT_FUNDS);
+        assertThat(await(ledger.post(PostRequest.of("evt-key-5", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef("evt_4"))).externalRef()).isEqualTo("evt_4");
+        // Bad references are clear errors; pending transactions take none.
+        assertThat(errorOf(ledger.post(PostRequest.of("evt-key-6", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef(" ")))).isEqualTo(LedgerError.INVALID_REQUEST);
+        assertThat(errorOf(ledger.post(PostRequest.of("evt-key-7", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef("x".repeat(201))))).isEqualTo(LedgerError.INVALID_REQUEST);
+        assertThat(errorOf(ledger.pending(PostRequest.of("evt-key-8", TransactionType.DISPUTE, Map.of(), entries)
+                .withExternalRef("evt_8")))).isEqualTo(LedgerError.INVALID_REQUEST);
+        assertThat(coins(w)).isEqualTo(5 * 3);
+        assertThat(count("SELECT COUNT(*) FROM ledger_transactions WHERE external_ref IS NOT NULL")).isEqualTo(3);
+        // The database itself refuses a second row with the same reference.
+        assertThatThrownBy(() -> sql("INSERT INTO ledger_transactions (id, idempotency_key, request_hash, type,"
+                + " effective_at, posted_at, metadata, external_ref) VALUES (999999997, 'dup-ref', '" + "0".repeat(64)
+                + "', 'ADJUSTMENT', '2026-01-01 00:00:00', '2026-01-01 00:00:00', '{}', 'evt_1')"))
+                .isInstanceOf(SQLException.class);
+        assertVerifies();
+    }
+
+    @Test
     void aWalletIsNeverOverdrawnAndARefusalWritesNothing() throws Exception {
         grant("v1", 10);
         long txBefore = count("SELECT COUNT(*) FROM ledger_transactions");
