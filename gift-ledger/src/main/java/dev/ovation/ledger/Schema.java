@@ -28,6 +28,7 @@ final class Schema {
     static final Field<String> A_OWNER = field(name("ledger_accounts", "owner"), SQLDataType.VARCHAR);
     static final Field<String> A_CURRENCY = field(name("ledger_accounts", "currency"), SQLDataType.VARCHAR);
     static final Field<String> A_NORMAL = field(name("ledger_accounts", "normal_side"), SQLDataType.CHAR);
+    static final Field<Integer> A_SHARD = field(name("ledger_accounts", "shard"), SQLDataType.INTEGER);
     static final Field<Boolean> A_FLAGGED = field(name("ledger_accounts", "flagged"), SQLDataType.BOOLEAN);
     static final Field<LocalDateTime> A_CREATED = field(name("ledger_accounts", "created_at"), SQLDataType.LOCALDATETIME(6));
 

@@ -60,7 +60,9 @@ final class Writer implements Runnable {
     private final Clock clock;
     private final Executor completions;
     private final BlockingQueue<Commands> queue;
-    private final Map<AccountRef, Long> accountIds;
+    /** Which shard of a sharded account kind this writer credits (its index among the writers). */
+    private final int shard;
+    private final Map<Slot, Long> accountIds;
     private final Map<Long, AccountRef> accountRefs;
     private final Map<TransactionType, Counter> posted = new EnumMap<>(TransactionType.class);
     private final Map<LedgerError, Counter> rejected = new EnumMap<>(LedgerError.class);
@@ -74,7 +76,8 @@ final class Writer implements Runnable {
     private long idLimit;
 
     Writer(DataSource dataSource, SQLDialect dialect, Settings settings, LedgerConfig config, Codec codec, Clock clock,
-           Executor completions, MeterRegistry meters, BlockingQueue<Commands> queue) {
+           Executor completions, MeterRegistry meters, BlockingQueue<Commands> queue, int shard) {
+        this.shard = shard;
         this.dataSource = dataSource;
         this.dialect = dialect;
         this.settings = settings;
@@ -97,7 +100,7 @@ final class Writer implements Runnable {
             private static final long serialVersionUID = 1L;
 
             @Override
-            protected boolean removeEldestEntry(Map.Entry<AccountRef, Long> eldest) {
+            protected boolean removeEldestEntry(Map.Entry<Slot, Long> eldest) {
                 return size() > cache;
             }
         };
@@ -294,6 +297,7 @@ final class Writer implements Runnable {
         final Instant now;
         final Map<Long, Bal> balances;
         final Instant closedThrough;
+        final Map<AccountRef, List<Long>> shards;
         final List<Runnable> completions = new ArrayList<>();
         final List<Object[]> txRows = new ArrayList<>();
         final List<Object[]> postingRows = new ArrayList<>();
@@ -308,7 +312,9 @@ final class Writer implements Runnable {
         final Map<TransactionType, Integer> postedByType = new EnumMap<>(TransactionType.class);
         final Map<LedgerError, Integer> rejectedByReason = new EnumMap<>(LedgerError.class);
 
-        Work(DSLContext db, Instant now, Map<Long, Bal> balances, Instant closedThrough) {
+        Work(DSLContext db, Instant now, Map<Long, Bal> balances, Instant closedThrough,
+             Map<AccountRef, List<Long>> shards) {
+            this.shards = shards;
             this.db = db;
             this.now = now;
             this.balances = balances;
@@ -330,9 +336,9 @@ final class Writer implements Runnable {
             conn.setAutoCommit(false);
             DSLContext db = DSL.using(conn, dialect, settings);
             try {
-                prepare(db, conn, batch);
+                Map<AccountRef, List<Long>> shards = prepare(db, conn, batch);
                 long started = System.nanoTime();
-                Work work = apply(db, batch, lookupKeys);
+                Work work = apply(db, batch, lookupKeys, shards);
                 flush(work, conn);
                 conn.commit();
                 commitTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
@@ -352,30 +358,89 @@ final class Writer implements Runnable {
         }
     }
 
-    /** Outside the batch transaction: reserve ids and create (idempotently) the accounts the batch names. */
-    private void prepare(DSLContext db, Connection conn, List<Commands> batch) throws SQLException {
+    /** One stored account row: a logical account and its shard (0 for kinds that are not sharded). */
+    record Slot(AccountRef ref, int shard) {
+    }
+
+    /** The row this writer posts to for {@code ref}: its own shard of a sharded kind, else the only one. */
+    private Slot slotOf(AccountRef ref) {
+        return new Slot(ref, ref.kind().sharded() ? shard : 0);
+    }
+
+    /** An entry that lowers the normal balance of an account that may not go below zero (a wallet, earnings). */
+    static boolean drains(AccountRef account, Side side) {
+        return !account.kind().mayGoNegative() && side != account.kind().normalSide();
+    }
+
+    /**
+     * Outside the batch transaction: reserve ids and create (idempotently) the accounts the batch names. Returns,
+     * for each sharded account the batch drains (e.g. a payout from creator earnings), the ids of all its shards
+     * (this writer's first): a drain may take from every shard.
+     */
+    private Map<AccountRef, List<Long>> prepare(DSLContext db, Connection conn, List<Commands> batch)
+            throws SQLException {
         int idsNeeded = batch.size();
-        Set<AccountRef> refs = new HashSet<>();
+        Set<Slot> slots = new HashSet<>();
+        Set<AccountRef> drained = new HashSet<>();
         for (Commands c : batch) {
             switch (c) {
                 case Commands.Post p -> {
                     if (p.entries() != null) {
-                        p.entries().forEach(e -> refs.add(e.account()));
+                        for (Entry e : p.entries()) {
+                            slots.add(slotOf(e.account()));
+                            if (e.account().kind().sharded() && drains(e.account(), e.side())) {
+                                drained.add(e.account());
+                            }
+                        }
                     } else {
-                        refs.addAll(clawbackAccounts(p.clawbackUser()));
+                        clawbackAccounts(p.clawbackUser()).forEach(a -> slots.add(slotOf(a)));
                     }
                 }
-                case Commands.CreatePending cp -> cp.request().entries().forEach(e -> refs.add(e.account()));
+                case Commands.CreatePending cp -> {
+                    for (Entry e : cp.request().entries()) {
+                        slots.add(slotOf(e.account()));
+                        if (e.account().kind().sharded() && drains(e.account(), e.side())) {
+                            drained.add(e.account());
+                        }
+                    }
+                }
                 case Commands.ResolvePending rp -> {
                 }
             }
         }
-        refs.removeIf(accountIds::containsKey);
-        idsNeeded += refs.size();
+        slots.removeIf(accountIds::containsKey);
+        idsNeeded += slots.size();
         ensureIds(db, conn, idsNeeded);
-        if (!refs.isEmpty()) {
-            ensureAccounts(db, conn, refs);
+        if (!slots.isEmpty()) {
+            ensureAccounts(db, conn, slots);
         }
+        if (drained.isEmpty()) {
+            return Map.of();
+        }
+        // Every shard that exists now; one created later by another writer only holds coins this batch leaves alone.
+        Map<AccountRef, List<Long>> shards = new HashMap<>();
+        List<AccountRef> refs = new ArrayList<>(drained);
+        for (int from = 0; from < refs.size(); from += IN_CHUNK) {
+            List<AccountRef> chunk = refs.subList(from, Math.min(refs.size(), from + IN_CHUNK));
+            List<Condition> any = new ArrayList<>(chunk.size());
+            for (AccountRef r : chunk) {
+                any.add(A_KIND.eq(r.kind().name()).and(A_OWNER.eq(r.owner())).and(A_CURRENCY.eq(r.currency().code())));
+            }
+            for (Record rec : db.select(A_ID, A_KIND, A_OWNER, A_CURRENCY, A_SHARD).from(ACCOUNTS).where(DSL.or(any))
+                    .orderBy(A_SHARD).fetch()) {
+                AccountRef ref = new AccountRef(AccountKind.valueOf(rec.get(A_KIND)), rec.get(A_OWNER),
+                        Currency.of(rec.get(A_CURRENCY)));
+                remember(new Slot(ref, rec.get(A_SHARD)), rec.get(A_ID));
+                shards.computeIfAbsent(ref, k -> new ArrayList<>()).add(rec.get(A_ID));
+            }
+        }
+        conn.commit();
+        for (Map.Entry<AccountRef, List<Long>> e : shards.entrySet()) {
+            Long own = idOf(slotOf(e.getKey()));
+            e.getValue().remove(own);
+            e.getValue().addFirst(own);
+        }
+        return shards;
     }
 
     private static List<AccountRef> clawbackAccounts(String user) {
@@ -402,27 +467,30 @@ final class Writer implements Runnable {
         return nextId++;
     }
 
-    private void ensureAccounts(DSLContext db, Connection conn, Set<AccountRef> refs) throws SQLException {
-        List<AccountRef> missing = new ArrayList<>(refs);
+    private void ensureAccounts(DSLContext db, Connection conn, Set<Slot> refs) throws SQLException {
+        List<Slot> missing = new ArrayList<>(refs);
         lookupAccounts(db, missing);
         conn.commit(); // each step in its own transaction: a REPEATABLE READ snapshot would hide rows raced in
         missing.removeIf(accountIds::containsKey);
         if (!missing.isEmpty()) {
             LocalDateTime now = toDb(clock.instant());
             for (int from = 0; from < missing.size(); from += IN_CHUNK) {
-                List<AccountRef> chunk = missing.subList(from, Math.min(missing.size(), from + IN_CHUNK));
+                List<Slot> chunk = missing.subList(from, Math.min(missing.size(), from + IN_CHUNK));
                 if (dialect.family() == SQLDialect.MARIADB || dialect.family() == SQLDialect.MYSQL) {
-                    var insert = db.insertInto(ACCOUNTS, A_ID, A_KIND, A_OWNER, A_CURRENCY, A_NORMAL, A_FLAGGED, A_CREATED);
-                    for (AccountRef r : chunk) {
-                        insert = insert.values(newId(), r.kind().name(), r.owner(), r.currency().code(),
+                    var insert = db.insertInto(ACCOUNTS, A_ID, A_KIND, A_OWNER, A_CURRENCY, A_SHARD, A_NORMAL, A_FLAGGED,
+                            A_CREATED);
+                    for (Slot s : chunk) {
+                        AccountRef r = s.ref();
+                        insert = insert.values(newId(), r.kind().name(), r.owner(), r.currency().code(), s.shard(),
                                 String.valueOf(r.kind().normalSide().code()), false, now);
                     }
                     insert.onDuplicateKeyIgnore().execute();
                 } else {
                     // Embedded H2 has one writer (this one), so there is no concurrent creator to race with.
-                    for (AccountRef r : chunk) {
-                        db.insertInto(ACCOUNTS, A_ID, A_KIND, A_OWNER, A_CURRENCY, A_NORMAL, A_FLAGGED, A_CREATED)
-                                .values(newId(), r.kind().name(), r.owner(), r.currency().code(),
+                    for (Slot s : chunk) {
+                        AccountRef r = s.ref();
+                        db.insertInto(ACCOUNTS, A_ID, A_KIND, A_OWNER, A_CURRENCY, A_SHARD, A_NORMAL, A_FLAGGED, A_CREATED)
+                                .values(newId(), r.kind().name(), r.owner(), r.currency().code(), s.shard(),
                                         String.valueOf(r.kind().normalSide().code()), false, now)
                                 .execute();
                     }
@@ -432,7 +500,7 @@ final class Writer implements Runnable {
             lookupAccounts(db, missing);
             conn.commit();
             List<Long> ids = new ArrayList<>();
-            for (AccountRef r : missing) {
+            for (Slot r : missing) {
                 Long id = accountIds.get(r);
                 if (id == null) {
                     throw new SQLException("account not created: " + r);
@@ -462,24 +530,27 @@ final class Writer implements Runnable {
         conn.commit();
     }
 
-    private void lookupAccounts(DSLContext db, List<AccountRef> refs) {
+    private void lookupAccounts(DSLContext db, List<Slot> refs) {
         for (int from = 0; from < refs.size(); from += IN_CHUNK) {
-            List<AccountRef> chunk = refs.subList(from, Math.min(refs.size(), from + IN_CHUNK));
+            List<Slot> chunk = refs.subList(from, Math.min(refs.size(), from + IN_CHUNK));
             List<Condition> any = new ArrayList<>(chunk.size());
-            for (AccountRef r : chunk) {
-                any.add(A_KIND.eq(r.kind().name()).and(A_OWNER.eq(r.owner())).and(A_CURRENCY.eq(r.currency().code())));
+            for (Slot s : chunk) {
+                AccountRef r = s.ref();
+                any.add(A_KIND.eq(r.kind().name()).and(A_OWNER.eq(r.owner())).and(A_CURRENCY.eq(r.currency().code()))
+                        .and(A_SHARD.eq(s.shard())));
             }
-            for (Record rec : db.select(A_ID, A_KIND, A_OWNER, A_CURRENCY).from(ACCOUNTS).where(DSL.or(any)).fetch()) {
+            for (Record rec : db.select(A_ID, A_KIND, A_OWNER, A_CURRENCY, A_SHARD).from(ACCOUNTS).where(DSL.or(any))
+                    .fetch()) {
                 AccountRef ref = new AccountRef(AccountKind.valueOf(rec.get(A_KIND)), rec.get(A_OWNER),
                         Currency.of(rec.get(A_CURRENCY)));
-                remember(ref, rec.get(A_ID));
+                remember(new Slot(ref, rec.get(A_SHARD)), rec.get(A_ID));
             }
         }
     }
 
-    private void remember(AccountRef ref, long id) {
-        accountIds.put(ref, id);
-        accountRefs.put(id, ref);
+    private void remember(Slot slot, long id) {
+        accountIds.put(slot, id);
+        accountRefs.put(id, slot.ref());
     }
 
     private AccountRef refOf(DSLContext db, long id) {
@@ -490,12 +561,17 @@ final class Writer implements Runnable {
                 throw new IllegalStateException("no account " + id);
             }
             ref = new AccountRef(AccountKind.valueOf(rec.get(A_KIND)), rec.get(A_OWNER), Currency.of(rec.get(A_CURRENCY)));
-            remember(ref, id);
+            accountRefs.put(id, ref);
         }
         return ref;
     }
 
+    /** The id of the row this writer posts to for {@code ref}. */
     private long idOf(AccountRef ref) {
+        return idOf(slotOf(ref));
+    }
+
+    private long idOf(Slot ref) {
         Long id = accountIds.get(ref);
         if (id == null) {
             throw new IllegalStateException("account not resolved: " + ref);
@@ -514,7 +590,8 @@ final class Writer implements Runnable {
         }
     }
 
-    private Work apply(DSLContext db, List<Commands> batch, boolean lookupKeys) throws SQLException {
+    private Work apply(DSLContext db, List<Commands> batch, boolean lookupKeys, Map<AccountRef, List<Long>> shards)
+            throws SQLException {
         // 1. Idempotency keys already used (plain reads; a key raced in by another process fails the unique index).
         Set<String> txKeys = new HashSet<>();
         Set<String> externalRefs = new HashSet<>();
@@ -590,12 +667,12 @@ final class Writer implements Runnable {
             switch (c) {
                 case Commands.Post p -> {
                     if (p.entries() != null) {
-                        p.entries().forEach(e -> accounts.add(idOf(e.account())));
+                        p.entries().forEach(e -> lockSetOf(e, shards, accounts));
                     } else {
                         clawbackAccounts(p.clawbackUser()).forEach(a -> accounts.add(idOf(a)));
                     }
                 }
-                case Commands.CreatePending cp -> cp.request().entries().forEach(e -> accounts.add(idOf(e.account())));
+                case Commands.CreatePending cp -> cp.request().entries().forEach(e -> lockSetOf(e, shards, accounts));
                 case Commands.ResolvePending rp -> {
                     Pend pend = pendings.get(rp.pendingId());
                     if (pend != null) {
@@ -618,7 +695,7 @@ final class Writer implements Runnable {
         }
 
         // 5. Apply in queue order.
-        Work w = new Work(db, micros(clock.instant()), balances, closedThrough);
+        Work w = new Work(db, micros(clock.instant()), balances, closedThrough, shards);
         w.reversed.addAll(alreadyReversed);
         Set<Long> replayTx = new TreeSet<>();
         Map<Commands.Post, Long> replays = new LinkedHashMap<>();
@@ -641,7 +718,7 @@ final class Writer implements Runnable {
                                 + " is on the transaction with key " + existingRefs.get(p.externalRef()));
                     } else if (!sameKeyInBatch(w, p.key(), p.hash(), p)) {
                         Posted result = applyPost(w, p, p.key(), p.type(), p.effectiveAt(), p.reversalOf(),
-                                p.metadata(), p.entries(), null, p.future());
+                                p.metadata(), p.entries() == null ? null : resolve(w, p.entries()), null, p.future());
                         if (result == null) {
                             refusedKeys.add(p.key());
                         }
@@ -722,9 +799,66 @@ final class Writer implements Runnable {
         return true;
     }
 
+    /** The balance rows an entry may touch: all shards of a sharded account it drains, else this writer's row. */
+    private void lockSetOf(Entry e, Map<AccountRef, List<Long>> shards, Set<Long> into) {
+        List<Long> all = e.account().kind().sharded() && drains(e.account(), e.side()) ? shards.get(e.account()) : null;
+        if (all != null) {
+            into.addAll(all);
+        } else {
+            into.add(idOf(e.account()));
+        }
+    }
+
+    /** A line as posted: the stored account row (a shard for sharded kinds) and the logical account. */
+    record Line(long accountId, AccountRef account, Side side, long amount) {
+    }
+
+    /**
+     * Maps requested entries to stored rows: credits of a sharded account go to this writer's shard; a drain of a
+     * sharded account takes what each shard has available (this writer's first, then ascending), and whatever no
+     * shard can give stays on this writer's shard, where the overdraft check refuses it.
+     */
+    private List<Line> resolve(Work w, List<Entry> entries) {
+        List<Line> out = new ArrayList<>(entries.size());
+        Map<Long, Long> taken = null;
+        for (Entry e : entries) {
+            AccountRef ref = e.account();
+            List<Long> all = ref.kind().sharded() && drains(ref, e.side()) ? w.shards.get(ref) : null;
+            if (all == null || all.size() < 2) {
+                out.add(new Line(idOf(ref), ref, e.side(), e.amount()));
+                continue;
+            }
+            if (taken == null) {
+                taken = new HashMap<>();
+            }
+            long left = e.amount();
+            for (long id : all) {
+                Bal b = w.balances.get(id);
+                long available = b.kind.normalBalance(b.balance) - b.reserved - taken.getOrDefault(id, 0L);
+                long take = Math.min(Math.max(0, available), left);
+                if (take > 0) {
+                    out.add(new Line(id, ref, e.side(), take));
+                    taken.merge(id, take, Long::sum);
+                    left -= take;
+                }
+                if (left == 0) {
+                    break;
+                }
+            }
+            if (left > 0) {
+                out.add(new Line(all.getFirst(), ref, e.side(), left));
+            }
+        }
+        return out;
+    }
+
+    private static Entry entryOf(Line l) {
+        return l.side() == Side.DEBIT ? Entry.debit(l.account(), l.amount()) : Entry.credit(l.account(), l.amount());
+    }
+
     /** Checks and applies one transaction; on refusal completes the future exceptionally and changes nothing. */
     private Posted applyPost(Work w, Commands.Post p, String key, TransactionType type, Instant effectiveAt,
-                             Long reversalOf, Map<String, String> metadata, List<Entry> requested, Pend releasing,
+                             Long reversalOf, Map<String, String> metadata, List<Line> requested, Pend releasing,
                              CompletableFuture<?> future) {
         Instant effective = effectiveAt == null ? w.now : effectiveAt;
         String externalRef = p == null ? null : p.externalRef();
@@ -741,7 +875,7 @@ final class Writer implements Runnable {
             w.fail(future, LedgerError.ALREADY_REVERSED, "transaction " + reversalOf + " was already reversed");
             return null;
         }
-        List<Entry> entries = requested;
+        List<Line> entries = requested;
         boolean flagWallet = false;
         if (entries == null) { // clawback: wallet first, the rest to the receivable
             AccountRef wallet = AccountRef.viewerWallet(p.clawbackUser());
@@ -749,22 +883,23 @@ final class Writer implements Runnable {
             long available = Math.max(0, wb.kind.normalBalance(wb.balance) - wb.reserved);
             long fromWallet = Math.min(available, p.clawbackCoins());
             long owed = p.clawbackCoins() - fromWallet;
-            entries = new ArrayList<>(3);
+            List<Entry> claw = new ArrayList<>(3);
             if (fromWallet > 0) {
-                entries.add(Entry.debit(wallet, fromWallet));
+                claw.add(Entry.debit(wallet, fromWallet));
             }
             if (owed > 0) {
-                entries.add(Entry.debit(new AccountRef(AccountKind.RECEIVABLE, p.clawbackUser(), Currency.COIN), owed));
+                claw.add(Entry.debit(new AccountRef(AccountKind.RECEIVABLE, p.clawbackUser(), Currency.COIN), owed));
                 flagWallet = true;
             }
-            entries.add(Entry.credit(AccountRef.platform(AccountKind.COIN_ISSUANCE, Currency.COIN), p.clawbackCoins()));
+            claw.add(Entry.credit(AccountRef.platform(AccountKind.COIN_ISSUANCE, Currency.COIN), p.clawbackCoins()));
+            entries = resolve(w, claw);
         }
         // Net change and reservation release per account, then check before touching anything.
         Map<Long, Long> net = new TreeMap<>();
         Map<Long, Long> release = releasing == null ? Map.of() : reservationOf(w, releasing.lines);
         try {
-            for (Entry e : entries) {
-                net.merge(idOf(e.account()), e.side().signed(e.amount()), Math::addExact);
+            for (Line e : entries) {
+                net.merge(e.accountId(), e.side().signed(e.amount()), Math::addExact);
             }
             for (Map.Entry<Long, Long> n : net.entrySet()) {
                 Bal b = w.balances.get(n.getKey());
@@ -786,8 +921,8 @@ final class Writer implements Runnable {
         long txId = newId();
         List<PostedEntry> out = new ArrayList<>(entries.size());
         int seq = 0;
-        for (Entry e : entries) {
-            long accountId = idOf(e.account());
+        for (Line e : entries) {
+            long accountId = e.accountId();
             Bal b = w.balances.get(accountId);
             long signed = e.side().signed(e.amount());
             b.balance += signed;
@@ -848,9 +983,10 @@ final class Writer implements Runnable {
             w.fail(cp.future(), LedgerError.PERIOD_CLOSED, "effective " + req.effectiveAt() + " is before closed " + w.closedThrough);
             return;
         }
+        List<Line> resolved = resolve(w, req.entries());
         List<long[]> lines = new ArrayList<>();
-        for (Entry e : req.entries()) {
-            lines.add(new long[] {idOf(e.account()), e.side().signed(e.amount())});
+        for (Line e : resolved) {
+            lines.add(new long[] {e.accountId(), e.side().signed(e.amount())});
         }
         Map<Long, Long> reserve;
         try {
@@ -878,11 +1014,11 @@ final class Writer implements Runnable {
                 codec.metadataJson(req.metadata())});
         int seq = 0;
         for (long[] l : lines) {
-            w.pendingLineRows.add(new Object[] {id, seq, l[0], req.entries().get(seq).account().currency().code(), l[1]});
+            w.pendingLineRows.add(new Object[] {id, seq, l[0], resolved.get(seq).account().currency().code(), l[1]});
             seq++;
         }
         w.succeed(cp.future(), new PendingTransaction(id, req.idempotencyKey(), req.type(),
-                PendingTransaction.State.OPEN, w.now, req.metadata(), req.entries(), 0));
+                PendingTransaction.State.OPEN, w.now, req.metadata(), resolved.stream().map(Writer::entryOf).toList(), 0));
     }
 
     private void applyResolve(Work w, Commands.ResolvePending rp, Pend pend, Map<Commands.ResolvePending, Long> replays) {
@@ -907,10 +1043,10 @@ final class Writer implements Runnable {
             }
             case OPEN -> {
                 if (rp.post()) {
-                    List<Entry> entries = new ArrayList<>(pend.lines.size());
+                    List<Line> entries = new ArrayList<>(pend.lines.size());
                     for (long[] l : pend.lines) {
                         AccountRef ref = refOf(w.db, l[0]);
-                        entries.add(l[1] > 0 ? Entry.debit(ref, l[1]) : Entry.credit(ref, -l[1]));
+                        entries.add(new Line(l[0], ref, l[1] > 0 ? Side.DEBIT : Side.CREDIT, Math.abs(l[1])));
                     }
                     Posted result = applyPost(w, null, pend.key + "#post", pend.type, pend.effectiveAt, null,
                             pend.metadata, entries, pend, rp.future());

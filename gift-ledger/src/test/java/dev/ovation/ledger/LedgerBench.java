@@ -201,8 +201,9 @@ public final class LedgerBench {
         long platformId;
         try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
             viewerIds = ids(s, "SELECT id FROM ledger_accounts WHERE kind = 'VIEWER_WALLET'");
-            creatorIds = ids(s, "SELECT id FROM ledger_accounts WHERE kind = 'CREATOR_EARNINGS'");
-            platformId = ids(s, "SELECT id FROM ledger_accounts WHERE kind = 'PLATFORM_GIFT_REVENUE'")[0];
+            // One row per creator and one platform row, as an unsharded design would have.
+            creatorIds = ids(s, "SELECT id FROM ledger_accounts WHERE kind = 'CREATOR_EARNINGS' AND shard = 0");
+            platformId = ids(s, "SELECT id FROM ledger_accounts WHERE kind = 'PLATFORM_GIFT_REVENUE' AND shard = 0")[0];
         }
         AtomicLong ids = new AtomicLong(1);
         LongAdder gifts = new LongAdder();
