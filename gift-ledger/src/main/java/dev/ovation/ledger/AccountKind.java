@@ -6,34 +6,45 @@ package dev.ovation.ledger;
  */
 public enum AccountKind {
     /** A viewer's coins (COIN, owner = user id). A liability of the platform; never negative. */
-    VIEWER_WALLET(Side.CREDIT, false),
-    /** Coins a creator earned and may be paid out for (COIN, owner = creator id); never negative. */
-    CREATOR_EARNINGS(Side.CREDIT, false),
+    VIEWER_WALLET(Side.CREDIT, false, false),
+    /** Coins a creator earned and may be paid out for (COIN, owner = creator id); never negative. Sharded. */
+    CREATOR_EARNINGS(Side.CREDIT, false, true),
     /** Creator earnings on hold (COIN, owner = creator id), e.g. during a payout or review; never negative. */
-    CREATOR_PENDING_EARNINGS(Side.CREDIT, false),
-    /** The platform's revenue share of gifts (COIN, owner = "platform"). */
-    PLATFORM_GIFT_REVENUE(Side.CREDIT, true),
+    CREATOR_PENDING_EARNINGS(Side.CREDIT, false, false),
+    /** The platform's revenue share of gifts (COIN, owner = "platform"). Sharded. */
+    PLATFORM_GIFT_REVENUE(Side.CREDIT, true, true),
     /** Money held at Stripe (fiat, owner = "platform" or a Stripe account id). An asset. */
-    STRIPE_CLEARING(Side.DEBIT, true),
+    STRIPE_CLEARING(Side.DEBIT, true, false),
     /** Processing fees paid to Stripe (fiat). An expense. */
-    FEES(Side.DEBIT, true),
+    FEES(Side.DEBIT, true, false),
     /** Fiat received for coins not yet earned out: deferred revenue (fiat, owner = "platform"). */
-    COIN_LIABILITY(Side.CREDIT, true),
+    COIN_LIABILITY(Side.CREDIT, true, false),
     /** Coins put into circulation by sale (COIN, owner = "platform"): the counterpart of all coins outstanding. */
-    COIN_ISSUANCE(Side.DEBIT, true),
+    COIN_ISSUANCE(Side.DEBIT, true, false),
     /** Coins given away (COIN, owner = "platform" or a campaign id). A marketing expense. */
-    PROMO(Side.DEBIT, true),
+    PROMO(Side.DEBIT, true, false),
     /** Coins or money a user owes the platform after a clawback (owner = user id). An asset. */
-    RECEIVABLE(Side.DEBIT, true),
+    RECEIVABLE(Side.DEBIT, true, false),
     /** Payouts owed to or in transit to creators (fiat, owner = "platform" or creator id). A liability. */
-    PAYOUTS(Side.CREDIT, true);
+    PAYOUTS(Side.CREDIT, true, false);
 
     private final Side normalSide;
     private final boolean mayGoNegative;
+    private final boolean sharded;
 
-    AccountKind(Side normalSide, boolean mayGoNegative) {
+    AccountKind(Side normalSide, boolean mayGoNegative, boolean sharded) {
         this.normalSide = normalSide;
         this.mayGoNegative = mayGoNegative;
+        this.sharded = sharded;
+    }
+
+    /**
+     * Whether an account of this kind is stored as several shard rows (one per writer) so that gifts committed by
+     * different writers in parallel do not wait for one another on its balance row. Balances, statements and the
+     * trial balance show the sum of the shards as one account; see docs/ledger.md.
+     */
+    public boolean sharded() {
+        return sharded;
     }
 
     /** The side on which this account's balance grows. */

@@ -37,6 +37,12 @@ final class Codec {
     /** SHA-256 (hex) over a canonical, length-prefixed rendering of what the request asks for. */
     static String fingerprint(String kind, TransactionType type, Instant effectiveAt, Long reversalOf,
                               Map<String, String> metadata, List<Entry> entries, long extra) {
+        return fingerprint(kind, type, effectiveAt, reversalOf, metadata, entries, extra, null);
+    }
+
+    /** As above; a non-null external reference is part of the request (a null one leaves older hashes as they were). */
+    static String fingerprint(String kind, TransactionType type, Instant effectiveAt, Long reversalOf,
+                              Map<String, String> metadata, List<Entry> entries, long extra, String externalRef) {
         StringBuilder sb = new StringBuilder(256);
         part(sb, kind);
         part(sb, type.name());
@@ -54,6 +60,10 @@ final class Codec {
             part(sb, e.account().currency().code());
             part(sb, e.side().name());
             part(sb, Long.toString(e.amount()));
+        }
+        if (externalRef != null) {
+            part(sb, "ref");
+            part(sb, externalRef);
         }
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");

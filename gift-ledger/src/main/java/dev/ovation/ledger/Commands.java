@@ -19,7 +19,7 @@ sealed interface Commands {
      */
     record Post(String key, String hash, TransactionType type, Instant effectiveAt, Long reversalOf,
                 Map<String, String> metadata, String metadataJson, List<Entry> entries, String clawbackUser,
-                long clawbackCoins, CompletableFuture<Posted> future) implements Commands {
+                long clawbackCoins, String externalRef, CompletableFuture<Posted> future) implements Commands {
         @Override
         public TransactionType metricType() {
             return type;

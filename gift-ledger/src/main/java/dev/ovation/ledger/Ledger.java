@@ -110,6 +110,9 @@ public interface Ledger extends AutoCloseable {
     /** The posted transaction with this id. */
     CompletableFuture<Optional<Posted>> transaction(long transactionId);
 
+    /** The posted transaction carrying this external reference ({@link PostRequest#externalRef()}), if any. */
+    CompletableFuture<Optional<Posted>> transactionByExternalRef(String externalRef);
+
     /** Stops accepting requests, finishes the queued ones and stops the threads. */
     @Override
     void close();

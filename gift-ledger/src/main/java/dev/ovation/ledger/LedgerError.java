@@ -6,6 +6,11 @@ public enum LedgerError {
     INSUFFICIENT_FUNDS,
     /** The idempotency key was already used for a different request. */
     IDEMPOTENCY_CONFLICT,
+    /**
+     * The external reference ({@link PostRequest#externalRef()}) is already on another transaction (another
+     * idempotency key): the outside event was recorded before; {@link Ledger#transactionByExternalRef} finds it.
+     */
+    EXTERNAL_REF_CONFLICT,
     /** Debits and credits differ in some currency. */
     UNBALANCED,
     /** The effective time falls into a closed period. */

@@ -22,7 +22,7 @@ import org.jooq.conf.Settings;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The ledger: writer threads sharing one queue, a pool of reader threads, a completion thread. */
+/** The ledger: writer threads (each with its own queue), a pool of reader threads, a completion thread. */
 final class LedgerImpl implements Ledger {
     private static final Logger log = LoggerFactory.getLogger(LedgerImpl.class);
     static final int MAX_KEY_CHARS = 200;
@@ -36,21 +36,28 @@ final class LedgerImpl implements Ledger {
     private final ExecutorService readers;
     private final ExecutorService completions;
 
-    private LedgerImpl(DataSource dataSource, SQLDialect dialect, LedgerConfig config, MeterRegistry meters) {
+    private LedgerImpl(DataSource dataSource, SQLDialect dialect, LedgerConfig config, MeterRegistry meters,
+                       int firstShard) {
         this.config = config;
         Settings settings = new Settings().withRenderSchema(false).withExecuteLogging(false);
         this.completions = Executors.newSingleThreadExecutor(named("ledger-complete"));
         this.readers = Executors.newFixedThreadPool(config.readerThreads(), named("ledger-reader"));
         this.reads = new Reads(dataSource, dialect, settings, codec, config);
-        java.util.concurrent.BlockingQueue<Commands> queue =
-                new java.util.concurrent.ArrayBlockingQueue<>(config.maxQueuedRequests());
-        meters.gauge("ledger.queue.depth", queue, java.util.concurrent.BlockingQueue::size);
-        // Several writers let one batch's commit (fsync) overlap the next batch's work; row locks keep them
-        // correct as they do for several processes. Embedded H2 commits in-process, so one writer is enough.
+        // Several writers work in parallel, each with its own queue, connection and batch; row locks keep them
+        // correct as they do for several processes. Requests are routed by the account they drain (a viewer's
+        // wallet), so one wallet's requests stay in order on one writer and two writers' batches share no wallet
+        // row; each writer credits its own shard of the sharded kinds (creator earnings, platform revenue), so
+        // their batches share no row at all and commit in parallel. Embedded H2 commits in-process: one writer.
         int count = dialect.family() == SQLDialect.H2 ? 1 : config.writerThreads();
+        int perQueue = Math.max(1, (config.maxQueuedRequests() + count - 1) / count);
+        List<java.util.concurrent.BlockingQueue<Commands>> queues = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            queues.add(new java.util.concurrent.ArrayBlockingQueue<>(perQueue));
+        }
+        meters.gauge("ledger.queue.depth", queues, qs -> qs.stream().mapToInt(java.util.Collection::size).sum());
         for (int i = 0; i < count; i++) {
             Writer w = new Writer(dataSource, dialect, settings, config, codec, Clock.systemUTC(), completions, meters,
-                    queue);
+                    queues.get(i), firstShard + i);
             writers.add(w);
             Thread t = new Thread(w, "ledger-writer-" + (i + 1));
             writerThreads.add(t);
@@ -60,6 +67,15 @@ final class LedgerImpl implements Ledger {
     }
 
     static Ledger open(DataSource dataSource, SQLDialect dialect, LedgerConfig config, MeterRegistry meters) {
+        return open(dataSource, dialect, config, meters, 0);
+    }
+
+    /**
+     * As {@link Ledger#open}, with this ledger's writers crediting shards firstShard, firstShard + 1, ... (tests use
+     * it to stand for another process that writes other shards).
+     */
+    static Ledger open(DataSource dataSource, SQLDialect dialect, LedgerConfig config, MeterRegistry meters,
+                       int firstShard) {
         Objects.requireNonNull(dataSource, "dataSource");
         Objects.requireNonNull(config, "config");
         Objects.requireNonNull(meters, "meters");
@@ -72,7 +88,7 @@ final class LedgerImpl implements Ledger {
         if (vendor.equals("h2")) {
             durableH2Commits(dataSource);
         }
-        return new LedgerImpl(dataSource, dialect, config, meters);
+        return new LedgerImpl(dataSource, dialect, config, meters, firstShard);
     }
 
     /** Flyway with the ledger's own history table; other modules' tables in the same schema are left alone. */
@@ -112,6 +128,29 @@ final class LedgerImpl implements Ledger {
 
     // ---------------------------------------------------------------------------------------------------------
 
+    /**
+     * Queues a command on the writer that owns its partition: the first account it drains (a wallet), else its
+     * key (a pending transaction's id for post/void).
+     */
+    private void submit(Commands c) {
+        Object partition = switch (c) {
+            case Commands.Post p -> p.entries() == null ? AccountRef.viewerWallet(p.clawbackUser())
+                    : partitionOf(p.entries(), p.key());
+            case Commands.CreatePending cp -> partitionOf(cp.request().entries(), cp.request().idempotencyKey());
+            case Commands.ResolvePending rp -> rp.pendingId();
+        };
+        writers.get(Math.floorMod(partition.hashCode() * 0x9E3779B9, writers.size())).submit(c);
+    }
+
+    private static Object partitionOf(List<Entry> entries, String key) {
+        for (Entry e : entries) {
+            if (Writer.drains(e.account(), e.side())) {
+                return e.account();
+            }
+        }
+        return key;
+    }
+
     private <T> CompletableFuture<T> refuse(LedgerException e) {
         writer.reject(e.error());
         return CompletableFuture.failedFuture(e);
@@ -143,8 +182,12 @@ final class LedgerImpl implements Ledger {
                 throw new LedgerException(LedgerError.UNBALANCED, ccy + " debits " + dc[0] + " != credits " + dc[1]);
             }
         });
+        if (r.externalRef() != null && (r.externalRef().isBlank() || r.externalRef().length() > MAX_KEY_CHARS)) {
+            throw new LedgerException(LedgerError.INVALID_REQUEST, "external reference must be 1.." + MAX_KEY_CHARS
+                    + " characters");
+        }
         Instant effective = r.effectiveAt() == null ? null : Schema.micros(r.effectiveAt());
-        return new PostRequest(r.idempotencyKey(), r.type(), effective, r.metadata(), r.entries());
+        return new PostRequest(r.idempotencyKey(), r.type(), effective, r.metadata(), r.entries(), r.externalRef());
     }
 
     private static void checkKey(String key) {
@@ -175,10 +218,11 @@ final class LedgerImpl implements Ledger {
         } catch (LedgerException e) {
             return refuse(e);
         }
-        String hash = Codec.fingerprint("post", r.type(), r.effectiveAt(), null, r.metadata(), r.entries(), 0);
+        String hash = Codec.fingerprint("post", r.type(), r.effectiveAt(), null, r.metadata(), r.entries(), 0,
+                r.externalRef());
         CompletableFuture<Posted> f = new CompletableFuture<>();
-        writer.submit(new Commands.Post(r.idempotencyKey(), hash, r.type(), r.effectiveAt(), null, r.metadata(),
-                codec.metadataJson(r.metadata()), r.entries(), null, 0, f));
+        submit(new Commands.Post(r.idempotencyKey(), hash, r.type(), r.effectiveAt(), null, r.metadata(),
+                codec.metadataJson(r.metadata()), r.entries(), null, 0, r.externalRef(), f));
         return f;
     }
 
@@ -218,9 +262,9 @@ final class LedgerImpl implements Ledger {
         }
         String hash = Codec.fingerprint("clawback:" + userId, TransactionType.CLAWBACK, null, null, meta, List.of(), coins);
         CompletableFuture<Posted> f = new CompletableFuture<>();
-        writer.submit(new Commands.Post(idempotencyKey, hash, TransactionType.CLAWBACK, null, null, meta,
+        submit(new Commands.Post(idempotencyKey, hash, TransactionType.CLAWBACK, null, null, meta,
                 codec.metadataJson(meta), null, userId,
-                coins, f));
+                coins, null, f));
         return f;
     }
 
@@ -244,8 +288,8 @@ final class LedgerImpl implements Ledger {
             }
             String hash = Codec.fingerprint("reverse", TransactionType.REVERSAL, null, transactionId, meta, mirror, 0);
             CompletableFuture<Posted> f = new CompletableFuture<>();
-            writer.submit(new Commands.Post(idempotencyKey, hash, TransactionType.REVERSAL, null, transactionId, meta,
-                    codec.metadataJson(meta), mirror, null, 0, f));
+            submit(new Commands.Post(idempotencyKey, hash, TransactionType.REVERSAL, null, transactionId, meta,
+                    codec.metadataJson(meta), mirror, null, 0, null, f));
             return f;
         });
     }
@@ -255,26 +299,30 @@ final class LedgerImpl implements Ledger {
         PostRequest r;
         try {
             r = validate(Objects.requireNonNull(request, "request"));
+            if (r.externalRef() != null) {
+                throw new LedgerException(LedgerError.INVALID_REQUEST,
+                        "an external reference is for posted transactions, not pending ones");
+            }
         } catch (LedgerException e) {
             return refuse(e);
         }
         String hash = Codec.fingerprint("pending", r.type(), r.effectiveAt(), null, r.metadata(), r.entries(), 0);
         CompletableFuture<PendingTransaction> f = new CompletableFuture<>();
-        writer.submit(new Commands.CreatePending(r, hash, f));
+        submit(new Commands.CreatePending(r, hash, f));
         return f;
     }
 
     @Override
     public CompletableFuture<Posted> postPending(long pendingId) {
         CompletableFuture<Object> f = new CompletableFuture<>();
-        writer.submit(new Commands.ResolvePending(pendingId, true, f));
+        submit(new Commands.ResolvePending(pendingId, true, f));
         return f.thenApply(Posted.class::cast);
     }
 
     @Override
     public CompletableFuture<PendingTransaction> voidPending(long pendingId) {
         CompletableFuture<Object> f = new CompletableFuture<>();
-        writer.submit(new Commands.ResolvePending(pendingId, false, f));
+        submit(new Commands.ResolvePending(pendingId, false, f));
         return f.thenApply(PendingTransaction.class::cast);
     }
 
@@ -332,6 +380,12 @@ final class LedgerImpl implements Ledger {
     @Override
     public CompletableFuture<Optional<Posted>> transaction(long transactionId) {
         return read(() -> reads.transaction(transactionId));
+    }
+
+    @Override
+    public CompletableFuture<Optional<Posted>> transactionByExternalRef(String externalRef) {
+        Objects.requireNonNull(externalRef, "externalRef");
+        return read(() -> reads.transactionByExternalRef(externalRef));
     }
 
     @Override

@@ -15,9 +15,11 @@ import java.util.Map;
  * @param reversalOf    id of the transaction this one reverses, or null
  * @param metadata      the request's metadata
  * @param entries       the postings, in request order
+ * @param externalRef   the request's external reference ({@link PostRequest#externalRef()}), or null
  */
 public record Posted(long transactionId, String idempotencyKey, TransactionType type, Instant effectiveAt,
-                     Instant postedAt, Long reversalOf, Map<String, String> metadata, List<PostedEntry> entries) {
+                     Instant postedAt, Long reversalOf, Map<String, String> metadata, List<PostedEntry> entries,
+                     String externalRef) {
     public Posted {
         metadata = Map.copyOf(metadata);
         entries = List.copyOf(entries);

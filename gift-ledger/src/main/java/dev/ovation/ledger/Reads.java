@@ -65,12 +65,12 @@ final class Reads {
                     amount > 0 ? Side.DEBIT : Side.CREDIT, Math.abs(amount), r.get(P_ENTRY_NO),
                     ref.kind().normalBalance(r.get(P_BALANCE_AFTER))));
         }
-        for (Record r : db.select(T_ID, T_KEY, T_TYPE, T_EFFECTIVE, T_POSTED, T_REVERSAL_OF, T_METADATA).from(TRANSACTIONS)
-                .where(T_ID.in(ids)).fetch()) {
+        for (Record r : db.select(T_ID, T_KEY, T_TYPE, T_EFFECTIVE, T_POSTED, T_REVERSAL_OF, T_METADATA, T_EXTERNAL_REF)
+                .from(TRANSACTIONS).where(T_ID.in(ids)).fetch()) {
             long id = r.get(T_ID);
             out.put(id, new Posted(id, r.get(T_KEY), TransactionType.valueOf(r.get(T_TYPE)), fromDb(r.get(T_EFFECTIVE)),
                     fromDb(r.get(T_POSTED)), r.get(T_REVERSAL_OF), codec.metadata(r.get(T_METADATA)),
-                    entries.getOrDefault(id, List.of())));
+                    entries.getOrDefault(id, List.of()), r.get(T_EXTERNAL_REF)));
         }
         return out;
     }
@@ -103,17 +103,35 @@ final class Reads {
         return Optional.ofNullable(loadPosted(db(), codec, List.of(id)).get(id));
     }
 
+    Optional<Posted> transactionByExternalRef(String externalRef) {
+        DSLContext db = db();
+        Long id = db.select(T_ID).from(TRANSACTIONS).where(T_EXTERNAL_REF.eq(externalRef)).fetchOne(T_ID);
+        return id == null ? Optional.empty() : Optional.ofNullable(loadPosted(db, codec, List.of(id)).get(id));
+    }
+
+    /** The account's balance; for a sharded kind the sum of its shards (id of shard 0, highest last id). */
     Balance balance(AccountRef account) {
-        Record r = db().select(A_ID, A_FLAGGED, B_BALANCE, B_RESERVED, B_ENTRIES, B_LAST_TX).from(ACCOUNTS)
-                .join(BALANCES).on(B_ACCOUNT.eq(A_ID)).where(is(account)).fetchOne();
-        if (r == null) {
+        var rows = db().select(A_ID, A_SHARD, A_FLAGGED, B_BALANCE, B_RESERVED, B_ENTRIES, B_LAST_TX).from(ACCOUNTS)
+                .join(BALANCES).on(B_ACCOUNT.eq(A_ID)).where(is(account)).orderBy(A_SHARD).fetch();
+        if (rows.isEmpty()) {
             return new Balance(account, 0, 0, 0, 0, 0, 0, false);
         }
-        long normal = account.kind().normalBalance(r.get(B_BALANCE));
-        long reserved = r.get(B_RESERVED);
-        Long last = r.get(B_LAST_TX);
-        return new Balance(account, r.get(A_ID), normal, reserved, normal - reserved, r.get(B_ENTRIES),
-                last == null ? 0 : last, Boolean.TRUE.equals(r.get(A_FLAGGED)));
+        long signed = 0;
+        long reserved = 0;
+        long entries = 0;
+        long last = 0;
+        boolean flagged = false;
+        for (Record r : rows) {
+            signed = Math.addExact(signed, r.get(B_BALANCE));
+            reserved = Math.addExact(reserved, r.get(B_RESERVED));
+            entries += r.get(B_ENTRIES);
+            Long l = r.get(B_LAST_TX);
+            last = Math.max(last, l == null ? 0 : l);
+            flagged |= Boolean.TRUE.equals(r.get(A_FLAGGED));
+        }
+        long normal = account.kind().normalBalance(signed);
+        return new Balance(account, rows.getFirst().get(A_ID), normal, reserved, normal - reserved, entries, last,
+                flagged);
     }
 
     long balanceAt(AccountRef account, Instant time) {
@@ -125,6 +143,9 @@ final class Reads {
 
     StatementPage statement(AccountRef account, long afterEntryNo, int limit) {
         int n = Math.max(1, Math.min(limit, config.maxStatementPageSize()));
+        if (account.kind().sharded()) {
+            return shardedStatement(account, afterEntryNo, n);
+        }
         DSLContext db = db();
         Long id = db.select(A_ID).from(ACCOUNTS).where(is(account)).fetchOne(A_ID);
         if (id == null) {
@@ -146,6 +167,47 @@ final class Reads {
         boolean more = db.fetchExists(db.selectOne().from(POSTINGS).where(P_ACCOUNT.eq(id))
                 .and(P_ENTRY_NO.gt(lines.isEmpty() ? afterEntryNo : lines.getLast().entryNo())));
         return new StatementPage(account, lines, more ? lines.getLast().entryNo() : -1);
+    }
+
+    /**
+     * The statement of a sharded account: the postings of all its shards in transaction id order, the cursor being
+     * a transaction id (a transaction's lines are never split across pages), balanceAfter the running balance of
+     * the whole account (the sum before the page, then line by line).
+     */
+    private StatementPage shardedStatement(AccountRef account, long afterTx, int n) {
+        DSLContext db = db();
+        List<Long> ids = db.select(A_ID).from(ACCOUNTS).where(is(account)).fetch(A_ID);
+        if (ids.isEmpty()) {
+            return new StatementPage(account, List.of(), -1);
+        }
+        long running = 0;
+        if (afterTx > 0) {
+            BigDecimal before = db.select(DSL.sum(P_AMOUNT)).from(POSTINGS).where(P_ACCOUNT.in(ids))
+                    .and(P_TX.le(afterTx)).fetchOne(0, BigDecimal.class);
+            running = before == null ? 0 : before.longValueExact();
+        }
+        List<StatementLine> lines = new ArrayList<>();
+        Long lastTx = null;
+        boolean more = false;
+        for (Record r : db.select(P_ENTRY_NO, P_TX, P_SEQ, P_AMOUNT, T_TYPE, T_KEY, T_EFFECTIVE, T_POSTED, T_METADATA)
+                .from(POSTINGS).join(TRANSACTIONS).on(T_ID.eq(P_TX)).where(P_ACCOUNT.in(ids)).and(P_TX.gt(afterTx))
+                .orderBy(P_TX, P_SEQ).limit(n + config.maxEntriesPerTransaction() + 1).fetch()) {
+            long tx = r.get(P_TX);
+            if (lines.size() >= n && lastTx != null && tx != lastTx) {
+                more = true;
+                break;
+            }
+            long amount = r.get(P_AMOUNT);
+            running = Math.addExact(running, amount);
+            lines.add(new StatementLine(r.get(P_ENTRY_NO), tx, TransactionType.valueOf(r.get(T_TYPE)), r.get(T_KEY),
+                    fromDb(r.get(T_EFFECTIVE)), fromDb(r.get(T_POSTED)), amount > 0 ? Side.DEBIT : Side.CREDIT,
+                    Math.abs(amount), account.kind().normalBalance(running), codec.metadata(r.get(T_METADATA))));
+            lastTx = tx;
+        }
+        if (!more && lastTx != null) {
+            more = db.fetchExists(db.selectOne().from(POSTINGS).where(P_ACCOUNT.in(ids)).and(P_TX.gt(lastTx)));
+        }
+        return new StatementPage(account, lines, more ? lastTx : -1);
     }
 
     TrialBalance trialBalance(Instant asOf) {

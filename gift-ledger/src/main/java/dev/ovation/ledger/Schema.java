@@ -28,6 +28,7 @@ final class Schema {
     static final Field<String> A_OWNER = field(name("ledger_accounts", "owner"), SQLDataType.VARCHAR);
     static final Field<String> A_CURRENCY = field(name("ledger_accounts", "currency"), SQLDataType.VARCHAR);
     static final Field<String> A_NORMAL = field(name("ledger_accounts", "normal_side"), SQLDataType.CHAR);
+    static final Field<Integer> A_SHARD = field(name("ledger_accounts", "shard"), SQLDataType.INTEGER);
     static final Field<Boolean> A_FLAGGED = field(name("ledger_accounts", "flagged"), SQLDataType.BOOLEAN);
     static final Field<LocalDateTime> A_CREATED = field(name("ledger_accounts", "created_at"), SQLDataType.LOCALDATETIME(6));
 
@@ -47,6 +48,7 @@ final class Schema {
     static final Field<LocalDateTime> T_POSTED = field(name("ledger_transactions", "posted_at"), SQLDataType.LOCALDATETIME(6));
     static final Field<Long> T_REVERSAL_OF = field(name("ledger_transactions", "reversal_of"), SQLDataType.BIGINT);
     static final Field<String> T_METADATA = field(name("ledger_transactions", "metadata"), SQLDataType.VARCHAR);
+    static final Field<String> T_EXTERNAL_REF = field(name("ledger_transactions", "external_ref"), SQLDataType.VARCHAR);
 
     static final Table<Record> POSTINGS = table(name("ledger_postings"));
     static final Field<Long> P_TX = field(name("ledger_postings", "tx_id"), SQLDataType.BIGINT);

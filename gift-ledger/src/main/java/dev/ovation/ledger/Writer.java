@@ -60,7 +60,9 @@ final class Writer implements Runnable {
     private final Clock clock;
     private final Executor completions;
     private final BlockingQueue<Commands> queue;
-    private final Map<AccountRef, Long> accountIds;
+    /** Which shard of a sharded account kind this writer credits (its index among the writers). */
+    private final int shard;
+    private final Map<Slot, Long> accountIds;
     private final Map<Long, AccountRef> accountRefs;
     private final Map<TransactionType, Counter> posted = new EnumMap<>(TransactionType.class);
     private final Map<LedgerError, Counter> rejected = new EnumMap<>(LedgerError.class);
@@ -69,12 +71,15 @@ final class Writer implements Runnable {
     private final String insertTxSql;
     private final String insertPostingSql;
     private final String updateBalanceSql;
+    private final String lockSqlPrefix;
+    private final String lockSqlSuffix = ") ORDER BY account_id FOR UPDATE";
     private volatile boolean closing;
     private long nextId;
     private long idLimit;
 
     Writer(DataSource dataSource, SQLDialect dialect, Settings settings, LedgerConfig config, Codec codec, Clock clock,
-           Executor completions, MeterRegistry meters, BlockingQueue<Commands> queue) {
+           Executor completions, MeterRegistry meters, BlockingQueue<Commands> queue, int shard) {
+        this.shard = shard;
         this.dataSource = dataSource;
         this.dialect = dialect;
         this.settings = settings;
@@ -85,18 +90,21 @@ final class Writer implements Runnable {
         this.queue = queue;
         DSLContext render = DSL.using(dialect, settings);
         this.insertTxSql = render.render(render.insertInto(TRANSACTIONS, T_ID, T_KEY, T_HASH, T_TYPE, T_EFFECTIVE,
-                T_POSTED, T_REVERSAL_OF, T_METADATA).values((Long) null, null, null, null, null, null, null, null));
+                T_POSTED, T_REVERSAL_OF, T_METADATA, T_EXTERNAL_REF)
+                .values((Long) null, null, null, null, null, null, null, null, null));
         this.insertPostingSql = render.render(render.insertInto(POSTINGS, P_TX, P_SEQ, P_ACCOUNT, P_ENTRY_NO,
                 P_CURRENCY, P_AMOUNT, P_BALANCE_AFTER).values((Long) null, null, null, null, null, null, null));
         this.updateBalanceSql = render.render(render.update(BALANCES).set(B_BALANCE, (Long) null)
                 .set(B_RESERVED, (Long) null).set(B_ENTRIES, (Long) null).set(B_LAST_TX, (Long) null)
                 .where(B_ACCOUNT.eq((Long) null)));
+        this.lockSqlPrefix = "SELECT account_id, balance, reserved, entry_count, last_tx_id FROM ledger_balances"
+                + " WHERE account_id IN (";
         int cache = config.accountCacheSize();
         this.accountIds = new LinkedHashMap<>(1024, 0.75f, true) {
             private static final long serialVersionUID = 1L;
 
             @Override
-            protected boolean removeEldestEntry(Map.Entry<AccountRef, Long> eldest) {
+            protected boolean removeEldestEntry(Map.Entry<Slot, Long> eldest) {
                 return size() > cache;
             }
         };
@@ -293,6 +301,7 @@ final class Writer implements Runnable {
         final Instant now;
         final Map<Long, Bal> balances;
         final Instant closedThrough;
+        final Map<AccountRef, List<Long>> shards;
         final List<Runnable> completions = new ArrayList<>();
         final List<Object[]> txRows = new ArrayList<>();
         final List<Object[]> postingRows = new ArrayList<>();
@@ -302,11 +311,14 @@ final class Writer implements Runnable {
         final List<Pend> pendingUpdates = new ArrayList<>();
         final Set<Long> reversed = new HashSet<>();
         final Map<String, Commands> keysInBatch = new HashMap<>();
+        final Map<String, String> externalRefsInBatch = new HashMap<>(); // ref -> key, of posts applied
         final Map<String, String> hashesInBatch = new HashMap<>();
         final Map<TransactionType, Integer> postedByType = new EnumMap<>(TransactionType.class);
         final Map<LedgerError, Integer> rejectedByReason = new EnumMap<>(LedgerError.class);
 
-        Work(DSLContext db, Instant now, Map<Long, Bal> balances, Instant closedThrough) {
+        Work(DSLContext db, Instant now, Map<Long, Bal> balances, Instant closedThrough,
+             Map<AccountRef, List<Long>> shards) {
+            this.shards = shards;
             this.db = db;
             this.now = now;
             this.balances = balances;
@@ -328,9 +340,9 @@ final class Writer implements Runnable {
             conn.setAutoCommit(false);
             DSLContext db = DSL.using(conn, dialect, settings);
             try {
-                prepare(db, conn, batch);
+                Map<AccountRef, List<Long>> shards = prepare(db, conn, batch);
                 long started = System.nanoTime();
-                Work work = apply(db, batch, lookupKeys);
+                Work work = apply(db, conn, batch, lookupKeys, shards);
                 flush(work, conn);
                 conn.commit();
                 commitTimer.record(System.nanoTime() - started, TimeUnit.NANOSECONDS);
@@ -350,30 +362,89 @@ final class Writer implements Runnable {
         }
     }
 
-    /** Outside the batch transaction: reserve ids and create (idempotently) the accounts the batch names. */
-    private void prepare(DSLContext db, Connection conn, List<Commands> batch) throws SQLException {
+    /** One stored account row: a logical account and its shard (0 for kinds that are not sharded). */
+    record Slot(AccountRef ref, int shard) {
+    }
+
+    /** The row this writer posts to for {@code ref}: its own shard of a sharded kind, else the only one. */
+    private Slot slotOf(AccountRef ref) {
+        return new Slot(ref, ref.kind().sharded() ? shard : 0);
+    }
+
+    /** An entry that lowers the normal balance of an account that may not go below zero (a wallet, earnings). */
+    static boolean drains(AccountRef account, Side side) {
+        return !account.kind().mayGoNegative() && side != account.kind().normalSide();
+    }
+
+    /**
+     * Outside the batch transaction: reserve ids and create (idempotently) the accounts the batch names. Returns,
+     * for each sharded account the batch drains (e.g. a payout from creator earnings), the ids of all its shards
+     * (this writer's first): a drain may take from every shard.
+     */
+    private Map<AccountRef, List<Long>> prepare(DSLContext db, Connection conn, List<Commands> batch)
+            throws SQLException {
         int idsNeeded = batch.size();
-        Set<AccountRef> refs = new HashSet<>();
+        Set<Slot> slots = new HashSet<>();
+        Set<AccountRef> drained = new HashSet<>();
         for (Commands c : batch) {
             switch (c) {
                 case Commands.Post p -> {
                     if (p.entries() != null) {
-                        p.entries().forEach(e -> refs.add(e.account()));
+                        for (Entry e : p.entries()) {
+                            slots.add(slotOf(e.account()));
+                            if (e.account().kind().sharded() && drains(e.account(), e.side())) {
+                                drained.add(e.account());
+                            }
+                        }
                     } else {
-                        refs.addAll(clawbackAccounts(p.clawbackUser()));
+                        clawbackAccounts(p.clawbackUser()).forEach(a -> slots.add(slotOf(a)));
                     }
                 }
-                case Commands.CreatePending cp -> cp.request().entries().forEach(e -> refs.add(e.account()));
+                case Commands.CreatePending cp -> {
+                    for (Entry e : cp.request().entries()) {
+                        slots.add(slotOf(e.account()));
+                        if (e.account().kind().sharded() && drains(e.account(), e.side())) {
+                            drained.add(e.account());
+                        }
+                    }
+                }
                 case Commands.ResolvePending rp -> {
                 }
             }
         }
-        refs.removeIf(accountIds::containsKey);
-        idsNeeded += refs.size();
+        slots.removeIf(accountIds::containsKey);
+        idsNeeded += slots.size();
         ensureIds(db, conn, idsNeeded);
-        if (!refs.isEmpty()) {
-            ensureAccounts(db, conn, refs);
+        if (!slots.isEmpty()) {
+            ensureAccounts(db, conn, slots);
         }
+        if (drained.isEmpty()) {
+            return Map.of();
+        }
+        // Every shard that exists now; one created later by another writer only holds coins this batch leaves alone.
+        Map<AccountRef, List<Long>> shards = new HashMap<>();
+        List<AccountRef> refs = new ArrayList<>(drained);
+        for (int from = 0; from < refs.size(); from += IN_CHUNK) {
+            List<AccountRef> chunk = refs.subList(from, Math.min(refs.size(), from + IN_CHUNK));
+            List<Condition> any = new ArrayList<>(chunk.size());
+            for (AccountRef r : chunk) {
+                any.add(A_KIND.eq(r.kind().name()).and(A_OWNER.eq(r.owner())).and(A_CURRENCY.eq(r.currency().code())));
+            }
+            for (Record rec : db.select(A_ID, A_KIND, A_OWNER, A_CURRENCY, A_SHARD).from(ACCOUNTS).where(DSL.or(any))
+                    .orderBy(A_SHARD).fetch()) {
+                AccountRef ref = new AccountRef(AccountKind.valueOf(rec.get(A_KIND)), rec.get(A_OWNER),
+                        Currency.of(rec.get(A_CURRENCY)));
+                remember(new Slot(ref, rec.get(A_SHARD)), rec.get(A_ID));
+                shards.computeIfAbsent(ref, k -> new ArrayList<>()).add(rec.get(A_ID));
+            }
+        }
+        conn.commit();
+        for (Map.Entry<AccountRef, List<Long>> e : shards.entrySet()) {
+            Long own = idOf(slotOf(e.getKey()));
+            e.getValue().remove(own);
+            e.getValue().addFirst(own);
+        }
+        return shards;
     }
 
     private static List<AccountRef> clawbackAccounts(String user) {
@@ -400,27 +471,30 @@ final class Writer implements Runnable {
         return nextId++;
     }
 
-    private void ensureAccounts(DSLContext db, Connection conn, Set<AccountRef> refs) throws SQLException {
-        List<AccountRef> missing = new ArrayList<>(refs);
+    private void ensureAccounts(DSLContext db, Connection conn, Set<Slot> refs) throws SQLException {
+        List<Slot> missing = new ArrayList<>(refs);
         lookupAccounts(db, missing);
         conn.commit(); // each step in its own transaction: a REPEATABLE READ snapshot would hide rows raced in
         missing.removeIf(accountIds::containsKey);
         if (!missing.isEmpty()) {
             LocalDateTime now = toDb(clock.instant());
             for (int from = 0; from < missing.size(); from += IN_CHUNK) {
-                List<AccountRef> chunk = missing.subList(from, Math.min(missing.size(), from + IN_CHUNK));
+                List<Slot> chunk = missing.subList(from, Math.min(missing.size(), from + IN_CHUNK));
                 if (dialect.family() == SQLDialect.MARIADB || dialect.family() == SQLDialect.MYSQL) {
-                    var insert = db.insertInto(ACCOUNTS, A_ID, A_KIND, A_OWNER, A_CURRENCY, A_NORMAL, A_FLAGGED, A_CREATED);
-                    for (AccountRef r : chunk) {
-                        insert = insert.values(newId(), r.kind().name(), r.owner(), r.currency().code(),
+                    var insert = db.insertInto(ACCOUNTS, A_ID, A_KIND, A_OWNER, A_CURRENCY, A_SHARD, A_NORMAL, A_FLAGGED,
+                            A_CREATED);
+                    for (Slot s : chunk) {
+                        AccountRef r = s.ref();
+                        insert = insert.values(newId(), r.kind().name(), r.owner(), r.currency().code(), s.shard(),
                                 String.valueOf(r.kind().normalSide().code()), false, now);
                     }
                     insert.onDuplicateKeyIgnore().execute();
                 } else {
                     // Embedded H2 has one writer (this one), so there is no concurrent creator to race with.
-                    for (AccountRef r : chunk) {
-                        db.insertInto(ACCOUNTS, A_ID, A_KIND, A_OWNER, A_CURRENCY, A_NORMAL, A_FLAGGED, A_CREATED)
-                                .values(newId(), r.kind().name(), r.owner(), r.currency().code(),
+                    for (Slot s : chunk) {
+                        AccountRef r = s.ref();
+                        db.insertInto(ACCOUNTS, A_ID, A_KIND, A_OWNER, A_CURRENCY, A_SHARD, A_NORMAL, A_FLAGGED, A_CREATED)
+                                .values(newId(), r.kind().name(), r.owner(), r.currency().code(), s.shard(),
                                         String.valueOf(r.kind().normalSide().code()), false, now)
                                 .execute();
                     }
@@ -430,7 +504,7 @@ final class Writer implements Runnable {
             lookupAccounts(db, missing);
             conn.commit();
             List<Long> ids = new ArrayList<>();
-            for (AccountRef r : missing) {
+            for (Slot r : missing) {
                 Long id = accountIds.get(r);
                 if (id == null) {
                     throw new SQLException("account not created: " + r);
@@ -460,24 +534,27 @@ final class Writer implements Runnable {
         conn.commit();
     }
 
-    private void lookupAccounts(DSLContext db, List<AccountRef> refs) {
+    private void lookupAccounts(DSLContext db, List<Slot> refs) {
         for (int from = 0; from < refs.size(); from += IN_CHUNK) {
-            List<AccountRef> chunk = refs.subList(from, Math.min(refs.size(), from + IN_CHUNK));
+            List<Slot> chunk = refs.subList(from, Math.min(refs.size(), from + IN_CHUNK));
             List<Condition> any = new ArrayList<>(chunk.size());
-            for (AccountRef r : chunk) {
-                any.add(A_KIND.eq(r.kind().name()).and(A_OWNER.eq(r.owner())).and(A_CURRENCY.eq(r.currency().code())));
+            for (Slot s : chunk) {
+                AccountRef r = s.ref();
+                any.add(A_KIND.eq(r.kind().name()).and(A_OWNER.eq(r.owner())).and(A_CURRENCY.eq(r.currency().code()))
+                        .and(A_SHARD.eq(s.shard())));
             }
-            for (Record rec : db.select(A_ID, A_KIND, A_OWNER, A_CURRENCY).from(ACCOUNTS).where(DSL.or(any)).fetch()) {
+            for (Record rec : db.select(A_ID, A_KIND, A_OWNER, A_CURRENCY, A_SHARD).from(ACCOUNTS).where(DSL.or(any))
+                    .fetch()) {
                 AccountRef ref = new AccountRef(AccountKind.valueOf(rec.get(A_KIND)), rec.get(A_OWNER),
                         Currency.of(rec.get(A_CURRENCY)));
-                remember(ref, rec.get(A_ID));
+                remember(new Slot(ref, rec.get(A_SHARD)), rec.get(A_ID));
             }
         }
     }
 
-    private void remember(AccountRef ref, long id) {
-        accountIds.put(ref, id);
-        accountRefs.put(id, ref);
+    private void remember(Slot slot, long id) {
+        accountIds.put(slot, id);
+        accountRefs.put(id, slot.ref());
     }
 
     private AccountRef refOf(DSLContext db, long id) {
@@ -488,12 +565,17 @@ final class Writer implements Runnable {
                 throw new IllegalStateException("no account " + id);
             }
             ref = new AccountRef(AccountKind.valueOf(rec.get(A_KIND)), rec.get(A_OWNER), Currency.of(rec.get(A_CURRENCY)));
-            remember(ref, id);
+            accountRefs.put(id, ref);
         }
         return ref;
     }
 
+    /** The id of the row this writer posts to for {@code ref}. */
     private long idOf(AccountRef ref) {
+        return idOf(slotOf(ref));
+    }
+
+    private long idOf(Slot ref) {
         Long id = accountIds.get(ref);
         if (id == null) {
             throw new IllegalStateException("account not resolved: " + ref);
@@ -512,9 +594,11 @@ final class Writer implements Runnable {
         }
     }
 
-    private Work apply(DSLContext db, List<Commands> batch, boolean lookupKeys) throws SQLException {
+    private Work apply(DSLContext db, Connection conn, List<Commands> batch, boolean lookupKeys,
+                       Map<AccountRef, List<Long>> shards) throws SQLException {
         // 1. Idempotency keys already used (plain reads; a key raced in by another process fails the unique index).
         Set<String> txKeys = new HashSet<>();
+        Set<String> externalRefs = new HashSet<>();
         Set<String> pendingKeys = new HashSet<>();
         Set<Long> reversalTargets = new HashSet<>();
         Set<Long> pendingIds = new TreeSet<>();
@@ -522,6 +606,9 @@ final class Writer implements Runnable {
             switch (c) {
                 case Commands.Post p -> {
                     txKeys.add(p.key());
+                    if (p.externalRef() != null) {
+                        externalRefs.add(p.externalRef());
+                    }
                     if (p.reversalOf() != null) {
                         reversalTargets.add(p.reversalOf());
                     }
@@ -536,6 +623,12 @@ final class Writer implements Runnable {
             for (Record r : db.select(T_ID, T_KEY, T_HASH).from(TRANSACTIONS).where(T_KEY.in(chunk)).fetch()) {
                 existingTx.put(r.get(T_KEY), new long[] {r.get(T_ID)});
                 existingTxHash.put(r.get(T_KEY), r.get(T_HASH));
+            }
+        }
+        Map<String, String> existingRefs = new HashMap<>(); // external ref -> key of its transaction
+        for (List<String> chunk : lookupKeys ? chunks(externalRefs) : List.<List<String>>of()) {
+            for (Record r : db.select(T_EXTERNAL_REF, T_KEY).from(TRANSACTIONS).where(T_EXTERNAL_REF.in(chunk)).fetch()) {
+                existingRefs.put(r.get(T_EXTERNAL_REF), r.get(T_KEY));
             }
         }
         Map<String, Long> existingPending = new HashMap<>();
@@ -578,12 +671,12 @@ final class Writer implements Runnable {
             switch (c) {
                 case Commands.Post p -> {
                     if (p.entries() != null) {
-                        p.entries().forEach(e -> accounts.add(idOf(e.account())));
+                        p.entries().forEach(e -> lockSetOf(e, shards, accounts));
                     } else {
                         clawbackAccounts(p.clawbackUser()).forEach(a -> accounts.add(idOf(a)));
                     }
                 }
-                case Commands.CreatePending cp -> cp.request().entries().forEach(e -> accounts.add(idOf(e.account())));
+                case Commands.CreatePending cp -> cp.request().entries().forEach(e -> lockSetOf(e, shards, accounts));
                 case Commands.ResolvePending rp -> {
                     Pend pend = pendings.get(rp.pendingId());
                     if (pend != null) {
@@ -592,13 +685,23 @@ final class Writer implements Runnable {
                 }
             }
         }
-        Map<Long, Bal> balances = new HashMap<>();
+        // Plain JDBC: rendering and binding a 1,000-id IN list through jOOQ costs more CPU than the query.
+        Map<Long, Bal> balances = new HashMap<>(accounts.size() * 2);
         for (List<Long> chunk : chunks(accounts)) {
-            for (Record r : db.select(B_ACCOUNT, B_BALANCE, B_RESERVED, B_ENTRIES, B_LAST_TX).from(BALANCES)
-                    .where(B_ACCOUNT.in(chunk)).orderBy(B_ACCOUNT).forUpdate().fetch()) {
-                long id = r.get(B_ACCOUNT);
-                balances.put(id, new Bal(id, refOf(db, id).kind(), r.get(B_BALANCE), r.get(B_RESERVED),
-                        r.get(B_ENTRIES), r.get(B_LAST_TX)));
+            try (java.sql.PreparedStatement ps = conn.prepareStatement(lockSqlPrefix
+                    + "?,".repeat(chunk.size() - 1) + "?" + lockSqlSuffix)) {
+                int i = 1;
+                for (long id : chunk) {
+                    ps.setLong(i++, id);
+                }
+                try (java.sql.ResultSet r = ps.executeQuery()) {
+                    while (r.next()) {
+                        long id = r.getLong(1);
+                        long last = r.getLong(5);
+                        balances.put(id, new Bal(id, refOf(db, id).kind(), r.getLong(2), r.getLong(3), r.getLong(4),
+                                r.wasNull() ? null : last));
+                    }
+                }
             }
         }
         if (balances.size() != accounts.size()) {
@@ -606,7 +709,7 @@ final class Writer implements Runnable {
         }
 
         // 5. Apply in queue order.
-        Work w = new Work(db, micros(clock.instant()), balances, closedThrough);
+        Work w = new Work(db, micros(clock.instant()), balances, closedThrough, shards);
         w.reversed.addAll(alreadyReversed);
         Set<Long> replayTx = new TreeSet<>();
         Map<Commands.Post, Long> replays = new LinkedHashMap<>();
@@ -624,9 +727,12 @@ final class Writer implements Runnable {
                         } else {
                             w.fail(p.future(), LedgerError.IDEMPOTENCY_CONFLICT, "key " + p.key() + " was used for another request");
                         }
+                    } else if (p.externalRef() != null && existingRefs.containsKey(p.externalRef())) {
+                        w.fail(p.future(), LedgerError.EXTERNAL_REF_CONFLICT, "external reference " + p.externalRef()
+                                + " is on the transaction with key " + existingRefs.get(p.externalRef()));
                     } else if (!sameKeyInBatch(w, p.key(), p.hash(), p)) {
                         Posted result = applyPost(w, p, p.key(), p.type(), p.effectiveAt(), p.reversalOf(),
-                                p.metadata(), p.entries(), null, p.future());
+                                p.metadata(), p.entries() == null ? null : resolve(w, p.entries()), null, p.future());
                         if (result == null) {
                             refusedKeys.add(p.key());
                         }
@@ -707,11 +813,74 @@ final class Writer implements Runnable {
         return true;
     }
 
+    /** The balance rows an entry may touch: all shards of a sharded account it drains, else this writer's row. */
+    private void lockSetOf(Entry e, Map<AccountRef, List<Long>> shards, Set<Long> into) {
+        List<Long> all = e.account().kind().sharded() && drains(e.account(), e.side()) ? shards.get(e.account()) : null;
+        if (all != null) {
+            into.addAll(all);
+        } else {
+            into.add(idOf(e.account()));
+        }
+    }
+
+    /** A line as posted: the stored account row (a shard for sharded kinds) and the logical account. */
+    record Line(long accountId, AccountRef account, Side side, long amount) {
+    }
+
+    /**
+     * Maps requested entries to stored rows: credits of a sharded account go to this writer's shard; a drain of a
+     * sharded account takes what each shard has available (this writer's first, then ascending), and whatever no
+     * shard can give stays on this writer's shard, where the overdraft check refuses it.
+     */
+    private List<Line> resolve(Work w, List<Entry> entries) {
+        List<Line> out = new ArrayList<>(entries.size());
+        Map<Long, Long> taken = null;
+        for (Entry e : entries) {
+            AccountRef ref = e.account();
+            List<Long> all = ref.kind().sharded() && drains(ref, e.side()) ? w.shards.get(ref) : null;
+            if (all == null || all.size() < 2) {
+                out.add(new Line(idOf(ref), ref, e.side(), e.amount()));
+                continue;
+            }
+            if (taken == null) {
+                taken = new HashMap<>();
+            }
+            long left = e.amount();
+            for (long id : all) {
+                Bal b = w.balances.get(id);
+                long available = b.kind.normalBalance(b.balance) - b.reserved - taken.getOrDefault(id, 0L);
+                long take = Math.min(Math.max(0, available), left);
+                if (take > 0) {
+                    out.add(new Line(id, ref, e.side(), take));
+                    taken.merge(id, take, Long::sum);
+                    left -= take;
+                }
+                if (left == 0) {
+                    break;
+                }
+            }
+            if (left > 0) {
+                out.add(new Line(all.getFirst(), ref, e.side(), left));
+            }
+        }
+        return out;
+    }
+
+    private static Entry entryOf(Line l) {
+        return l.side() == Side.DEBIT ? Entry.debit(l.account(), l.amount()) : Entry.credit(l.account(), l.amount());
+    }
+
     /** Checks and applies one transaction; on refusal completes the future exceptionally and changes nothing. */
     private Posted applyPost(Work w, Commands.Post p, String key, TransactionType type, Instant effectiveAt,
-                             Long reversalOf, Map<String, String> metadata, List<Entry> requested, Pend releasing,
+                             Long reversalOf, Map<String, String> metadata, List<Line> requested, Pend releasing,
                              CompletableFuture<?> future) {
         Instant effective = effectiveAt == null ? w.now : effectiveAt;
+        String externalRef = p == null ? null : p.externalRef();
+        if (externalRef != null && w.externalRefsInBatch.containsKey(externalRef)) {
+            w.fail(future, LedgerError.EXTERNAL_REF_CONFLICT, "external reference " + externalRef
+                    + " is on the transaction with key " + w.externalRefsInBatch.get(externalRef));
+            return null;
+        }
         if (w.closedThrough != null && effective.isBefore(w.closedThrough)) {
             w.fail(future, LedgerError.PERIOD_CLOSED, "effective " + effective + " is before closed " + w.closedThrough);
             return null;
@@ -720,7 +889,7 @@ final class Writer implements Runnable {
             w.fail(future, LedgerError.ALREADY_REVERSED, "transaction " + reversalOf + " was already reversed");
             return null;
         }
-        List<Entry> entries = requested;
+        List<Line> entries = requested;
         boolean flagWallet = false;
         if (entries == null) { // clawback: wallet first, the rest to the receivable
             AccountRef wallet = AccountRef.viewerWallet(p.clawbackUser());
@@ -728,22 +897,23 @@ final class Writer implements Runnable {
             long available = Math.max(0, wb.kind.normalBalance(wb.balance) - wb.reserved);
             long fromWallet = Math.min(available, p.clawbackCoins());
             long owed = p.clawbackCoins() - fromWallet;
-            entries = new ArrayList<>(3);
+            List<Entry> claw = new ArrayList<>(3);
             if (fromWallet > 0) {
-                entries.add(Entry.debit(wallet, fromWallet));
+                claw.add(Entry.debit(wallet, fromWallet));
             }
             if (owed > 0) {
-                entries.add(Entry.debit(new AccountRef(AccountKind.RECEIVABLE, p.clawbackUser(), Currency.COIN), owed));
+                claw.add(Entry.debit(new AccountRef(AccountKind.RECEIVABLE, p.clawbackUser(), Currency.COIN), owed));
                 flagWallet = true;
             }
-            entries.add(Entry.credit(AccountRef.platform(AccountKind.COIN_ISSUANCE, Currency.COIN), p.clawbackCoins()));
+            claw.add(Entry.credit(AccountRef.platform(AccountKind.COIN_ISSUANCE, Currency.COIN), p.clawbackCoins()));
+            entries = resolve(w, claw);
         }
         // Net change and reservation release per account, then check before touching anything.
         Map<Long, Long> net = new TreeMap<>();
         Map<Long, Long> release = releasing == null ? Map.of() : reservationOf(w, releasing.lines);
         try {
-            for (Entry e : entries) {
-                net.merge(idOf(e.account()), e.side().signed(e.amount()), Math::addExact);
+            for (Line e : entries) {
+                net.merge(e.accountId(), e.side().signed(e.amount()), Math::addExact);
             }
             for (Map.Entry<Long, Long> n : net.entrySet()) {
                 Bal b = w.balances.get(n.getKey());
@@ -765,8 +935,8 @@ final class Writer implements Runnable {
         long txId = newId();
         List<PostedEntry> out = new ArrayList<>(entries.size());
         int seq = 0;
-        for (Entry e : entries) {
-            long accountId = idOf(e.account());
+        for (Line e : entries) {
+            long accountId = e.accountId();
             Bal b = w.balances.get(accountId);
             long signed = e.side().signed(e.amount());
             b.balance += signed;
@@ -789,11 +959,14 @@ final class Writer implements Runnable {
         if (reversalOf != null) {
             w.reversed.add(reversalOf);
         }
+        if (externalRef != null) {
+            w.externalRefsInBatch.put(externalRef, key);
+        }
         String hash = p != null ? p.hash()
                 : Codec.fingerprint("post-pending", type, null, releasing.id, Map.of(), List.of(), 0);
         w.txRows.add(new Object[] {txId, key, hash, type.name(), toDb(effective), toDb(w.now), reversalOf,
-                p != null ? p.metadataJson() : codec.metadataJson(metadata)});
-        Posted result = new Posted(txId, key, type, effective, w.now, reversalOf, metadata, out);
+                p != null ? p.metadataJson() : codec.metadataJson(metadata), externalRef});
+        Posted result = new Posted(txId, key, type, effective, w.now, reversalOf, metadata, out, externalRef);
         w.postedByType.merge(type, 1, Integer::sum);
         if (p != null) {
             w.succeed(p.future(), result);
@@ -824,9 +997,10 @@ final class Writer implements Runnable {
             w.fail(cp.future(), LedgerError.PERIOD_CLOSED, "effective " + req.effectiveAt() + " is before closed " + w.closedThrough);
             return;
         }
+        List<Line> resolved = resolve(w, req.entries());
         List<long[]> lines = new ArrayList<>();
-        for (Entry e : req.entries()) {
-            lines.add(new long[] {idOf(e.account()), e.side().signed(e.amount())});
+        for (Line e : resolved) {
+            lines.add(new long[] {e.accountId(), e.side().signed(e.amount())});
         }
         Map<Long, Long> reserve;
         try {
@@ -854,11 +1028,11 @@ final class Writer implements Runnable {
                 codec.metadataJson(req.metadata())});
         int seq = 0;
         for (long[] l : lines) {
-            w.pendingLineRows.add(new Object[] {id, seq, l[0], req.entries().get(seq).account().currency().code(), l[1]});
+            w.pendingLineRows.add(new Object[] {id, seq, l[0], resolved.get(seq).account().currency().code(), l[1]});
             seq++;
         }
         w.succeed(cp.future(), new PendingTransaction(id, req.idempotencyKey(), req.type(),
-                PendingTransaction.State.OPEN, w.now, req.metadata(), req.entries(), 0));
+                PendingTransaction.State.OPEN, w.now, req.metadata(), resolved.stream().map(Writer::entryOf).toList(), 0));
     }
 
     private void applyResolve(Work w, Commands.ResolvePending rp, Pend pend, Map<Commands.ResolvePending, Long> replays) {
@@ -883,10 +1057,10 @@ final class Writer implements Runnable {
             }
             case OPEN -> {
                 if (rp.post()) {
-                    List<Entry> entries = new ArrayList<>(pend.lines.size());
+                    List<Line> entries = new ArrayList<>(pend.lines.size());
                     for (long[] l : pend.lines) {
                         AccountRef ref = refOf(w.db, l[0]);
-                        entries.add(l[1] > 0 ? Entry.debit(ref, l[1]) : Entry.credit(ref, -l[1]));
+                        entries.add(new Line(l[0], ref, l[1] > 0 ? Side.DEBIT : Side.CREDIT, Math.abs(l[1])));
                     }
                     Posted result = applyPost(w, null, pend.key + "#post", pend.type, pend.effectiveAt, null,
                             pend.metadata, entries, pend, rp.future());

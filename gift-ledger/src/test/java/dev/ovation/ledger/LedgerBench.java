@@ -28,8 +28,10 @@ import org.jooq.SQLDialect;
  *
  * <pre>
  * args: db=mariadb|h2 scenario=many|one seconds=60 viewers=10000 creators=100 inflight=4000 rate=0 raw=true
- *       batch=1000 writers=2
+ *       batch=1000 writers=2 rounds=3
  * rate=0: closed loop with `inflight` outstanding gifts (throughput); rate=N: open loop at N gifts/s (latency).
+ * With raw=true on MariaDB the ledger and the raw ceiling take turns, `rounds` times seconds/rounds each, so that
+ * both see the same (shared, changing) machine load; each figure is the total over its rounds.
  * </pre>
  */
 public final class LedgerBench {
@@ -40,6 +42,7 @@ public final class LedgerBench {
         Map<String, String> opt = new java.util.HashMap<>(Map.of("db", "mariadb", "scenario", "many", "seconds", "60",
                 "viewers", "10000", "creators", "100", "inflight", "4000", "rate", "0", "raw", "true",
                 "batch", "1000", "writers", "2"));
+        opt.put("rounds", "3");
         for (String a : args) {
             int eq = a.indexOf('=');
             opt.put(a.substring(0, eq), a.substring(eq + 1));
@@ -68,7 +71,12 @@ public final class LedgerBench {
         try {
             LedgerConfig config = LedgerConfig.defaults().withBatchMaxTransactions(batch)
                     .withWriterThreads(Integer.parseInt(opt.get("writers")));
-            Result ledgerResult;
+            boolean withRaw = Boolean.parseBoolean(opt.get("raw")) && dialect == SQLDialect.MARIADB;
+            int rounds = withRaw ? Math.max(1, Integer.parseInt(opt.get("rounds"))) : 1;
+            int segment = Math.max(1, seconds / rounds);
+            List<Run> ledgerRuns = new ArrayList<>();
+            List<Run> rawRuns = new ArrayList<>();
+            AtomicLong keys = new AtomicLong();
             try (Ledger ledger = Ledger.open(ds, dialect, config, new SimpleMeterRegistry())) {
                 // Fund every viewer (and create the accounts) before measuring.
                 List<CompletableFuture<Posted>> grants = new ArrayList<>();
@@ -77,18 +85,22 @@ public final class LedgerBench {
                 }
                 CompletableFuture.allOf(grants.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
                 for (int c = 0; c < creators; c++) {
-                    ledger.gift("v0", "c" + c, "rose", 1, 1, 5000, "warm-c" + c, Map.of()).get(1, TimeUnit.MINUTES);
+                    ledger.gift("v0", "c" + c, "rose", 1, 2, 5000, "warm-c" + c, Map.of()).get(1, TimeUnit.MINUTES);
                 }
-                ledgerResult = drive(ledger, viewers, creators, seconds, inflight, rate);
+                RawRig rig = withRaw ? RawRig.setUp(ds) : null;
+                for (int r = 0; r < rounds; r++) {
+                    ledgerRuns.add(drive(ledger, viewers, creators, segment, inflight, rate, keys));
+                    if (rig != null) {
+                        rawRuns.add(rig.run(segment, batch, 2));
+                    }
+                }
                 VerifyReport report = ledger.verify().get(30, TimeUnit.MINUTES);
                 if (!report.ok()) {
                     throw new IllegalStateException("verify failed after the run: " + report.problems());
                 }
             }
-            Result raw = null;
-            if (Boolean.parseBoolean(opt.get("raw")) && dialect == SQLDialect.MARIADB) {
-                raw = rawCeiling(ds, viewers, creators, Math.min(seconds, 30), batch, 2);
-            }
+            Result ledgerResult = Run.combine(ledgerRuns);
+            Result raw = withRaw ? Run.combine(rawRuns) : null;
             System.out.printf("%-8s %-28s %12s %10s %10s %14s %8s%n", "db", "scenario", "gifts/s", "p50 ms", "p99 ms",
                     "raw gifts/s", "ratio");
             System.out.printf("%-8s %-28s %12.0f %10.2f %10.2f %14s %8s%n", db,
@@ -113,8 +125,32 @@ public final class LedgerBench {
     record Result(double perSecond, double p50Millis, double p99Millis) {
     }
 
-    private static Result drive(Ledger ledger, int viewers, int creators, int seconds, int inflight, int rate)
-            throws Exception {
+    /** One measured stretch: gifts acknowledged, its length, and their latencies (ns). */
+    record Run(long gifts, long nanos, long[] latencies) {
+        static Result combine(List<Run> runs) {
+            long gifts = 0;
+            long nanos = 0;
+            int n = 0;
+            for (Run r : runs) {
+                gifts += r.gifts;
+                nanos += r.nanos;
+                n += r.latencies.length;
+            }
+            long[] lat = new long[n];
+            int at = 0;
+            for (Run r : runs) {
+                System.arraycopy(r.latencies, 0, lat, at, r.latencies.length);
+                at += r.latencies.length;
+            }
+            Arrays.sort(lat);
+            double p50 = n == 0 ? 0 : lat[(int) (n * 0.50)] / 1e6;
+            double p99 = n == 0 ? 0 : lat[Math.min(n - 1, (int) (n * 0.99))] / 1e6;
+            return new Result(gifts / (nanos / 1e9), p50, p99);
+        }
+    }
+
+    private static Run drive(Ledger ledger, int viewers, int creators, int seconds, int inflight, int rate,
+                             AtomicLong keys) throws Exception {
         Semaphore window = new Semaphore(inflight);
         LongAdder done = new LongAdder();
         LongAdder failed = new LongAdder();
@@ -125,7 +161,6 @@ public final class LedgerBench {
         long measuredStart = 0;
         long measuredDone = 0;
         boolean measuring = false;
-        long seq = 0;
         long nextSend = System.nanoTime();
         long intervalNanos = rate > 0 ? 1_000_000_000L / rate : 0;
         java.util.SplittableRandom random = new java.util.SplittableRandom(42);
@@ -154,7 +189,7 @@ public final class LedgerBench {
             long sent = System.nanoTime();
             int v = random.nextInt(viewers);
             int c = random.nextInt(creators);
-            ledger.gift("v" + v, "c" + c, "rose", 1, 10, 5000, "b-" + (seq++), Map.of("stream", "s" + c))
+            ledger.gift("v" + v, "c" + c, "rose", 1, 10, 5000, "b-" + keys.getAndIncrement(), Map.of("stream", "s" + c))
                     .whenComplete((p, e) -> {
                         window.release();
                         if (e != null) {
@@ -176,35 +211,40 @@ public final class LedgerBench {
             System.err.println("failed gifts: " + failed.sum());
         }
         int n = (int) Math.min(latencyCount.get(), latencies.length);
-        long[] lat = Arrays.copyOf(latencies, n);
-        Arrays.sort(lat);
-        double p50 = n == 0 ? 0 : lat[(int) (n * 0.50)] / 1e6;
-        double p99 = n == 0 ? 0 : lat[Math.min(n - 1, (int) (n * 0.99))] / 1e6;
-        return new Result(count / (elapsed / 1e9), p50, p99);
+        return new Run(count, elapsed, Arrays.copyOf(latencies, n));
     }
 
     /**
      * The same rows as the ledger writes for a gift, with plain batched JDBC: per commit {@code batch} transaction
      * rows, 3 postings each, one UPDATE per distinct balance row touched; {@code connections} writers in parallel.
+     * One row per creator and one platform revenue row, as in a design without shards.
      */
-    private static Result rawCeiling(DataSource ds, int viewers, int creators, int seconds, int batch, int connections)
-            throws Exception {
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
-            s.execute("CREATE TABLE raw_tx LIKE ledger_transactions");
-            s.execute("CREATE TABLE raw_postings LIKE ledger_postings");
-            s.execute("CREATE TABLE raw_balances (account_id BIGINT PRIMARY KEY, balance BIGINT NOT NULL,"
-                    + " entry_count BIGINT NOT NULL, last_tx_id BIGINT)");
-            s.execute("INSERT INTO raw_balances SELECT account_id, balance, entry_count, last_tx_id FROM ledger_balances");
+    record RawRig(DataSource ds, long[] viewerIds, long[] creatorIds, long platformId, AtomicLong nextId) {
+        static RawRig setUp(DataSource ds) throws Exception {
+            try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
+                s.execute("CREATE TABLE raw_tx LIKE ledger_transactions");
+                s.execute("CREATE TABLE raw_postings LIKE ledger_postings");
+                s.execute("CREATE TABLE raw_balances (account_id BIGINT PRIMARY KEY, balance BIGINT NOT NULL,"
+                        + " entry_count BIGINT NOT NULL, last_tx_id BIGINT)");
+                s.execute("INSERT INTO raw_balances SELECT account_id, balance, entry_count, last_tx_id FROM ledger_balances");
+                return new RawRig(ds, LedgerBench.ids(s, "SELECT id FROM ledger_accounts WHERE kind = 'VIEWER_WALLET'"),
+                        LedgerBench.ids(s, "SELECT MIN(id) FROM ledger_accounts WHERE kind = 'CREATOR_EARNINGS' GROUP BY owner"),
+                        LedgerBench.ids(s, "SELECT MIN(id) FROM ledger_accounts WHERE kind = 'PLATFORM_GIFT_REVENUE'")[0],
+                        new AtomicLong(1));
+            }
         }
-        long[] viewerIds;
-        long[] creatorIds;
-        long platformId;
-        try (Connection c = ds.getConnection(); Statement s = c.createStatement()) {
-            viewerIds = ids(s, "SELECT id FROM ledger_accounts WHERE kind = 'VIEWER_WALLET'");
-            creatorIds = ids(s, "SELECT id FROM ledger_accounts WHERE kind = 'CREATOR_EARNINGS'");
-            platformId = ids(s, "SELECT id FROM ledger_accounts WHERE kind = 'PLATFORM_GIFT_REVENUE'")[0];
+
+        Run run(int seconds, int batch, int connections) throws Exception {
+            if (viewerIds.length == 0 || creatorIds.length == 0) {
+                throw new IllegalStateException("raw rig found " + viewerIds.length + " wallets, " + creatorIds.length
+                        + " creators");
+            }
+            return rawCeiling(ds, viewerIds, creatorIds, platformId, nextId, seconds, batch, connections);
         }
-        AtomicLong ids = new AtomicLong(1);
+    }
+
+    private static Run rawCeiling(DataSource ds, long[] viewerIds, long[] creatorIds, long platformId, AtomicLong ids,
+                                  int seconds, int batch, int connections) throws Exception {
         LongAdder gifts = new LongAdder();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         List<Thread> threads = new ArrayList<>();
@@ -281,8 +321,7 @@ public final class LedgerBench {
         if (!errors.isEmpty()) {
             throw errors.getFirst();
         }
-        double perSecond = gifts.sum() / ((System.nanoTime() - start) / 1e9);
-        return new Result(perSecond, 0, 0);
+        return new Run(gifts.sum(), System.nanoTime() - start, new long[0]);
     }
 
     private static long[] ids(Statement s, String query) throws java.sql.SQLException {

@@ -232,6 +232,138 @@ abstract class LedgerContract {
     }
 
     @Test
+    void anExternalRefIsCommittedWithThePostingsUniqueAndFoundAgain() throws Exception {
+        AccountRef w = AccountRef.viewerWallet("v1");
+        List<Entry> entries = List.of(Entry.debit(PROMO, 5), Entry.credit(w, 5));
+        PostRequest first = PostRequest.of("evt-key-1", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef("evt_1");
+        Posted posted = await(ledger.post(first));
+        assertThat(posted.externalRef()).isEqualTo("evt_1");
+        assertThat(count("SELECT COUNT(*) FROM ledger_transactions WHERE external_ref = 'evt_1' AND id = "
+                + posted.transactionId())).isEqualTo(1);
+        assertThat(await(ledger.transactionByExternalRef("evt_1"))).contains(posted);
+        assertThat(await(ledger.transaction(posted.transactionId()))).contains(posted);
+        assertThat(await(ledger.transactionByExternalRef("evt_unknown"))).isEmpty();
+        // Replay: the original. Same key, other (or no) reference: a different request.
+        assertThat(await(ledger.post(first))).isEqualTo(posted);
+        assertThat(errorOf(ledger.post(first.withExternalRef("evt_2")))).isEqualTo(LedgerError.IDEMPOTENCY_CONFLICT);
+        assertThat(errorOf(ledger.post(first.withExternalRef(null)))).isEqualTo(LedgerError.IDEMPOTENCY_CONFLICT);
+        // The same reference under another key is refused and writes nothing.
+        assertThat(errorOf(ledger.post(PostRequest.of("evt-key-2", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef("evt_1")))).isEqualTo(LedgerError.EXTERNAL_REF_CONFLICT);
+        // ... also when both arrive in one batch: exactly one of them is posted.
+        List<CompletableFuture<Posted>> racing = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            racing.add(ledger.post(PostRequest.of("race-" + i, TransactionType.PROMO_GRANT, Map.of(), entries)
+                    .withExternalRef("evt_race")));
+        }
+        int won = 0;
+        for (CompletableFuture<Posted> f : racing) {
+            try {
+                assertThat(await(f).externalRef()).isEqualTo("evt_race");
+                won++;
+            } catch (LedgerException e) {
+                assertThat(e.error()).isEqualTo(LedgerError.EXTERNAL_REF_CONFLICT);
+            }
+        }
+        assertThat(won).isEqualTo(1);
+        // ... and from another "process" (a second ledger on the same database).
+        try (Ledger other = Ledger.open(dataSource, dialect, LedgerConfig.defaults(), new SimpleMeterRegistry())) {
+            assertThat(errorOf(other.post(PostRequest.of("evt-key-3", TransactionType.PROMO_GRANT, Map.of(), entries)
+                    .withExternalRef("evt_1")))).isEqualTo(LedgerError.EXTERNAL_REF_CONFLICT);
+        }
+        // A refused request does not claim its reference.
+        assertThat(errorOf(ledger.post(PostRequest.of("evt-key-4", TransactionType.ADJUSTMENT, Map.of(),
+                List.of(Entry.debit(AccountRef.viewerWallet("poor"), 5), Entry.credit(PROMO, 5))).withExternalRef("evt_4"))))
+                .isEqualTo(LedgerError.INSUFFICIENT_FUNDS);
+        assertThat(await(ledger.post(PostRequest.of("evt-key-5", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef("evt_4"))).externalRef()).isEqualTo("evt_4");
+        // Bad references are clear errors; pending transactions take none.
+        assertThat(errorOf(ledger.post(PostRequest.of("evt-key-6", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef(" ")))).isEqualTo(LedgerError.INVALID_REQUEST);
+        assertThat(errorOf(ledger.post(PostRequest.of("evt-key-7", TransactionType.PROMO_GRANT, Map.of(), entries)
+                .withExternalRef("x".repeat(201))))).isEqualTo(LedgerError.INVALID_REQUEST);
+        assertThat(errorOf(ledger.pending(PostRequest.of("evt-key-8", TransactionType.DISPUTE, Map.of(), entries)
+                .withExternalRef("evt_8")))).isEqualTo(LedgerError.INVALID_REQUEST);
+        assertThat(coins(w)).isEqualTo(5 * 3);
+        assertThat(count("SELECT COUNT(*) FROM ledger_transactions WHERE external_ref IS NOT NULL")).isEqualTo(3);
+        // The database itself refuses a second row with the same reference.
+        assertThatThrownBy(() -> sql("INSERT INTO ledger_transactions (id, idempotency_key, request_hash, type,"
+                + " effective_at, posted_at, metadata, external_ref) VALUES (999999997, 'dup-ref', '" + "0".repeat(64)
+                + "', 'ADJUSTMENT', '2026-01-01 00:00:00', '2026-01-01 00:00:00', '{}', 'evt_1')"))
+                .isInstanceOf(SQLException.class);
+        assertVerifies();
+    }
+
+    @Test
+    void shardedAccountsShowAsOneAccountAndDrainAcrossShards() throws Exception {
+        // A second ledger whose writers credit shards 5.. stands for another writer (or process).
+        AccountRef c1 = AccountRef.creatorEarnings("c1");
+        try (Ledger other = LedgerImpl.open(dataSource, dialect, LedgerConfig.defaults(), new SimpleMeterRegistry(), 5)) {
+            grant("v1", 1_000);
+            grant("v2", 1_000);
+            for (int i = 0; i < 6; i++) {
+                await(ledger.gift("v1", "c1", "rose", 1, 10 + i, 5000, "a-" + i, Map.of()));
+                await(other.gift("v2", "c1", "rose", 1, 20 + i, 5000, "b-" + i, Map.of()));
+            }
+        }
+        // 6 gifts of 10..15 and 6 of 20..25: totals 75 and 135; creator half (floor), platform the rest.
+        assertThat(count("SELECT COUNT(*) FROM ledger_accounts WHERE kind = 'CREATOR_EARNINGS' AND owner = 'c1'"))
+                .isEqualTo(2);
+        assertThat(count("SELECT COUNT(*) FROM ledger_accounts WHERE kind = 'PLATFORM_GIFT_REVENUE'")).isEqualTo(2);
+        long creator = 0;
+        for (int i = 0; i < 6; i++) {
+            creator += (10 + i) / 2 + (20 + i) / 2;
+        }
+        Balance earned = await(ledger.balance(c1));
+        assertThat(earned.balance()).isEqualTo(creator);
+        assertThat(earned.entryCount()).isEqualTo(12);
+        assertThat(coins(PLATFORM_REVENUE)).isEqualTo(75 + 135 - creator);
+        TrialBalance tb = await(ledger.trialBalance(Instant.now().plusSeconds(5)));
+        assertThat(tb.balanced()).isTrue();
+        assertThat(tb.lines()).filteredOn(l -> l.account().equals(c1)).containsExactly(new TrialBalance.Line(c1, 0, creator));
+        assertThat(tb.lines()).filteredOn(l -> l.account().equals(PLATFORM_REVENUE)).hasSize(1);
+
+        // The statement pages through both shards, every line once, with the running balance of the whole account.
+        List<StatementLine> all = new ArrayList<>();
+        long cursor = 0;
+        do {
+            StatementPage page = await(ledger.statement(c1, cursor, 5));
+            all.addAll(page.lines());
+            cursor = page.nextAfterEntryNo();
+        } while (cursor != -1);
+        assertThat(all).hasSize(12);
+        assertThat(all).extracting(StatementLine::transactionId).doesNotHaveDuplicates().isSorted();
+        long running = 0;
+        for (StatementLine l : all) {
+            running += l.amount();
+            assertThat(l.balanceAfter()).isEqualTo(running);
+        }
+        assertThat(running).isEqualTo(creator);
+
+        // A hold reserves across shards, a payout drains both shards, never more than the whole account.
+        PendingTransaction hold = await(ledger.pending(Flows.holdEarnings("c1", creator - 1, "hold-1", Map.of())));
+        assertThat(await(ledger.balance(c1)).available()).isEqualTo(1);
+        assertThat(errorOf(ledger.post(Flows.payout("c1", 2, Currency.of("USD"), 1, "pay-0", Map.of()))))
+                .isEqualTo(LedgerError.INSUFFICIENT_FUNDS);
+        await(ledger.voidPending(hold.pendingId()));
+        assertThat(errorOf(ledger.post(Flows.payout("c1", creator + 1, Currency.of("USD"), 100, "pay-1", Map.of()))))
+                .isEqualTo(LedgerError.INSUFFICIENT_FUNDS);
+        Posted payout = await(ledger.post(Flows.payout("c1", creator, Currency.of("USD"), 100, "pay-2", Map.of())));
+        // This ledger's shard first (gifts 10..15: 36), then the other (gifts 20..25: 66).
+        assertThat(creator).isEqualTo(36 + 66);
+        assertThat(payout.entries()).filteredOn(e -> e.account().equals(c1)).extracting(PostedEntry::amount)
+                .containsExactly(36L, 66L);
+        assertThat(coins(c1)).isZero();
+        assertThat(errorOf(ledger.post(Flows.payout("c1", 1, Currency.of("USD"), 1, "pay-3", Map.of()))))
+                .isEqualTo(LedgerError.INSUFFICIENT_FUNDS);
+        // A replay returns the original, split lines included.
+        assertThat(await(ledger.post(Flows.payout("c1", creator, Currency.of("USD"), 100, "pay-2", Map.of()))))
+                .isEqualTo(payout);
+        assertVerifies();
+    }
+
+    @Test
     void aWalletIsNeverOverdrawnAndARefusalWritesNothing() throws Exception {
         grant("v1", 10);
         long txBefore = count("SELECT COUNT(*) FROM ledger_transactions");

@@ -117,13 +117,17 @@ class ModelTest {
         // Length prefixes keep "ab"+"c" apart from "a"+"bc".
         assertThat(Codec.fingerprint("post", TransactionType.GIFT, null, null, Map.of("ab", "c"), e, 0))
                 .isNotEqualTo(Codec.fingerprint("post", TransactionType.GIFT, null, null, Map.of("a", "bc"), e, 0));
+        // An external reference is part of the request; none leaves the hashes stored before it existed unchanged.
+        assertThat(Codec.fingerprint("post", TransactionType.GIFT, null, null, Map.of(), e, 0, null))
+                .isEqualTo(Codec.fingerprint("post", TransactionType.GIFT, null, null, Map.of(), e, 0))
+                .isNotEqualTo(Codec.fingerprint("post", TransactionType.GIFT, null, null, Map.of(), e, 0, "evt_1"));
     }
 
     @Test
     void postedFindsTheBalanceAfterOfAnAccount() {
         AccountRef w = AccountRef.viewerWallet("a");
         Posted p = new Posted(1, "k", TransactionType.GIFT, java.time.Instant.EPOCH, java.time.Instant.EPOCH, null,
-                Map.of(), List.of(new PostedEntry(w, 7, Side.DEBIT, 5, 3, 95)));
+                Map.of(), List.of(new PostedEntry(w, 7, Side.DEBIT, 5, 3, 95)), null);
         assertThat(p.balanceAfter(w)).isEqualTo(95);
         assertThatThrownBy(() -> p.balanceAfter(AccountRef.viewerWallet("b"))).isInstanceOf(IllegalArgumentException.class);
     }

@@ -19,7 +19,7 @@ final class DomainErrors {
     static Optional<ApiException> translate(Throwable cause) {
         return switch (cause) {
             case LedgerException e -> Optional.of(new ApiException(switch (e.error()) {
-                case INSUFFICIENT_FUNDS, IDEMPOTENCY_CONFLICT, PERIOD_CLOSED, ALREADY_REVERSED, PENDING_NOT_OPEN -> HttpResponseStatus.CONFLICT;
+                case INSUFFICIENT_FUNDS, IDEMPOTENCY_CONFLICT, EXTERNAL_REF_CONFLICT, PERIOD_CLOSED, ALREADY_REVERSED, PENDING_NOT_OPEN -> HttpResponseStatus.CONFLICT;
                 case INVALID_REQUEST, UNBALANCED, AMOUNT_OVERFLOW -> HttpResponseStatus.BAD_REQUEST;
                 case NOT_FOUND -> HttpResponseStatus.NOT_FOUND;
                 case OVERLOADED, SHUT_DOWN, STORAGE -> HttpResponseStatus.SERVICE_UNAVAILABLE;
