@@ -154,6 +154,7 @@ final class Payouts {
         Store.Hold h = new Store.Hold(key, creatorId, available, config.payoutCurrency(), fiat, releaseAtMillis, "NEW",
                 null, null, null, null);
         if (store.insertHold(h)) {
+            checkpoints.reached("hold.recorded");
             openHold(h);
         }
     }

@@ -565,6 +565,28 @@ abstract class PaymentsContract {
         assertThat(stripe.transferCount()).isEqualTo(1);
     }
 
+    @Test
+    void runKilledBetweenRecordingAHoldAndCreatingItsPendingTransactionHoldsOnce() throws Exception {
+        AtomicBoolean crash = new AtomicBoolean(true);
+        payments.close();
+        payments = openPayments(config().withPayoutHoldDays(7), name -> {
+            if (name.equals("hold.recorded") && crash.getAndSet(false)) {
+                throw new IllegalStateException("simulated crash at " + name);
+            }
+        });
+        String a = stripe.createAccount(true);
+        payments.linkConnectedAccount("cr-k", a).join();
+        earn("cr-k", 4000);
+        assertThatThrownBy(() -> payments.runPayouts("k1").join()).hasMessageContaining("simulated crash");
+        assertThat(earnings("cr-k").reserved()).as("recorded, not yet reserved").isZero();
+        ledger.promoGrant("fan-k2", 200, "promo-k2", Map.of()).join();
+        ledger.gift("fan-k2", "cr-k", "rose", 1, 200, 5000, "gift-k2", Map.of()).join(); // +100 meanwhile
+        payments.runPayouts("k2").join();
+        assertThat(holds("cr-k")).extracting(h -> h.get("key") + "=" + h.get("state") + ":" + h.get("coins"))
+                .containsExactly("hold:k1:cr-k=OPEN:4000", "hold:k2:cr-k=OPEN:100");
+        assertThat(earnings("cr-k").reserved()).isEqualTo(4100);
+    }
+
     /** A viewer buys BIG (1200 coins) and gifts {@code coins} to a creator at 50%. */
     String buyAndGift(String viewer, String creator, long coins) {
         String pi = buy(viewer, BIG);
