@@ -299,8 +299,9 @@ public final class Payments implements AutoCloseable {
     }
 
     /**
-     * Recovers missed webhooks: lists events created at or after {@code since} from the API (oldest first) and
-     * applies each not yet recorded, exactly as a webhook delivery would.
+     * Recovers missed webhooks: lists events created at or after {@code since} from the API (oldest first; the
+     * platform's, then each linked connected account's) and applies each not yet recorded, exactly as a webhook
+     * delivery would.
      *
      * @return the number of events applied now (PROCESSED or IGNORED)
      */
@@ -314,6 +315,30 @@ public final class Payments implements AutoCloseable {
                 all.add(e);
             }
             Collections.reverse(all); // the API lists newest first
+            // Connect events (payout.*, account.updated) are listed on each connected account, not the platform.
+            for (Store.ConnectedAccount a : store.allAccounts()) {
+                List<Event> ofAccount = new ArrayList<>();
+                RequestOptions on = RequestOptions.builder().setStripeAccount(a.accountId()).build();
+                String after = null;
+                while (true) {
+                    EventListParams.Builder b = EventListParams.builder()
+                            .setCreated(EventListParams.Created.builder().setGte(since.getEpochSecond()).build())
+                            .setLimit((long) config.sweepPageLimit());
+                    if (after != null) {
+                        b.setStartingAfter(after);
+                    }
+                    var page = stripe.v1().events().list(b.build(), on);
+                    for (Event e : page.getData()) {
+                        after = e.getId();
+                        ofAccount.add(e);
+                    }
+                    if (!Boolean.TRUE.equals(page.getHasMore()) || page.getData().isEmpty()) {
+                        break;
+                    }
+                }
+                Collections.reverse(ofAccount);
+                all.addAll(ofAccount);
+            }
             int applied = 0;
             for (Event e : all) {
                 if (store.eventRecorded(e.getId())) {

@@ -701,6 +701,21 @@ abstract class PaymentsContract {
     }
 
     @Test
+    void sweepAppliesAConnectPayoutWhoseWebhookNeverCame() {
+        Instant since = Instant.now().minusSeconds(5);
+        String a = stripe.createAccount(true);
+        payments.linkConnectedAccount("cr-s", a).join();
+        earn("cr-s", 1500);
+        payments.runPayouts("s1").join();
+        String po = payoutId(stripe.createConnectPayout(a, 1500, "usd"));
+        stripe.payConnectPayout(po); // neither event delivered
+        assertThat(payments.sweepEvents(since).join()).isGreaterThanOrEqualTo(2);
+        assertThat(account(AccountKind.PAYOUTS, "cr-s", USD).balance()).isZero();
+        assertThat(account(AccountKind.STRIPE_CLEARING, a, USD).balance()).isZero();
+        assertThat(payments.sweepEvents(since).join()).isZero();
+    }
+
+    @Test
     void reconciliationMatchesConnectPayoutsAndFindsTheirFaults() {
         Instant from = Instant.now().minusSeconds(60);
         String a = stripe.createAccount(true);

@@ -228,11 +228,16 @@ public final class StripeDouble implements AutoCloseable {
                     return events.stream().filter(e -> e.get("id").getAsString().equals(seg[2])).findFirst()
                             .map(StripeDouble::ok).orElse(notFound("event"));
                 }
+                // Events of a connected account are listed on that account only (Stripe-Account header).
+                List<JsonObject> visible = new ArrayList<>();
                 Map<String, Integer> idx = new HashMap<>();
-                for (int i = 0; i < events.size(); i++) {
-                    idx.put(events.get(i).get("id").getAsString(), i);
+                for (JsonObject e : events) {
+                    if (java.util.Objects.equals(str(e, "account"), onAccount)) {
+                        idx.put(e.get("id").getAsString(), visible.size());
+                        visible.add(e);
+                    }
                 }
-                return ok(listNewestFirst(events, idx, p, "/v1/events", e -> e.get("created").getAsLong(), e -> e));
+                return ok(listNewestFirst(visible, idx, p, "/v1/events", e -> e.get("created").getAsLong(), e -> e));
             }
             case "refunds" -> {
                 if (seg.length == 3) {
