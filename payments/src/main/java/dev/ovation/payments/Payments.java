@@ -78,7 +78,7 @@ public final class Payments implements AutoCloseable {
         this.permits = new Semaphore(config.maxInFlightOperations());
         this.metrics = new Metrics(meters);
         this.payouts = new Payouts(config, stripe, store, ledger, checkpoints);
-        this.recoveries = new Recoveries(store, ledger, payouts);
+        this.recoveries = new Recoveries(store, ledger, payouts, checkpoints);
         this.events = new EventHandler(stripe, store, ledger, payouts, recoveries);
         this.reconciler = new Reconciler(stripe, store, config.sweepPageLimit());
     }

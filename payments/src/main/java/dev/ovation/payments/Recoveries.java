@@ -46,11 +46,13 @@ final class Recoveries {
     private final Store store;
     private final Ledger ledger;
     private final Payouts payouts;
+    private final Payments.Checkpoints checkpoints;
 
-    Recoveries(Store store, Ledger ledger, Payouts payouts) {
+    Recoveries(Store store, Ledger ledger, Payouts payouts, Payments.Checkpoints checkpoints) {
         this.store = store;
         this.ledger = ledger;
         this.payouts = payouts;
+        this.checkpoints = checkpoints;
     }
 
     /**
@@ -127,6 +129,7 @@ final class Recoveries {
             r = store.recovery(r.recoveryKey()).orElseThrow();
             if ("PLANNED".equals(r.state())) {
                 plan(r);
+                checkpoints.reached("recovery.planned");
                 r = store.recovery(r.recoveryKey()).orElseThrow();
             }
             if ("EXECUTING".equals(r.state())) {

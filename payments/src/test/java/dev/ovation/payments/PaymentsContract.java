@@ -621,6 +621,37 @@ abstract class PaymentsContract {
     }
 
     @Test
+    void recoveryKilledAfterItsPlanIsCompletedByTheNextRunWithTheSameAmounts() throws Exception {
+        AtomicBoolean crash = new AtomicBoolean(true);
+        payments.close();
+        payments = openPayments(config().withPayoutHoldDays(7), name -> {
+            if (name.equals("recovery.planned") && crash.getAndSet(false)) {
+                throw new IllegalStateException("simulated crash at " + name);
+            }
+        });
+        String a = stripe.createAccount(true);
+        payments.linkConnectedAccount("cr-c", a).join();
+        earn("cr-c", 2000);
+        String pi = buyAndGift("cleo", "cr-c", 1000);
+        payments.runPayouts("c1").join();
+        String refunded = stripe.refund(stripe.chargeOf(pi), 1999);
+        assertThat(deliver(refunded).httpStatus()).as("failed mid-way: Stripe will retry").isEqualTo(500);
+        assertThat(holds("cr-c")).extracting(h -> h.get("state") + ":" + h.get("coins"))
+                .containsExactlyInAnyOrder("VOIDING:2500", "NEW:2000");
+        assertThat(earnings("cr-c").reserved()).as("not voided in the ledger yet").isEqualTo(2500);
+        payments.runPayouts("c2").join(); // resumes unfinished recoveries first
+        assertThat(holds("cr-c")).extracting(h -> h.get("state") + ":" + h.get("coins"))
+                .containsExactlyInAnyOrder("VOIDED:2500", "OPEN:2000");
+        assertThat(earnings("cr-c").balance()).isEqualTo(2000);
+        assertThat(earnings("cr-c").reserved()).isEqualTo(2000);
+        assertThat(account(AccountKind.RECEIVABLE, "cleo", Currency.COIN).balance()).isEqualTo(500);
+        // Stripe's retry of the refund event changes nothing more.
+        assertThat(deliver(refunded).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(earnings("cr-c").balance()).isEqualTo(2000);
+        assertThat(account(AccountKind.RECEIVABLE, "cleo", Currency.COIN).balance()).isEqualTo(500);
+    }
+
+    @Test
     void disputeWonGivesTheCreatorBackWhatItsOpeningTook() throws Exception {
         useHoldDays(7);
         String a = stripe.createAccount(true);
