@@ -233,11 +233,18 @@ final class EventHandler {
             Map<String, Store.RefundRow> booked = new HashMap<>();
             store.refundsOf(piId).forEach(r -> booked.put(r.refundId(), r));
             Currency cur = Currency.of(f.currency());
+            // Refunds booked before per-refund rows existed (cumulative keys): the oldest ones, up to refunded_minor.
+            long legacyLeft = Math.max(0, f.refundedMinor()
+                    - booked.values().stream().mapToLong(Store.RefundRow::amountMinor).sum());
             long cumulative = 0;
             for (Refund r : all) {
                 long before = cumulative;
                 cumulative += r.getAmount();
                 if (booked.containsKey(r.getId())) {
+                    continue;
+                }
+                if (r.getAmount() <= legacyLeft) {
+                    legacyLeft -= r.getAmount();
                     continue;
                 }
                 long coins = coinsFor(f, cumulative) - coinsFor(f, before);

@@ -187,16 +187,12 @@ final class Payouts {
         }
     }
 
-    static PostRequest holdRequestOf(Store.Hold h) {
+    private static PostRequest holdRequest(Store.Hold h) {
         Map<String, String> meta = new TreeMap<>();
         meta.put("hold", h.holdKey());
         meta.put("creatorId", h.creatorId());
         meta.put("releaseAtMillis", Long.toString(h.releaseAtMillis()));
         return Flows.payout(h.creatorId(), h.coins(), Currency.of(h.currency()), h.fiatMinor(), h.holdKey(), meta);
-    }
-
-    private PostRequest holdRequest(Store.Hold h) {
-        return holdRequestOf(h);
     }
 
     private static String key(Store.PayoutItem i) {
