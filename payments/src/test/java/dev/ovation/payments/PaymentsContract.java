@@ -811,6 +811,18 @@ abstract class PaymentsContract {
         assertThat(account(AccountKind.COIN_LIABILITY, AccountRef.PLATFORM, USD).balance()).isZero();
     }
 
+    @Test
+    void refundsBookedBeforePerRefundRowsAreNotBookedAgain() throws Exception {
+        String pi = buy("lena", BIG);
+        String ch = stripe.chargeOf(pi);
+        deliver(stripe.refund(ch, 500));
+        try (Connection c = dataSource.getConnection(); Statement st = c.createStatement()) {
+            st.executeUpdate("DELETE FROM payments_refunds"); // as a database migrated from the cumulative scheme
+        }
+        assertThat(deliver(stripe.refund(ch, 700)).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(account(AccountKind.COIN_LIABILITY, AccountRef.PLATFORM, USD).balance()).isEqualTo(1999 - 1200);
+    }
+
     // ------------------------------------------------------------------ two nodes, one event
 
     @Test
