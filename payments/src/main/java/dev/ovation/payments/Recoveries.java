@@ -214,6 +214,9 @@ final class Recoveries {
     /** A dispute won after all: every recovery of the source is reversed (the earnings return to the creators). */
     void undo(String sourceKey) {
         for (Store.Recovery r : store.recoveriesOf(sourceKey)) {
+            execute(r); // one a crash left unfinished completes first, so nothing is taken after the undo
+        }
+        for (Store.Recovery r : store.recoveriesOf(sourceKey)) {
             if ("DONE".equals(r.state()) && r.ledgerTxId() != null) {
                 Payouts.join(ledger.reverse(r.ledgerTxId(), "recovery-undo:" + r.recoveryKey(),
                         Map.of("recovery", r.recoveryKey())));
