@@ -9,10 +9,13 @@ import com.stripe.model.Charge;
 import com.stripe.model.Dispute;
 import com.stripe.model.Event;
 import com.stripe.model.PaymentIntent;
+import com.stripe.model.Payout;
 import com.stripe.model.Refund;
 import com.stripe.model.StripeObject;
 import com.stripe.model.Transfer;
 import com.stripe.model.checkout.Session;
+import com.stripe.net.RequestOptions;
+import com.stripe.param.RefundListParams;
 import dev.ovation.ledger.AccountKind;
 import dev.ovation.ledger.AccountRef;
 import dev.ovation.ledger.Currency;
@@ -21,6 +24,9 @@ import dev.ovation.ledger.Ledger;
 import dev.ovation.ledger.PostRequest;
 import dev.ovation.ledger.Posted;
 import dev.ovation.ledger.TransactionType;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -43,13 +49,17 @@ final class EventHandler {
     private final StripeClient stripe;
     private final Store store;
     private final Ledger ledger;
+    private final Recoveries recoveries;
+    private final Payouts payouts;
     /** Serializes effects per PaymentIntent in this process (refund and dispute read-modify-write). */
     private final ReentrantLock[] locks = new ReentrantLock[LOCK_STRIPES];
 
-    EventHandler(StripeClient stripe, Store store, Ledger ledger) {
+    EventHandler(StripeClient stripe, Store store, Ledger ledger, Payouts payouts, Recoveries recoveries) {
         this.stripe = stripe;
         this.store = store;
         this.ledger = ledger;
+        this.payouts = payouts;
+        this.recoveries = recoveries;
         for (int i = 0; i < LOCK_STRIPES; i++) {
             locks[i] = new ReentrantLock();
         }
@@ -92,8 +102,11 @@ final class EventHandler {
                 transferReversed((Transfer) object(event));
                 return true;
             }
-            case "transfer.created", "transfer.updated", "payout.created", "payout.paid", "payout.failed",
-                 "payout.canceled", "charge.succeeded", "payment_intent.created" -> {
+            case "payout.created", "payout.updated", "payout.paid", "payout.failed", "payout.canceled" -> {
+                connectPayout(event.getAccount(), (Payout) object(event));
+                return true;
+            }
+            case "transfer.created", "transfer.updated", "charge.succeeded", "payment_intent.created" -> {
                 return true; // recorded for the audit trail; the effects come from the events above
             }
             default -> {
@@ -194,9 +207,10 @@ final class EventHandler {
     }
 
     /**
-     * charge.refunded carries the cumulative amount_refunded: the delta since what we booked is clawed back (coins)
-     * and returned (fiat). Keys contain the cumulative amount, so a retry posts nothing new and an older, reordered
-     * event (smaller cumulative amount) is a no-op.
+     * charge.refunded: every refund of the charge (listed from the API, so partial refunds that arrived together or
+     * out of order are all seen) is booked once, by refund id: coins clawed back in proportion (cumulative, in refund
+     * creation order, so the rounding is deterministic and a full refund takes all coins), fiat returned (REFUND),
+     * the refund's balance transaction linked for reconciliation. An older, reordered event finds everything booked.
      */
     private void refund(Charge charge) throws StripeException {
         String piId = charge.getPaymentIntent();
@@ -207,32 +221,52 @@ final class EventHandler {
         l.lock();
         try {
             Store.Fulfilment f = fulfilmentOf(piId);
-            long refunded = charge.getAmountRefunded() == null ? 0 : charge.getAmountRefunded();
-            if (refunded <= f.refundedMinor()) {
-                return;
-            }
-            long targetCoins = coinsFor(f, refunded);
-            long deltaCoins = targetCoins - f.clawedBackCoins();
-            long deltaMinor = refunded - f.refundedMinor();
-            String base = "stripe:refund:" + charge.getId() + ":" + refunded;
-            Map<String, String> meta = Map.of("stripePaymentIntent", piId, "stripeCharge", charge.getId(),
-                    "refundedMinor", Long.toString(refunded));
-            if (deltaCoins > 0) {
-                join(ledger.clawback(f.userId(), deltaCoins, base + ":coins", meta));
-            }
-            Currency cur = Currency.of(f.currency());
-            Posted fiat = join(ledger.post(PostRequest.of(base + ":fiat", TransactionType.REFUND, meta, List.of(
-                    Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), deltaMinor),
-                    Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), deltaMinor)))));
-            if (charge.getRefunds() != null && charge.getRefunds().getData() != null
-                    && !charge.getRefunds().getData().isEmpty()) {
-                Refund newest = charge.getRefunds().getData().get(0);
-                if (newest.getBalanceTransaction() != null) {
-                    store.insertLink(new Store.Link(newest.getBalanceTransaction(), "refund", newest.getId(),
-                            fiat.transactionId(), f.currency(), -deltaMinor, newest.getCreated()));
+            List<Refund> all = new ArrayList<>();
+            for (Refund r : stripe.v1().refunds().list(RefundListParams.builder().setCharge(charge.getId())
+                    .setLimit(100L).build()).autoPagingIterable()) {
+                if (!"failed".equals(r.getStatus()) && !"canceled".equals(r.getStatus())) {
+                    all.add(r);
                 }
             }
-            store.updateRefunded(piId, refunded, targetCoins);
+            all.sort(Comparator.comparing((Refund r) -> r.getCreated() == null ? 0L : r.getCreated())
+                    .thenComparing(Refund::getId));
+            Map<String, Store.RefundRow> booked = new HashMap<>();
+            store.refundsOf(piId).forEach(r -> booked.put(r.refundId(), r));
+            Currency cur = Currency.of(f.currency());
+            // Refunds booked before per-refund rows existed (cumulative keys): the oldest ones, up to refunded_minor.
+            long legacyLeft = Math.max(0, f.refundedMinor()
+                    - booked.values().stream().mapToLong(Store.RefundRow::amountMinor).sum());
+            long cumulative = 0;
+            for (Refund r : all) {
+                long before = cumulative;
+                cumulative += r.getAmount();
+                if (booked.containsKey(r.getId())) {
+                    continue;
+                }
+                if (r.getAmount() <= legacyLeft) {
+                    legacyLeft -= r.getAmount();
+                    continue;
+                }
+                long coins = coinsFor(f, cumulative) - coinsFor(f, before);
+                String base = "stripe:refund:" + r.getId();
+                Map<String, String> meta = Map.of("stripePaymentIntent", piId, "stripeCharge", charge.getId(),
+                        "stripeRefund", r.getId());
+                Posted claw = coins > 0 ? join(ledger.clawback(f.userId(), coins, base + ":coins", meta)) : null;
+                Posted fiat = join(ledger.post(PostRequest.of(base + ":fiat", TransactionType.REFUND, meta, List.of(
+                        Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), r.getAmount()),
+                        Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), r.getAmount())))));
+                if (claw != null) {
+                    recoveries.afterClawback("refund:" + r.getId(), f.userId(), claw, f.ledgerTxId());
+                }
+                if (r.getBalanceTransaction() != null) {
+                    store.insertLink(new Store.Link(r.getBalanceTransaction(), "refund", r.getId(),
+                            fiat.transactionId(), f.currency(), -r.getAmount(),
+                            r.getCreated() == null ? 0 : r.getCreated()));
+                }
+                store.insertRefund(new Store.RefundRow(r.getId(), piId, r.getAmount(), coins,
+                        claw == null ? null : claw.transactionId(), fiat.transactionId()));
+            }
+            store.updateRefunded(piId, cumulative, coinsFor(f, cumulative));
         } finally {
             l.unlock();
         }
@@ -258,7 +292,9 @@ final class EventHandler {
                     "stripeCharge", d.getCharge());
             long clawbackTx = 0;
             if (coins > 0) {
-                clawbackTx = join(ledger.clawback(f.userId(), coins, base + ":coins", meta)).transactionId();
+                Posted claw = join(ledger.clawback(f.userId(), coins, base + ":coins", meta));
+                clawbackTx = claw.transactionId();
+                recoveries.afterClawback("dispute:" + d.getId(), f.userId(), claw, f.ledgerTxId());
             }
             Currency cur = Currency.of(f.currency());
             BalanceTransaction bt = d.getBalanceTransactions() == null || d.getBalanceTransactions().isEmpty()
@@ -298,6 +334,7 @@ final class EventHandler {
             String base = "stripe:dispute:" + d.getId();
             if ("won".equals(d.getStatus())) {
                 Map<String, String> meta = Map.of("stripeDispute", d.getId(), "outcome", "won");
+                recoveries.undo("dispute:" + d.getId()); // the creators get back what was taken from them
                 if (rec.clawbackTxId() != 0) {
                     join(ledger.reverse(rec.clawbackTxId(), base + ":won:coins", meta));
                 }
@@ -327,7 +364,11 @@ final class EventHandler {
         return stripe.v1().charges().retrieve(d.getCharge()).getPaymentIntent();
     }
 
-    /** A transfer taken back by the platform after a payout was booked: the ledger payout is reversed. */
+    /**
+     * A transfer taken back by the platform after a payout was booked: the transfer's booking is reversed (the money
+     * is back in the platform's balance) and so is every hold it paid (the earnings return, unheld; the next run
+     * holds them again).
+     */
     private void transferReversed(Transfer t) {
         var item = store.itemByTransfer(t.getId());
         if (item.isEmpty() || item.get().ledgerTxId() == null || !"DONE".equals(item.get().state())) {
@@ -336,6 +377,52 @@ final class EventHandler {
         var i = item.get();
         join(ledger.reverse(i.ledgerTxId(), "stripe:transfer-reversed:" + t.getId(),
                 Map.of("stripeTransfer", t.getId(), "payoutRun", i.runId())));
+        payouts.undoHolds(i, "stripe:transfer-reversed:" + t.getId());
         store.setItemState(i.runId(), i.creatorId(), "REVERSED", null, null, "transfer reversed at Stripe");
+    }
+
+    /**
+     * A Stripe payout of a connected account to the creator's bank (a Connect event: {@code account} is set). The
+     * payout is retrieved from the API on that account, so reordered events converge on its current status: paid ->
+     * Dr PAYOUTS {creator} / Cr STRIPE_CLEARING {account} (key stripe:payout:{id}:paid; the money left Stripe, the
+     * platform's debt to the creator is settled); failed or canceled after that -> the booking is reversed (the money
+     * is back in the connected account's balance). Payouts of the platform's own balance are recorded only.
+     */
+    private void connectPayout(String accountId, Payout p) throws StripeException {
+        if (accountId == null) {
+            log.debug("platform payout {} {}: recorded only", p.getId(), p.getStatus());
+            return;
+        }
+        ReentrantLock l = lock(p.getId());
+        l.lock();
+        try {
+            Payout current = stripe.v1().payouts().retrieve(p.getId(),
+                    RequestOptions.builder().setStripeAccount(accountId).build());
+            String creator = store.accountById(accountId).map(Store.ConnectedAccount::creatorId).orElse(null);
+            var row = store.connectPayout(current.getId());
+            Long paidTx = row.map(Store.ConnectPayout::paidTxId).orElse(null);
+            Long failedTx = row.map(Store.ConnectPayout::failedTxId).orElse(null);
+            String cur = current.getCurrency().toUpperCase(Locale.ROOT);
+            long amount = current.getAmount();
+            String status = current.getStatus();
+            String base = "stripe:payout:" + current.getId();
+            if (creator == null) {
+                log.warn("payout {} of unlinked account {}: recorded, not booked", current.getId(), accountId);
+            } else if ("paid".equals(status) && paidTx == null && failedTx == null) {
+                paidTx = join(ledger.post(PostRequest.of(base + ":paid", TransactionType.PAYOUT,
+                        Map.of("stripePayout", current.getId(), "stripeAccount", accountId, "creatorId", creator),
+                        List.of(Entry.debit(new AccountRef(AccountKind.PAYOUTS, creator, Currency.of(cur)), amount),
+                                Entry.credit(new AccountRef(AccountKind.STRIPE_CLEARING, accountId, Currency.of(cur)),
+                                        amount))))).transactionId();
+            } else if (("failed".equals(status) || "canceled".equals(status)) && paidTx != null && failedTx == null) {
+                failedTx = join(ledger.reverse(paidTx, base + ":" + status,
+                        Map.of("stripePayout", current.getId(), "failureCode",
+                                current.getFailureCode() == null ? "" : current.getFailureCode()))).transactionId();
+            }
+            store.upsertConnectPayout(new Store.ConnectPayout(current.getId(), accountId, creator, amount, cur, status,
+                    paidTx, failedTx, current.getCreated() == null ? 0 : current.getCreated()));
+        } finally {
+            l.unlock();
+        }
     }
 }

@@ -30,7 +30,6 @@ import java.util.Objects;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
@@ -54,14 +53,21 @@ public final class Payments implements AutoCloseable {
     private final StripeClient stripe;
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final Semaphore permits;
-    private final Map<String, Boolean> inFlightEvents = new ConcurrentHashMap<>();
+    private final java.time.Clock clock;
+    /** How long a node's claim on an event holds before another node may take it over (see {@link #leaseMillis}). */
+    private final long eventLeaseMillis;
     private final EventHandler events;
     private final Payouts payouts;
+    private final Recoveries recoveries;
+    private final Checkpoints checkpoints;
     private final Reconciler reconciler;
     private final Metrics metrics;
 
     Payments(PaymentsConfig config, DataSource dataSource, Ledger ledger, MeterRegistry meters,
-             Checkpoints checkpoints) {
+             Checkpoints checkpoints, java.time.Clock clock) {
+        this.clock = Objects.requireNonNull(clock, "clock");
+        this.checkpoints = checkpoints;
+        this.eventLeaseMillis = leaseMillis(config);
         this.config = Objects.requireNonNull(config, "config");
         this.store = new Store(Objects.requireNonNull(dataSource, "dataSource"));
         this.stripe = StripeClient.builder().setApiKey(config.secretKey()).setApiBase(config.apiBase())
@@ -70,8 +76,9 @@ public final class Payments implements AutoCloseable {
                 .setMaxNetworkRetries(config.stripeMaxNetworkRetries()).build();
         this.permits = new Semaphore(config.maxInFlightOperations());
         this.metrics = new Metrics(meters);
-        this.events = new EventHandler(stripe, store, ledger);
         this.payouts = new Payouts(config, stripe, store, ledger, checkpoints);
+        this.recoveries = new Recoveries(store, ledger, payouts, checkpoints);
+        this.events = new EventHandler(stripe, store, ledger, payouts, recoveries);
         this.reconciler = new Reconciler(stripe, store, config.sweepPageLimit());
     }
 
@@ -83,12 +90,12 @@ public final class Payments implements AutoCloseable {
      * @param ledger     the open ledger
      */
     public static Payments open(PaymentsConfig config, DataSource dataSource, Ledger ledger, MeterRegistry meters) {
-        return open(config, dataSource, ledger, meters, name -> { });
+        return open(config, dataSource, ledger, meters, name -> { }, java.time.Clock.systemUTC());
     }
 
     static Payments open(PaymentsConfig config, DataSource dataSource, Ledger ledger, MeterRegistry meters,
-                         Checkpoints checkpoints) {
-        Payments p = new Payments(config, dataSource, ledger, meters, checkpoints);
+                         Checkpoints checkpoints, java.time.Clock clock) {
+        Payments p = new Payments(config, dataSource, ledger, meters, checkpoints, clock);
         p.store.migrate();
         return p;
     }
@@ -235,35 +242,65 @@ public final class Payments implements AutoCloseable {
         });
     }
 
-    /** Applies a verified event exactly once (by event id). Runs on the executor. */
+    /**
+     * The lease of an event claim: long enough for the slowest apply this configuration allows (a few Stripe calls,
+     * each up to connect + read timeout per try), so a live node's claim is never taken over; a crashed node's claim
+     * is taken over after it.
+     */
+    static long leaseMillis(PaymentsConfig c) {
+        long perCall = (long) (c.stripeConnectTimeoutMillis() + c.stripeReadTimeoutMillis())
+                * (c.stripeMaxNetworkRetries() + 1);
+        return 8 * perCall;
+    }
+
+    /**
+     * Applies a verified event exactly once across nodes: the event is claimed first (a row in payments_events,
+     * unique by event id, CLAIMED with a lease), applied only by the claimant, then marked DONE. A delivery that finds
+     * the event DONE answers 200 DUPLICATE; one that finds it claimed by a live attempt answers 409 IN_PROGRESS so
+     * Stripe retries later (if the claimant fails, it releases the claim and answers 500). Runs on the executor.
+     */
     private WebhookResult apply(Event event) {
         String id = event.getId();
-        if (inFlightEvents.putIfAbsent(id, Boolean.TRUE) != null) {
-            return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, id, "being processed by another delivery");
+        long created = event.getCreated() == null ? 0 : event.getCreated();
+        String token = java.util.UUID.randomUUID().toString();
+        Store.Claim claim;
+        try {
+            claim = store.claimEvent(id, event.getType(), created, token, clock.millis(), eventLeaseMillis);
+        } catch (RuntimeException e) {
+            log.warn("stripe event {} ({}): cannot claim it; Stripe will retry", id, event.getType(), e);
+            return new WebhookResult(500, WebhookResult.Outcome.FAILED, id, String.valueOf(e.getMessage()));
+        }
+        if (claim == Store.Claim.DONE) {
+            return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, id, "already processed");
+        }
+        if (claim == Store.Claim.HELD_ELSEWHERE) {
+            return new WebhookResult(409, WebhookResult.Outcome.IN_PROGRESS, id, "being processed by another delivery");
         }
         try {
-            if (store.eventRecorded(id)) {
-                return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, id, "already processed");
-            }
+            checkpoints.reached("event.claimed");
             boolean handled = events.handle(event);
             WebhookResult.Outcome outcome = handled ? WebhookResult.Outcome.PROCESSED : WebhookResult.Outcome.IGNORED;
-            long created = event.getCreated() == null ? 0 : event.getCreated();
-            if (!store.recordEvent(id, event.getType(), created, outcome.name())) {
-                // Another node applied it concurrently; the ledger's idempotency keys made our effects no-ops.
-                return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, id, "already processed");
+            if (!store.finishEvent(id, token, outcome.name(), clock.millis())) {
+                // Our lease ran out and another attempt took the event over; every effect is idempotent by key.
+                log.warn("stripe event {}: claim taken over while applying; effects are idempotent", id);
+                return new WebhookResult(200, WebhookResult.Outcome.DUPLICATE, id, "taken over by another delivery");
             }
             return new WebhookResult(200, outcome, id, event.getType());
         } catch (RuntimeException | StripeException e) {
             log.warn("stripe event {} ({}) failed; Stripe will retry", id, event.getType(), e);
+            try {
+                store.releaseEvent(id, token);
+            } catch (RuntimeException re) {
+                log.warn("stripe event {}: claim not released; it expires in {} ms", id, eventLeaseMillis, re);
+            }
             return new WebhookResult(500, WebhookResult.Outcome.FAILED, id, String.valueOf(e.getMessage()));
-        } finally {
-            inFlightEvents.remove(id);
         }
     }
 
     /**
-     * Recovers missed webhooks: lists events created at or after {@code since} from the API (oldest first) and
-     * applies each not yet recorded, exactly as a webhook delivery would.
+     * Recovers missed webhooks: lists events created at or after {@code since} from the API (oldest first; the
+     * platform's, then each linked connected account's) and applies each not yet recorded, exactly as a webhook
+     * delivery would.
      *
      * @return the number of events applied now (PROCESSED or IGNORED)
      */
@@ -277,6 +314,30 @@ public final class Payments implements AutoCloseable {
                 all.add(e);
             }
             Collections.reverse(all); // the API lists newest first
+            // Connect events (payout.*, account.updated) are listed on each connected account, not the platform.
+            for (Store.ConnectedAccount a : store.allAccounts()) {
+                List<Event> ofAccount = new ArrayList<>();
+                RequestOptions on = RequestOptions.builder().setStripeAccount(a.accountId()).build();
+                String after = null;
+                while (true) {
+                    EventListParams.Builder b = EventListParams.builder()
+                            .setCreated(EventListParams.Created.builder().setGte(since.getEpochSecond()).build())
+                            .setLimit((long) config.sweepPageLimit());
+                    if (after != null) {
+                        b.setStartingAfter(after);
+                    }
+                    var page = stripe.v1().events().list(b.build(), on);
+                    for (Event e : page.getData()) {
+                        after = e.getId();
+                        ofAccount.add(e);
+                    }
+                    if (!Boolean.TRUE.equals(page.getHasMore()) || page.getData().isEmpty()) {
+                        break;
+                    }
+                }
+                Collections.reverse(ofAccount);
+                all.addAll(ofAccount);
+            }
             int applied = 0;
             for (Event e : all) {
                 if (store.eventRecorded(e.getId())) {
@@ -333,7 +394,10 @@ public final class Payments implements AutoCloseable {
             return CompletableFuture.failedFuture(
                     new PaymentsException(PaymentsException.Kind.INVALID_REQUEST, "runId must be 1..100 characters"));
         }
-        return submit(() -> payouts.run(runId, Instant.now()));
+        return submit(() -> {
+            recoveries.resume();
+            return payouts.run(runId, clock.instant());
+        });
     }
 
     /** Every payout line of every run (admin /admin/finance/payouts). */

@@ -3,7 +3,11 @@ package dev.ovation.payments;
 import com.stripe.StripeClient;
 import com.stripe.exception.StripeException;
 import com.stripe.model.BalanceTransaction;
+import com.stripe.model.Payout;
+import com.stripe.model.StripeCollection;
+import com.stripe.net.RequestOptions;
 import com.stripe.param.BalanceTransactionListParams;
+import com.stripe.param.PayoutListParams;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -14,6 +18,9 @@ import java.util.Map;
 /**
  * Matches Stripe balance transactions of a period with the ledger bookings linked to them (by balance transaction
  * id, written when each booking was posted): matched, missing in the ledger, missing in Stripe, amount mismatch.
+ * Then matches the payouts of every linked connected account (listed on that account) with their bookings
+ * (category {@code connect_payout}): a paid payout must be booked (-amount on STRIPE_CLEARING of the account), a
+ * failed or canceled one booked and reversed or never booked (0), a pending or in-transit one not yet booked (0).
  */
 final class Reconciler {
     private final StripeClient stripe;
@@ -52,6 +59,7 @@ final class Reconciler {
                     bt.getCreated()));
             count(totals, category, status, bt.getNet(), link == null ? 0 : link.netMinor());
         }
+        connectPayouts(fromEpoch, toEpoch, lines, totals);
         for (Store.Link link : links.values()) {
             lines.add(new ReconciliationReport.Line(ReconciliationReport.Status.MISSING_IN_STRIPE, link.category(),
                     link.stripeId(), link.sourceId(), link.ledgerTxId(), null, link.netMinor(), link.currency(),
@@ -76,5 +84,64 @@ final class Reconciler {
         t[s.ordinal()]++;
         t[4] += stripeNet;
         t[5] += ledgerNet;
+    }
+
+    private void connectPayouts(long fromEpoch, long toEpoch, List<ReconciliationReport.Line> lines,
+                                Map<String, long[]> totals) throws StripeException {
+        Map<String, Store.ConnectPayout> rows = new HashMap<>();
+        for (Store.ConnectPayout p : store.connectPayouts(fromEpoch, toEpoch)) {
+            rows.put(p.payoutId(), p);
+        }
+        String category = "connect_payout";
+        for (Store.ConnectedAccount a : store.allAccounts()) {
+            RequestOptions on = RequestOptions.builder().setStripeAccount(a.accountId()).build();
+            String after = null;
+            while (true) {
+                PayoutListParams.Builder pb = PayoutListParams.builder().setLimit((long) pageLimit)
+                        .setCreated(PayoutListParams.Created.builder().setGte(fromEpoch).setLt(toEpoch).build());
+                if (after != null) {
+                    pb.setStartingAfter(after);
+                }
+                StripeCollection<Payout> page = stripe.v1().payouts().list(pb.build(), on);
+                for (Payout p : page.getData()) {
+                    after = p.getId();
+                    String cur = p.getCurrency() == null ? "" : p.getCurrency().toUpperCase(Locale.ROOT);
+                    long stripeNet = "paid".equals(p.getStatus()) ? -p.getAmount() : 0;
+                    Store.ConnectPayout row = rows.remove(p.getId());
+                    Long ledgerNet = row == null ? null : ledgerNet(row);
+                    ReconciliationReport.Status status;
+                    if (row == null) {
+                        status = stripeNet == 0 ? ReconciliationReport.Status.MATCHED
+                                : ReconciliationReport.Status.MISSING_IN_LEDGER;
+                    } else if (ledgerNet != stripeNet || !row.currency().equals(cur)) {
+                        status = ReconciliationReport.Status.AMOUNT_MISMATCH;
+                    } else {
+                        status = ReconciliationReport.Status.MATCHED;
+                    }
+                    lines.add(new ReconciliationReport.Line(status, category, p.getId(), a.accountId(),
+                            row == null ? null : txOf(row), stripeNet, ledgerNet, cur,
+                            p.getCreated() == null ? 0 : p.getCreated()));
+                    count(totals, category, status, stripeNet, ledgerNet == null ? 0 : ledgerNet);
+                }
+                if (!Boolean.TRUE.equals(page.getHasMore()) || page.getData().isEmpty()) {
+                    break;
+                }
+            }
+        }
+        for (Store.ConnectPayout row : rows.values()) {
+            long ledgerNet = ledgerNet(row);
+            lines.add(new ReconciliationReport.Line(ReconciliationReport.Status.MISSING_IN_STRIPE, category,
+                    row.payoutId(), row.accountId(), txOf(row), null, ledgerNet, row.currency(), row.createdEpoch()));
+            count(totals, category, ReconciliationReport.Status.MISSING_IN_STRIPE, 0, ledgerNet);
+        }
+    }
+
+    /** The booking's movement on STRIPE_CLEARING of the connected account: -amount when paid, back to 0 if reversed. */
+    private static long ledgerNet(Store.ConnectPayout row) {
+        return (row.paidTxId() != null ? -row.amountMinor() : 0) + (row.failedTxId() != null ? row.amountMinor() : 0);
+    }
+
+    private static Long txOf(Store.ConnectPayout row) {
+        return row.failedTxId() != null ? row.failedTxId() : row.paidTxId();
     }
 }

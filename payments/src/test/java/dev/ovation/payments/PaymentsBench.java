@@ -85,18 +85,37 @@ public final class PaymentsBench {
                     fs.add(payments.handleWebhook(body, sig).whenComplete((r, e) -> window.release()));
                 }
                 CompletableFuture.allOf(fs.toArray(CompletableFuture[]::new)).join();
-                double secs = (System.nanoTime() - t0) / 1e9;
-                for (var f : fs) {
-                    outcomes.merge(f.join().outcome(), 1, Integer::sum);
+                // 409 IN_PROGRESS (another delivery held the claim): Stripe retries those; so does the benchmark.
+                int redeliveries = 0;
+                List<String> again = new ArrayList<>();
+                for (int i = 0; i < fs.size(); i++) {
+                    outcomes.merge(fs.get(i).join().outcome(), 1, Integer::sum);
+                    if (fs.get(i).join().outcome() == WebhookResult.Outcome.IN_PROGRESS) {
+                        again.add(deliveries.get(i));
+                    }
                 }
+                while (!again.isEmpty()) {
+                    List<String> next = new ArrayList<>();
+                    for (String p : again) {
+                        redeliveries++;
+                        WebhookResult r = payments.handleWebhook(p.getBytes(StandardCharsets.UTF_8),
+                                StripeDouble.sign(p, PaymentsContract.WHSEC, Instant.now().getEpochSecond())).join();
+                        outcomes.merge(r.outcome(), 1, Integer::sum);
+                        if (r.outcome() == WebhookResult.Outcome.IN_PROGRESS) {
+                            next.add(p);
+                        }
+                    }
+                    again = next;
+                }
+                double secs = (System.nanoTime() - t0) / 1e9;
                 long liability = ledger.balance(AccountRef.platform(AccountKind.COIN_LIABILITY, Currency.of("USD")))
                         .join().balance();
                 boolean exactlyOnce = liability == 199L * events
                         && outcomes.getOrDefault(WebhookResult.Outcome.PROCESSED, 0) == events;
-                System.out.printf("webhooks db=%s events=%d deliveries=%d concurrency=%d seconds=%.2f "
-                                + "events_per_s=%.0f deliveries_per_s=%.0f outcomes=%s exactly_once=%s%n",
-                        db, events, deliveries.size(), concurrency, secs, events / secs, deliveries.size() / secs,
-                        outcomes, exactlyOnce);
+                System.out.printf("webhooks db=%s events=%d deliveries=%d redeliveries_of_409=%d concurrency=%d "
+                                + "seconds=%.2f events_per_s=%.0f deliveries_per_s=%.0f outcomes=%s exactly_once=%s%n",
+                        db, events, deliveries.size(), redeliveries, concurrency, secs, events / secs,
+                        (deliveries.size() + redeliveries) / secs, outcomes, exactlyOnce);
 
                 // ---- reconciliation: M Stripe balance transactions, each linked to a ledger booking
                 if (recon > 0) {

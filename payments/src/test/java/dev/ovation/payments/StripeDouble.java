@@ -43,6 +43,12 @@ public final class StripeDouble implements AutoCloseable {
     final Map<String, JsonObject> disputes = new HashMap<>();
     final Map<String, JsonObject> accounts = new HashMap<>();
     final Map<String, JsonObject> transfers = new LinkedHashMap<>();
+    final Map<String, JsonObject> refunds = new LinkedHashMap<>();
+    /** Payouts of connected accounts to their banks, in creation order; each lives on one account. */
+    final Map<String, JsonObject> payouts = new LinkedHashMap<>();
+    private final Map<String, String> payoutAccount = new HashMap<>();
+    /** Every request served, as "METHOD /path" (ids included). */
+    final Map<String, Integer> requests = new java.util.concurrent.ConcurrentHashMap<>();
     /** Balance transactions in creation order; removed ones stay as null so positions stay valid. */
     private final List<BtRow> balanceTransactions = new ArrayList<>();
     private final Map<String, Integer> btIndex = new HashMap<>();
@@ -98,6 +104,8 @@ public final class StripeDouble implements AutoCloseable {
             String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
             parseForm(body, params);
             String idem = ex.getRequestHeaders().getFirst("Idempotency-Key");
+            String onAccount = ex.getRequestHeaders().getFirst("Stripe-Account");
+            requests.merge(method + " " + path, 1, Integer::sum);
             Object[] result;
             synchronized (this) {
                 if ("POST".equals(method) && idem != null) {
@@ -113,7 +121,7 @@ public final class StripeDouble implements AutoCloseable {
                         return;
                     }
                 }
-                result = route(method, path, params);
+                result = route(method, path, params, onAccount);
                 if ("POST".equals(method) && idem != null) {
                     idempotency.put(idem, new String[] {path + "?" + params, result[0].toString(), result[1].toString()});
                 }
@@ -180,7 +188,7 @@ public final class StripeDouble implements AutoCloseable {
         return o;
     }
 
-    private Object[] route(String method, String path, Map<String, String> p) {
+    private Object[] route(String method, String path, Map<String, String> p, String onAccount) {
         String[] seg = path.substring(1).split("/");
         if (seg.length < 2 || !seg[0].equals("v1")) {
             return notFound("route " + path);
@@ -220,11 +228,47 @@ public final class StripeDouble implements AutoCloseable {
                     return events.stream().filter(e -> e.get("id").getAsString().equals(seg[2])).findFirst()
                             .map(StripeDouble::ok).orElse(notFound("event"));
                 }
+                // Events of a connected account are listed on that account only (Stripe-Account header).
+                List<JsonObject> visible = new ArrayList<>();
                 Map<String, Integer> idx = new HashMap<>();
-                for (int i = 0; i < events.size(); i++) {
-                    idx.put(events.get(i).get("id").getAsString(), i);
+                for (JsonObject e : events) {
+                    if (java.util.Objects.equals(str(e, "account"), onAccount)) {
+                        idx.put(e.get("id").getAsString(), visible.size());
+                        visible.add(e);
+                    }
                 }
-                return ok(listNewestFirst(events, idx, p, "/v1/events", e -> e.get("created").getAsLong(), e -> e));
+                return ok(listNewestFirst(visible, idx, p, "/v1/events", e -> e.get("created").getAsLong(), e -> e));
+            }
+            case "refunds" -> {
+                if (seg.length == 3) {
+                    JsonObject r = refunds.get(seg[2]);
+                    return r == null ? notFound("refund") : ok(r);
+                }
+                int limit = Math.min(100, Integer.parseInt(p.getOrDefault("limit", "10")));
+                List<JsonObject> all = new ArrayList<>(refunds.values());
+                JsonArray data = new JsonArray();
+                for (int i = all.size() - 1; i >= 0 && data.size() < limit; i--) {
+                    if (p.get("charge") == null || p.get("charge").equals(str(all.get(i), "charge"))) {
+                        data.add(all.get(i));
+                    }
+                }
+                return ok(list(data, false, "/v1/refunds"));
+            }
+            case "payouts" -> {
+                // Payouts live on a connected account: without (or with another) Stripe-Account header, not found.
+                if (seg.length == 3) {
+                    JsonObject po = payouts.get(seg[2]);
+                    return po == null || !payoutAccount.get(seg[2]).equals(onAccount) ? notFound("payout") : ok(po);
+                }
+                List<JsonObject> mine = new ArrayList<>();
+                Map<String, Integer> idx = new HashMap<>();
+                for (JsonObject po : payouts.values()) {
+                    if (payoutAccount.get(po.get("id").getAsString()).equals(onAccount)) {
+                        idx.put(po.get("id").getAsString(), mine.size());
+                        mine.add(po);
+                    }
+                }
+                return ok(listNewestFirst(mine, idx, p, "/v1/payouts", po -> po.get("created").getAsLong(), po -> po));
             }
             case "accounts" -> {
                 JsonObject o = seg.length == 3 ? accounts.get(seg[2]) : null;
@@ -483,6 +527,7 @@ public final class StripeDouble implements AutoCloseable {
         re.addProperty("status", "succeeded");
         re.addProperty("balance_transaction", bt.get("id").getAsString());
         re.addProperty("created", now());
+        refunds.put(reId, re);
         JsonArray data = ch.getAsJsonObject("refunds").getAsJsonArray("data");
         JsonArray newer = new JsonArray();
         newer.add(re);
@@ -614,6 +659,48 @@ public final class StripeDouble implements AutoCloseable {
         return transfers.size();
     }
 
+    // ------------------------------------------------------------------ payouts of connected accounts
+
+    /** The connected account pays {@code amount} out to its bank (status pending); returns payout.created. */
+    synchronized String createConnectPayout(String accountId, long amount, String currency) {
+        String poId = id("po");
+        JsonObject po = new JsonObject();
+        po.addProperty("id", poId);
+        po.addProperty("object", "payout");
+        po.addProperty("amount", amount);
+        po.addProperty("currency", currency);
+        po.addProperty("status", "pending");
+        po.addProperty("method", "standard");
+        po.addProperty("type", "bank_account");
+        po.addProperty("automatic", true);
+        po.addProperty("arrival_date", now() + 2 * 86400);
+        po.add("failure_code", null);
+        po.addProperty("created", now());
+        payouts.put(poId, po);
+        payoutAccount.put(poId, accountId);
+        return event("payout.created", po, accountId);
+    }
+
+    /** The bank received it; returns payout.paid. */
+    synchronized String payConnectPayout(String poId) {
+        JsonObject po = payouts.get(poId);
+        po.addProperty("status", "paid");
+        return event("payout.paid", po, payoutAccount.get(poId));
+    }
+
+    /** The bank returned it (also after paid); returns payout.failed. */
+    synchronized String failConnectPayout(String poId, String failureCode) {
+        JsonObject po = payouts.get(poId);
+        po.addProperty("status", "failed");
+        po.addProperty("failure_code", failureCode);
+        return event("payout.failed", po, payoutAccount.get(poId));
+    }
+
+    /** Changes a payout's amount at Stripe only (a planted reconciliation fault). */
+    synchronized void setPayoutAmount(String poId, long amount) {
+        payouts.get(poId).addProperty("amount", amount);
+    }
+
     // ------------------------------------------------------------------ planting reconciliation faults
 
     /** A charge paid outside the platform's purchase flow (no webhook reaches the ledger). */
@@ -647,7 +734,15 @@ public final class StripeDouble implements AutoCloseable {
 
     /** Records an event (listed by GET /v1/events) and returns its JSON payload as Stripe would deliver it. */
     synchronized String event(String type, JsonObject object) {
+        return event(type, object, null);
+    }
+
+    /** A Connect event: {@code account} is the connected account the object lives on. */
+    synchronized String event(String type, JsonObject object, String account) {
         JsonObject e = new JsonObject();
+        if (account != null) {
+            e.addProperty("account", account);
+        }
         e.addProperty("id", id("evt"));
         e.addProperty("object", "event");
         e.addProperty("api_version", Stripe.API_VERSION);
