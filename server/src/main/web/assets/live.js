@@ -49,7 +49,7 @@ app.replaceChildren(
       messageEl),
     el('aside', { class: 'side' },
       el('section', { class: 'panel' }, el('h2', {}, 'Top gifters'), leaderboardEl),
-      el('section', { class: 'panel chat' }, el('h2', {}, 'Chat'), chatList, chatForm, chatNote))));
+      el('section', { class: 'panel chat-panel' }, el('h2', {}, 'Chat'), chatList, chatForm, chatNote))));
 document.title = `${handle} · Ovation`;
 
 let messageTimer;
@@ -221,7 +221,7 @@ function releaseGifts() {
     else if (now - arrivedAt > GIFT_MAX_HOLD_MS) how = 'timeout';
     if (how) {
       held.splice(i, 1);
-      showGift(event, how, pdt);
+      showGift(event, how, pdt, arrivedAt);
     } else {
       i++;
     }
@@ -230,21 +230,21 @@ function releaseGifts() {
   if (held.length) syncTimer = setTimeout(releaseGifts, 100);
 }
 
-function showGift(event, how, pdt) {
+function showGift(event, how, pdt, arrivedAt) {
   const gift = catalog.get(event.gift) || { name: event.gift, tier: 1 };
   const who = (event.sender && event.sender.name) || 'Someone';
-  const fx = el('div', {
-    class: `gift-fx tier-${tierOf(gift)}`,
-    dataset: { eventId: event.eventId, gift: event.gift, sync: how, mediaTime: event.mediaTime ?? '', pdtAtShow: pdt ?? '' },
-  },
-  el('span', { class: 'gift-icon' }, giftIcon(event.gift)),
-  el('span', { class: 'gift-text' }, el('b', {}, who), ` sent ${giftLabel(gift.name, event.count)}`,
-    event.combo > 1 ? el('span', { class: 'combo' }, ` combo ×${event.combo}`) : null));
+  // How it was released, for people debugging sync and for the browser test.
+  const sync = { gift: event.gift, sync: how, mediaTime: event.mediaTime ?? '', pdtAtShow: pdt ?? '', arrivedAt, shownAt: Date.now() };
+  const fx = el('div', { class: `gift-fx tier-${tierOf(gift)}`, dataset: { eventId: event.eventId, ...sync } },
+    el('span', { class: 'gift-icon' }, giftIcon(event.gift)),
+    el('span', { class: 'gift-text' }, el('b', {}, who), ` sent ${giftLabel(gift.name, event.count)}`,
+      event.combo > 1 ? el('span', { class: 'combo' }, ` combo ×${event.combo}`) : null));
   fx.addEventListener('animationend', () => fx.remove());
   setTimeout(() => fx.remove(), 8000); // when animations are off (prefers-reduced-motion)
   giftLayer.append(fx);
   capChildren(giftLayer, GIFT_MAX_ON_SCREEN);
-  addChatLine(event, 'gift', `${giftIcon(event.gift)} ${who} sent ${giftLabel(gift.name, event.count)}`);
+  const line = addChatLine(event, 'gift', `${giftIcon(event.gift)} ${who} sent ${giftLabel(gift.name, event.count)}`);
+  Object.assign(line.dataset, sync);
 }
 
 // --- chat, viewers, leaderboard ---------------------------------------------------------------------
@@ -256,6 +256,7 @@ function addChatLine(event, kind, text, name) {
   chatList.append(li);
   capChildren(chatList, CHAT_MAX_ITEMS);
   if (nearBottom) chatList.scrollTop = chatList.scrollHeight;
+  return li;
 }
 
 function showLeaderboard(top) {
@@ -461,7 +462,8 @@ function enableSending() {
   chatInput.disabled = !can;
   chatSend.disabled = !can;
   for (const b of giftButtons.querySelectorAll('button')) b.disabled = !can;
-  if (!room.user) chatNote.textContent = 'Watching read-only: open this page with a viewer token to chat and send gifts.';
+  if (room.ready && !room.user) chatNote.textContent = 'Watching read-only: open this page with a viewer token to chat and send gifts.';
+  else if (room.user && /read-only/.test(chatNote.textContent)) chatNote.textContent = '';
 }
 
 const room = new Room(handle, {
