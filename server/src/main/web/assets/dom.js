@@ -1,4 +1,4 @@
-// Small DOM helpers shared by the watch page and the overlay. Text only through textContent (never innerHTML):
+// Small DOM helpers shared by the watch page and the overlay. Text goes in as text nodes, never parsed as markup:
 // chat text and names come from other people.
 
 /** el('div', {class: 'x', id: 'y', dataset: {a: 1}, onclick: fn}, child, 'text', ...) */

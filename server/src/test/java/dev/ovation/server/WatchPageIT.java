@@ -1,0 +1,119 @@
+package dev.ovation.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The watch page and the OBS overlay in a real browser (docs/web.md): Debian's headless Chromium driven by
+ * playwright-core (tests/browser/watch-page.mjs) against the assembled server, while a real ffmpeg
+ * publishes over RTMP. The script checks what a viewer sees (frames render, time advances, chat across
+ * browser contexts, a gift debits the balance shown and is shown in sync with the video and in the overlay,
+ * insufficient funds shows an error, offline/unknown/read-only/phone layouts); this test then checks the
+ * ledger behind it. Screenshots of each page are kept in server/target/browser-artifacts/.
+ */
+class WatchPageIT {
+
+    private static final Path BROWSER_TESTS = Path.of("../tests/browser").toAbsolutePath().normalize();
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dataDir;
+    private OvationServer server;
+
+    @BeforeEach
+    void start() throws Exception {
+        server = OvationServer.start(TestServers.config(dataDir, Map.of()));
+    }
+
+    @AfterEach
+    void stop() {
+        server.close();
+    }
+
+    @Test
+    void aViewerWatchesChatsAndSendsAGiftThatTheOverlayShows() throws Exception {
+        assertThat(BROWSER_TESTS.resolve("node_modules/playwright-core")).as("run scripts/test (it installs tests/browser)").exists();
+        HttpTestClient admin = new HttpTestClient(server.adminPort(), server.adminToken());
+        String key = JSON.readTree(admin.post("/admin/creators", "{\"handle\":\"stage\",\"userId\":\"u-stage\"}").body())
+                .get("streamKey").asText();
+        assertThat(admin.post("/admin/creators", "{\"handle\":\"napping\"}").statusCode()).isEqualTo(201);
+        assertThat(admin.post("/admin/wallets/u-ann/grants", "{\"coins\":100,\"idempotencyKey\":\"welcome-ann\"}").statusCode()).isEqualTo(200);
+        assertThat(admin.post("/admin/wallets/u-bob/grants", "{\"coins\":3,\"idempotencyKey\":\"welcome-bob\"}").statusCode()).isEqualTo(200);
+        String ann = token(admin, "u-ann", "Ann");
+        String bob = token(admin, "u-bob", "Bob");
+        String owner = token(admin, "u-stage", "Stage");
+
+        Process ffmpeg = new ProcessBuilder("ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
+                "-f", "lavfi", "-i", "testsrc=size=640x360:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+                "-t", "300", "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "30", "-pix_fmt", "yuv420p",
+                "-c:a", "aac", "-f", "flv", "rtmp://127.0.0.1:" + server.rtmpPort() + "/live/" + key)
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            HttpTestClient anonymous = new HttpTestClient(server.httpPort(), null);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            // After the first complete segment: a page opened earlier would show "starting" a little longer, no more.
+            while (!anonymous.get("/hls/stage/media.m3u8").body().contains("#EXTINF") && System.nanoTime() < deadline) {
+                assertThat(ffmpeg.isAlive()).as("ffmpeg publishes").isTrue();
+                Thread.sleep(200);
+            }
+            Path artifacts = Files.createDirectories(Path.of("target/browser-artifacts").toAbsolutePath());
+            ObjectNode config = JSON.createObjectNode()
+                    .put("base", "http://127.0.0.1:" + server.httpPort())
+                    .put("handle", "stage")
+                    .put("offlineHandle", "napping")
+                    .put("richToken", ann)
+                    .put("poorToken", bob)
+                    .put("overlayToken", owner)
+                    .put("artifacts", artifacts.toString());
+            Process node = new ProcessBuilder("node", BROWSER_TESTS.resolve("watch-page.mjs").toString(), JSON.writeValueAsString(config))
+                    .redirectError(artifacts.resolve("watch-page.stderr.txt").toFile())
+                    .start();
+            String out = new String(node.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            assertThat(node.waitFor(300, TimeUnit.SECONDS)).as("the browser script ends").isTrue();
+            String stderr = Files.readString(artifacts.resolve("watch-page.stderr.txt"));
+            assertThat(out).as("stderr: %s", stderr).isNotEmpty();
+            JsonNode result = JSON.readTree(out.substring(out.lastIndexOf('\n') + 1));
+            for (JsonNode check : result.get("checks")) {
+                assertThat(check.get("ok").asBoolean()).as("%s: %s\nstderr: %s", check.get("name").asText(), check.get("detail"), stderr).isTrue();
+            }
+            assertThat(result.get("checks").size()).as("every step ran").isGreaterThanOrEqualTo(18);
+            assertThat(result.get("ok").asBoolean()).as(out).isTrue();
+            assertThat(node.exitValue()).isZero();
+
+            // The ledger behind the page: one Rose (5 coins) from Ann; Bob's refused Star charged nothing.
+            assertThat(result.get("richBalanceShown").asLong()).isEqualTo(95);
+            assertThat(wallet(ann).get("coins").asLong()).as("Ann's wallet after one Rose").isEqualTo(95);
+            assertThat(result.get("poorBalanceShown").asLong()).isEqualTo(3);
+            assertThat(wallet(bob).get("coins").asLong()).as("Bob's wallet after a refused Star").isEqualTo(3);
+            JsonNode verify = JSON.readTree(admin.post("/admin/ledger/verify", "{}").body());
+            assertThat(verify.get("ok").asBoolean()).as(verify.toString()).isTrue();
+            for (String png : new String[] {"watch-page.png", "watch-page-gift.png", "overlay.png", "watch-page-insufficient-funds.png",
+                    "watch-page-phone.png", "watch-page-offline.png"}) {
+                assertThat(artifacts.resolve(png)).isNotEmptyFile();
+            }
+        } finally {
+            ffmpeg.destroy();
+            ffmpeg.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private String token(HttpTestClient admin, String userId, String name) throws Exception {
+        return JSON.readTree(admin.post("/admin/tokens", "{\"userId\":\"" + userId + "\",\"name\":\"" + name + "\"}").body()).get("token").asText();
+    }
+
+    private JsonNode wallet(String token) throws Exception {
+        return JSON.readTree(new HttpTestClient(server.httpPort(), token).get("/api/wallet").body());
+    }
+}
