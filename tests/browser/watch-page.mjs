@@ -42,12 +42,13 @@ const browser = await chromium.launch({
     '--autoplay-policy=no-user-gesture-required'],
 });
 
-async function open(url, contextOptions = {}) {
+async function open(url, contextOptions = {}, beforeLoad = async () => {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...contextOptions });
   const page = await context.newPage();
   page.setDefaultTimeout(T.step);
   page.on('pageerror', e => pageErrors.push(`${url.split('#')[0].split('?')[0]}: ${e.message}`));
   page.on('console', m => { if (m.type() === 'error') console.error(`[console ${url.split('#')[0]}] ${m.text()}`); });
+  await beforeLoad(page);
   await page.goto(url, { waitUntil: 'domcontentloaded' });
   return page;
 }
@@ -108,7 +109,17 @@ try {
   await shot(rich, 'watch-page.png');
 
   // --- 2. a second viewer (few coins) and the overlay --------------------------------------------------
-  const poor = await open(`${liveUrl}#token=${cfg.poorToken}`);
+  // The second viewer's WebSocket goes through Playwright's router, so the test can cut it and keep the
+  // server "away" for a while (every new connection is closed at once) to see the page reconnect and resume.
+  const net = { down: false, socket: null };
+  const poor = await open(`${liveUrl}#token=${cfg.poorToken}`, {}, page => page.routeWebSocket(/\/ws$/, ws => {
+    if (net.down) {
+      ws.close({ code: 1011, reason: 'test: the server is away' });
+      return;
+    }
+    ws.connectToServer();
+    net.socket = ws;
+  }));
   const overlay = await open(`${cfg.base}/overlay/${cfg.handle}?token=${cfg.overlayToken}&chat=1`, { viewport: { width: 1280, height: 720 } });
   await step('second viewer and overlay join the room', async () => {
     await roomReady(poor);
@@ -116,6 +127,18 @@ try {
     await poor.waitForFunction(() => !document.getElementById('chat-input').disabled);
   });
   await step('the overlay is transparent', async () => {
+    // Watch the alert box from now on: how many alerts are on screen at once, and in which order they come.
+    await overlay.evaluate(() => {
+      window.alertLog = { max: 0, shown: [] };
+      const box = document.getElementById('alert');
+      new MutationObserver(() => {
+        const alerts = box.querySelectorAll('.gift-alert');
+        window.alertLog.max = Math.max(window.alertLog.max, alerts.length);
+        for (const a of alerts) {
+          if (!window.alertLog.shown.some(s => s.eventId === a.dataset.eventId)) window.alertLog.shown.push({ ...a.dataset, tier: a.className });
+        }
+      }).observe(box, { childList: true, subtree: true });
+    });
     const bg = await overlay.evaluate(() => [getComputedStyle(document.documentElement).backgroundColor, getComputedStyle(document.body).backgroundColor]);
     if (!bg.every(c => c === 'rgba(0, 0, 0, 0)' || c === 'transparent')) throw new Error(JSON.stringify(bg));
     return bg;
@@ -131,6 +154,23 @@ try {
     await poor.waitForFunction(seen, text);
     await overlay.waitForFunction(seen, text);
   });
+  await step('after a lost connection the page says so, reconnects and resumes the missed chat', async () => {
+    net.down = true;
+    net.socket.close({ code: 1006, reason: 'test: connection lost' });
+    await poor.waitForFunction(() => document.body.dataset.room === 'reconnecting'
+      && /reconnecting/i.test(document.getElementById('connection').textContent) && document.getElementById('chat-input').disabled);
+    const missed = `said while you were away ${Date.now().toString(36)}`;
+    await rich.fill('#chat-input', missed);
+    await rich.click('#chat-send');
+    await rich.waitForFunction(() => document.getElementById('chat-input').value === '');
+    await rich.waitForFunction(t => [...document.querySelectorAll('#chat-list .chat-line.chat .text')].some(e => e.textContent === t), missed);
+    net.down = false;
+    await roomReady(poor);
+    await poor.waitForFunction(t => [...document.querySelectorAll('#chat-list .chat-line.chat .text')].some(e => e.textContent === t), missed);
+    const lines = await poor.$$eval('#chat-list .chat-line.chat .text', es => es.map(e => e.textContent));
+    if (new Set(lines).size !== lines.length) throw new Error(`a line shown twice after the resume: ${JSON.stringify(lines)}`);
+    return { connection: await poor.$eval('#connection', e => e.textContent), lines: lines.length };
+  });
   await step('viewer count is shown', async () => {
     await poor.waitForFunction(() => /\d+ watching/.test(document.getElementById('viewers').textContent));
     return await poor.$eval('#viewers', e => e.textContent);
@@ -144,7 +184,6 @@ try {
     await rich.waitForFunction(b => Number(document.getElementById('balance').dataset.coins) === b - 5, before);
     return { before, after: await shownBalance(rich) };
   });
-  result.richBalanceShown = await shownBalance(rich);
   await step('the gift is shown on the watch page when the video reaches its media time', async () => {
     // The gift's line in the chat carries how it was released (the animation itself fades away).
     const info = await rich.waitForFunction(() => {
@@ -166,6 +205,21 @@ try {
   });
   await shot(overlay, 'overlay.png', { omitBackground: true });
   await shot(rich, 'watch-page-gift.png');
+  await step('the overlay queues alerts and shows one at a time, sized by tier', async () => {
+    const b0 = await shownBalance(rich);
+    await rich.click('#gift-buttons button[data-gift="heart"]');
+    await rich.waitForFunction(b => Number(document.getElementById('balance').dataset.coins) === b - 1, b0);
+    await rich.click('#gift-buttons button[data-gift="star"]');
+    await rich.waitForFunction(b => Number(document.getElementById('balance').dataset.coins) === b - 51, b0);
+    await overlay.waitForFunction(() => !!document.querySelector('#alert .gift-alert.tier-2[data-gift="star"]'), null, { timeout: T.step });
+    const log = await overlay.evaluate(() => window.alertLog);
+    const order = log.shown.map(s => s.gift).join(',');
+    if (log.max !== 1 || order !== 'rose,heart,star') throw new Error(JSON.stringify(log));
+    if (!/tier-1/.test(log.shown[1].tier) || !/tier-2/.test(log.shown[2].tier)) throw new Error(JSON.stringify(log));
+    return log;
+  });
+  await shot(overlay, 'overlay-tier2.png', { omitBackground: true });
+  result.richBalanceShown = await shownBalance(rich);
 
   // --- 5. insufficient funds --------------------------------------------------------------------------
   const poorBefore = await shownBalance(poor);
