@@ -2,13 +2,17 @@
 // a live stream: playback renders frames and time advances, a chat sent in one browser context is seen in
 // another (and in the overlay), a gift sent from the page debits the balance shown, is shown on the sender's
 // page in sync with the video and as an alert in the overlay, a gift the wallet cannot pay shows an error and
-// changes nothing; offline, unknown-channel, read-only and phone layouts. Screenshots go to the artifacts dir.
+// changes nothing; a cut WebSocket reconnects and resumes; offline, unknown-channel, read-only and phone layouts;
+// an offline page starts playing when the channel goes live (this script publishes to it with ffmpeg) and goes
+// back to offline when the stream ends. Screenshots go to the artifacts dir.
 // usage: node watch-page.mjs '{"base":"http://127.0.0.1:PORT","handle":"h","richToken":"…","poorToken":"…",
-//          "overlayToken":"…","offlineHandle":"h2","artifacts":"/dir"}'
+//          "overlayToken":"…","offlineHandle":"h2","offlineKey":"<its stream key>","rtmpUrl":"rtmp://127.0.0.1:PORT/live",
+//          "artifacts":"/dir"}'
 // Prints one JSON line {ok, checks:[{name, ok, detail}], pageErrors:[…], richBalanceShown, poorBalanceShown}
 // and exits 0 only when every check passed. Every wait is for a condition, with generous timeouts (2-core machines).
 import { chromium } from 'playwright-core';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 
 const cfg = JSON.parse(process.argv[2] || '{}');
 const T = { player: 90000, step: 45000 };
@@ -263,6 +267,26 @@ try {
   await step('an unknown channel says so', async () => {
     await missing.waitForFunction(() => document.body.dataset.player === 'missing');
     return await missing.$eval('#player-state', e => e.textContent);
+  });
+
+  await step('an offline page starts playing when the channel goes live, and says offline when the stream ends', async () => {
+    for (const p of [rich, poor, overlay, anon, phone, missing]) await p.context().close(); // spare the CPU
+    const ffmpeg = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re',
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=660:sample_rate=48000',
+      '-t', '120', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-pix_fmt', 'yuv420p',
+      '-c:a', 'aac', '-f', 'flv', `${cfg.rtmpUrl}/${cfg.offlineKey}`], { stdio: 'ignore' });
+    const t0 = Date.now();
+    let playingAfter;
+    try {
+      await offline.waitForFunction(() => document.body.dataset.player === 'playing', null, { timeout: T.player });
+      playingAfter = Date.now() - t0;
+      await shot(offline, 'watch-page-went-live.png');
+    } finally {
+      ffmpeg.kill('SIGTERM');
+    }
+    const t1 = Date.now();
+    await offline.waitForFunction(() => document.body.dataset.player === 'offline', null, { timeout: 120000 });
+    return { playingAfterMillis: playingAfter, offlineAfterMillis: Date.now() - t1 };
   });
 
   check('no uncaught errors in the pages', pageErrors.length === 0, pageErrors);

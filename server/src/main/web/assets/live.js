@@ -165,6 +165,7 @@ function startPlayer() {
 
 function stopPlayer() {
   clearTimeout(restartTimer);
+  clearTimeout(stallTimer);
   if (hls) {
     hls.destroy();
     hls = null;
@@ -187,12 +188,20 @@ function playbackFailed(why) {
   }, delay);
 }
 
+// A short stall shows the controls' spinner; a long one (the streamer's connection dropped, say) says so.
+// When the stream has really ended the playlist goes away, hls.js fails fatally and the page goes offline.
+const STALL_NOTE_MS = 5000;
+let stallTimer = null;
 video.addEventListener('playing', () => {
   restarts = 0;
+  clearTimeout(stallTimer);
   setPlayerState('playing', '');
 });
 video.addEventListener('waiting', () => {
-  if (body.dataset.player === 'playing') playerState.hidden = true; // a short stall: the spinner of the controls is enough
+  clearTimeout(stallTimer);
+  stallTimer = setTimeout(() => {
+    if (body.dataset.player === 'playing' && video.readyState < 3) setPlayerState('playing', 'Waiting for the stream…');
+  }, STALL_NOTE_MS);
 });
 video.addEventListener('error', () => {
   if (!hls && video.getAttribute('src')) playbackFailed('native playback error');

@@ -118,7 +118,7 @@ export class Room {
         this.token = null; // read-only from now on: the next connection is anonymous
         this.onState('auth_failed', { message: err.message });
       } else if (err && err.code !== 'disconnected') {
-        this.onNotice(`Could not join the room: ${err.message}`);
+        this.notice(`Could not join the room: ${err.message}`);
       }
       if (ws.readyState === WebSocket.OPEN) ws.close(1000, 'handshake failed');
     });
@@ -164,17 +164,24 @@ export class Room {
       await this.direct({ type: 'resume', room: this.handle, lastEventId: this.lastEventId }).catch(e => {
         if (e.code !== 'resync') throw e;
         // Some missed events are gone: we are in the room again, the view may lack them.
-        this.onNotice('Some chat messages were missed while reconnecting.');
+        this.notice('Some chat messages were missed while reconnecting.');
         this.lastEventId = Math.max(this.lastEventId, Number(e.answer.lastEventId) || 0);
       });
     }
     if (this.ws !== ws) return;
     this.attempt = 0;
+    this.lastNotice = null;
     this.ready = true;
     this.onState('ready', { user: this.user });
     const queued = this.waiting;
     this.waiting = [];
     for (const entry of queued) this.send(entry);
+  }
+
+  // The same notice twice in a row (a ban refusing every reconnect, say) is shown once.
+  notice(text) {
+    if (text !== this.lastNotice) this.onNotice(text);
+    this.lastNotice = text;
   }
 
   scheduleReconnect() {

@@ -20,8 +20,9 @@ import org.junit.jupiter.api.io.TempDir;
  * playwright-core (tests/browser/watch-page.mjs) against the assembled server, while a real ffmpeg
  * publishes over RTMP. The script checks what a viewer sees (frames render, time advances, chat across
  * browser contexts, a gift debits the balance shown and is shown in sync with the video and in the overlay,
- * insufficient funds shows an error, offline/unknown/read-only/phone layouts); this test then checks the
- * ledger behind it. Screenshots of each page are kept in server/target/browser-artifacts/.
+ * insufficient funds shows an error, a cut WebSocket reconnects and resumes, offline/unknown/read-only/phone
+ * layouts, an offline page starts playing when its channel goes live and goes offline when it ends); this test
+ * then checks the ledger behind it. Screenshots of each page are kept in server/target/browser-artifacts/.
  */
 class WatchPageIT {
 
@@ -34,7 +35,8 @@ class WatchPageIT {
 
     @BeforeEach
     void start() throws Exception {
-        server = OvationServer.start(TestServers.config(dataDir, Map.of()));
+        // A stream that ends is gone 2 s later (not 30): the page going back to "offline" is part of the test.
+        server = OvationServer.start(TestServers.config(dataDir, Map.of("OVATION_HLS_RECONNECT_GRACE_MILLIS", "2000")));
     }
 
     @AfterEach
@@ -48,7 +50,7 @@ class WatchPageIT {
         HttpTestClient admin = new HttpTestClient(server.adminPort(), server.adminToken());
         String key = JSON.readTree(admin.post("/admin/creators", "{\"handle\":\"stage\",\"userId\":\"u-stage\"}").body())
                 .get("streamKey").asText();
-        assertThat(admin.post("/admin/creators", "{\"handle\":\"napping\"}").statusCode()).isEqualTo(201);
+        String nappingKey = JSON.readTree(admin.post("/admin/creators", "{\"handle\":\"napping\"}").body()).get("streamKey").asText();
         assertThat(admin.post("/admin/wallets/u-ann/grants", "{\"coins\":100,\"idempotencyKey\":\"welcome-ann\"}").statusCode()).isEqualTo(200);
         assertThat(admin.post("/admin/wallets/u-bob/grants", "{\"coins\":3,\"idempotencyKey\":\"welcome-bob\"}").statusCode()).isEqualTo(200);
         String ann = token(admin, "u-ann", "Ann");
@@ -73,6 +75,8 @@ class WatchPageIT {
                     .put("base", "http://127.0.0.1:" + server.httpPort())
                     .put("handle", "stage")
                     .put("offlineHandle", "napping")
+                    .put("offlineKey", nappingKey)
+                    .put("rtmpUrl", "rtmp://127.0.0.1:" + server.rtmpPort() + "/live")
                     .put("richToken", ann)
                     .put("poorToken", bob)
                     .put("overlayToken", owner)
@@ -88,7 +92,7 @@ class WatchPageIT {
             for (JsonNode check : result.get("checks")) {
                 assertThat(check.get("ok").asBoolean()).as("%s: %s\nstderr: %s", check.get("name").asText(), check.get("detail"), stderr).isTrue();
             }
-            assertThat(result.get("checks").size()).as("every step ran").isGreaterThanOrEqualTo(20);
+            assertThat(result.get("checks").size()).as("every step ran").isGreaterThanOrEqualTo(21);
             assertThat(result.get("ok").asBoolean()).as(out).isTrue();
             assertThat(node.exitValue()).isZero();
 
@@ -100,7 +104,7 @@ class WatchPageIT {
             JsonNode verify = JSON.readTree(admin.post("/admin/ledger/verify", "{}").body());
             assertThat(verify.get("ok").asBoolean()).as(verify.toString()).isTrue();
             for (String png : new String[] {"watch-page.png", "watch-page-gift.png", "overlay.png", "watch-page-insufficient-funds.png",
-                    "overlay-tier2.png", "watch-page-phone.png", "watch-page-offline.png"}) {
+                    "overlay-tier2.png", "watch-page-phone.png", "watch-page-offline.png", "watch-page-went-live.png"}) {
                 assertThat(artifacts.resolve(png)).isNotEmptyFile();
             }
         } finally {
