@@ -62,6 +62,7 @@ function showMessage(text, kind = 'error') {
 
 function setPlayerState(state, text) {
   body.dataset.player = state;
+  video.controls = state === 'playing' || state === 'loading';
   playerState.textContent = text || '';
   playerState.hidden = !text;
   liveBadge.textContent = state === 'playing' || state === 'loading' ? 'LIVE' : state === 'missing' ? '' : 'OFFLINE';
