@@ -184,6 +184,7 @@ try {
   const before = await shownBalance(rich);
   result.richBalanceBefore = before;
   await step('a gift from the page debits the balance shown', async () => {
+    await rich.waitForFunction(() => document.body.dataset.player === 'playing', null, { timeout: T.player }); // for the sync check below
     await rich.click('#gift-buttons button[data-gift="rose"]');
     await rich.waitForFunction(b => Number(document.getElementById('balance').dataset.coins) === b - 5, before);
     return { before, after: await shownBalance(rich) };
