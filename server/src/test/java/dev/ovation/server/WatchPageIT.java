@@ -102,6 +102,7 @@ class WatchPageIT {
             String out = new String(node.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
             assertThat(node.waitFor(300, TimeUnit.SECONDS)).as("the browser script ends").isTrue();
             String stderr = Files.readString(artifacts.resolve("watch-page.stderr.txt"));
+            Files.writeString(artifacts.resolve("watch-page.json"), out); // every check with its detail (latencies, sync), for a look
             assertThat(out).as("stderr: %s", stderr).isNotEmpty();
             JsonNode result = JSON.readTree(out.substring(out.lastIndexOf('\n') + 1));
             for (JsonNode check : result.get("checks")) {
