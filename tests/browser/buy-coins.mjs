@@ -47,8 +47,15 @@ try {
 
   const paid = await stdinLines.next();
   check('the test paid the session', !paid.done && paid.value.trim() === 'paid', paid.value);
-  await page.goto(liveUrl); // back from Checkout: the token is still in this tab's sessionStorage
-  await page.waitForFunction(c => document.getElementById('balance').dataset.coins === String(c), cfg.expectCoins);
+  // back from Checkout to payments.success-url, as Stripe sends the viewer; the token is still in this tab's sessionStorage
+  await page.goto(`${cfg.base}/purchase/success`);
+  await page.waitForFunction(c => (document.getElementById('purchase-balance') || {}).textContent === `Your balance: ${c} coins`, cfg.expectCoins);
+  check('the purchase result page shows the new balance', true, cfg.expectCoins);
+  await page.screenshot({ path: path.join(cfg.artifacts, 'purchase-success.png') });
+  const backHref = await page.$eval('#purchase-back', a => a.getAttribute('href'));
+  check('the result page links back to the channel', backHref === `/live/${cfg.handle}`, backHref);
+  await Promise.all([page.waitForURL(u => u.pathname === `/live/${cfg.handle}`), page.click('#purchase-back')]);
+  await page.waitForFunction(c => { const b = document.getElementById('balance'); return b && b.dataset.coins === String(c); }, cfg.expectCoins);
   check('back on the watch page the bought coins are shown', true, { before: balanceBefore, after: cfg.expectCoins });
   check('no uncaught errors in the page', errors.length === 0, errors);
 } catch (e) {

@@ -454,7 +454,8 @@ async function buy(pack, button) {
   try {
     const purchase = await api('/api/purchases', { method: 'POST', auth: true, body: JSON.stringify({ packId: pack.id, idempotencyKey: randomKey() }) });
     if (purchase.url) {
-      location.assign(purchase.url); // Stripe Checkout; it sends the viewer back here
+      try { sessionStorage.setItem('ovation.lastChannel', location.pathname); } catch { /* the result page links home */ }
+      location.assign(purchase.url); // Stripe Checkout; it sends the viewer to /purchase/success or /purchase/cancel
       return;
     }
     showMessage('This server takes payments in its app (PaymentIntent), not on this page.');

@@ -184,7 +184,7 @@ class WatchPageIT {
             for (JsonNode check : result.path("checks")) {
                 assertThat(check.get("ok").asBoolean()).as("%s: %s", check.get("name").asText(), check.get("detail")).isTrue();
             }
-            assertThat(result.path("checks").size()).as(last).isEqualTo(5);
+            assertThat(result.path("checks").size()).as(last).isEqualTo(7);
             assertThat(result.get("ok").asBoolean()).as(last).isTrue();
         } finally {
             node.destroy();

@@ -49,7 +49,7 @@ class WebPagesTest {
 
     @Test
     void pagesAreServedWithAStrictContentSecurityPolicy() throws Exception {
-        for (String path : new String[] {"/live/anyone", "/overlay/anyone", "/studio"}) {
+        for (String path : new String[] {"/live/anyone", "/overlay/anyone", "/studio", "/purchase/success"}) {
             HttpResponse<byte[]> page = get(server.httpPort(), path);
             assertThat(page.statusCode()).as(path).isEqualTo(200);
             assertThat(page.headers().firstValue("Content-Type")).hasValue("text/html; charset=utf-8");

@@ -36,6 +36,7 @@ public final class WebRoutes {
                 page("/live/{handle}", "live.html"),
                 page("/overlay/{handle}", "overlay.html"),
                 page("/studio", "studio.html"),
+                page("/purchase/{result}", "purchase.html"), // payments.success-url / cancel-url
                 assetRoute());
     }
 
