@@ -179,7 +179,8 @@ public final class OvationServer implements AutoCloseable {
 
             this.chatBus = config.redisUrl().isPresent()
                     ? RoomBusAndState.of(new RedisBus(URI.create(config.redisUrl().get()), config.chatRedis().prefix(),
-                            config.chat().historyEvents(), config.chatRedis().sharded(), clock))
+                            config.chat().historyEvents(), config.chatRedis().sharded(),
+                            config.chatRedis().presenceTtlMillis(), clock))
                     : RoomBusAndState.of(new InProcessBus(config.chat().historyEvents(), clock));
             openedChat = new ChatGateway(config.chat(),
                     token -> tokens.verify(token).map(v -> new Viewer(v.userId(), v.name())),

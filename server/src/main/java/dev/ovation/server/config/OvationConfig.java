@@ -58,5 +58,5 @@ public record OvationConfig(
     public record PaymentSchedule(long payoutRunIntervalMillis, long sweepIntervalMillis) {}
 
     /** How the chat bus uses Redis when {@code redis.url} is set. */
-    public record ChatRedis(String prefix, boolean sharded) {}
+    public record ChatRedis(String prefix, boolean sharded, long presenceTtlMillis) {}
 }
