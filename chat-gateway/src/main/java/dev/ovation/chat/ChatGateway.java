@@ -370,7 +370,7 @@ public final class ChatGateway implements AutoCloseable {
         boolean[] added = {false};
         rooms.compute(room, (k, lr) -> {
             if (lr == null) {
-                lr = new LocalRoom(room, ByteBufAllocator.DEFAULT, metrics);
+                lr = new LocalRoom(room, ByteBufAllocator.DEFAULT, metrics, this::kicked);
                 bus.subscribe(room, lr);
             }
             added[0] = lr.add(conn, config.maxRoomMembers());
@@ -386,7 +386,26 @@ public final class ChatGateway implements AutoCloseable {
         }
         conn.rooms.add(room);
         state.addViewers(room, 1);
+        if (v != null) {
+            // A ban published between the check above and joining the LocalRoom found no member to kick.
+            long banned = state.bannedUntil(room, v.userId());
+            if (banned > 0) {
+                leaveRoom(conn, room);
+                conn.sendError(id, "banned", "banned from this room", g -> g.writeNumberField("until", banned));
+                return false;
+            }
+        }
         return true;
+    }
+
+    /**
+     * A member was removed from a room's delivery by a ban or timeout (bus thread): it gets a {@code kicked} message,
+     * then, in order with its requests, leaves the room (viewer count, room bookkeeping).
+     */
+    private void kicked(LocalRoom room, Connection conn, String action, long durationSeconds) {
+        metrics.kicked();
+        byte[] message = frames.kicked(room.name, action, durationSeconds);
+        conn.kicked(room.name, message, () -> leaveRoom(conn, room.name));
     }
 
     private boolean leaveRoom(Connection conn, String room) {

@@ -227,6 +227,27 @@ final class Connection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Removed from a room by a ban or timeout (any thread): drops the room's held replay events, writes the
+     * {@code kicked} message and runs {@code leave} in order with this connection's requests.
+     */
+    void kicked(String room, byte[] message, Runnable leave) {
+        onLoop(() -> {
+            List<Held> list = held.remove(room);
+            if (list != null) {
+                heldCount -= list.size();
+                list.forEach(h -> h.frame().release());
+            }
+            replaying.remove(room);
+            deliver(Frames.textFrame(ctx.alloc(), message), true);
+            try {
+                chain = chain.thenRunAsync(leave, gateway.workers());
+            } catch (RejectedExecutionException shuttingDown) {
+                log.debug("gateway shutting down", shuttingDown);
+            }
+        });
+    }
+
     /** Marks a room as replaying: live events for it are held until {@link #finishReplay}. */
     void beginReplay(String room) {
         replaying.add(room);

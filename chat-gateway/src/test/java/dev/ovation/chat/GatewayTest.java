@@ -318,20 +318,54 @@ class GatewayTest {
     }
 
     @Test
-    void bannedUserCannotChatOrJoin() throws Exception {
-        try (WsClient alice = viewer("alice"); WsClient bob = viewer("bob")) {
-            alice.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
-            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+    void bannedUserIsKickedAtOnceOnEveryConnectionAndCannotChatOrJoin() throws Exception {
+        try (WsClient alice = viewer("alice"); WsClient bob = viewer("bob"); WsClient bob2 = viewer("bob");
+             WsClient carol = viewer("carol")) {
+            for (WsClient c : List.of(alice, bob, bob2, carol)) {
+                c.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            }
+            bob.ack("{\"type\":\"join\",\"id\":\"1b\",\"room\":\"other\"}");
+            assertThat(bus.viewers("alice")).isEqualTo(4);
             assertThat(bob.request("{\"type\":\"moderate\",\"id\":\"m\",\"room\":\"alice\",\"action\":\"ban\","
                     + "\"userId\":\"alice\"}").path("code").asText()).isEqualTo("forbidden");
             alice.ack("{\"type\":\"moderate\",\"id\":\"2\",\"room\":\"alice\",\"action\":\"ban\",\"userId\":\"bob\"}");
-            JsonNode mod = bob.event("moderation");
+            JsonNode mod = carol.event("moderation");
             assertThat(mod.path("action").asText()).isEqualTo("ban");
             assertThat(mod.path("userId").asText()).isEqualTo("bob");
-            assertThat(bob.request("{\"type\":\"chat\",\"id\":\"3\",\"room\":\"alice\",\"text\":\"x\"}")
-                    .path("code").asText()).isEqualTo("banned");
-            bob.ack("{\"type\":\"leave\",\"id\":\"4\",\"room\":\"alice\"}");
+            for (WsClient b : List.of(bob, bob2)) {
+                JsonNode kicked = b.await(m -> "kicked".equals(m.path("type").asText()));
+                assertThat(kicked.path("room").asText()).isEqualTo("alice");
+                assertThat(kicked.path("reason").asText()).isEqualTo("ban");
+                assertThat(kicked.has("eventId")).isFalse();
+            }
+            // Nothing of the room reaches bob after the kick; his other room still does (same event loop order).
+            alice.ack("{\"type\":\"chat\",\"id\":\"3\",\"room\":\"alice\",\"text\":\"after the ban\"}");
+            assertThat(carol.event("chat").path("text").asText()).isEqualTo("after the ban");
+            gateway.publishSystem("other", "marker");
+            assertThat(bob.event("system").path("text").asText()).isEqualTo("marker");
+            assertThat(bob.seen).noneMatch(m -> "alice".equals(m.path("room").asText()) && m.has("eventId")
+                    && m.path("eventId").asLong() >= mod.path("eventId").asLong());
+            assertThat(bob.seen).noneMatch(m -> "moderation".equals(m.path("type").asText()));
+            assertThat(bob.request("{\"type\":\"chat\",\"id\":\"4\",\"room\":\"alice\",\"text\":\"x\"}")
+                    .path("code").asText()).isIn("banned", "not_in_room");
             assertThat(bob.request("{\"type\":\"join\",\"id\":\"5\",\"room\":\"alice\"}").path("code").asText())
+                    .isEqualTo("banned");
+            assertThat(bus.viewers("alice")).isEqualTo(2);
+            assertThat(meters.counter("ovation.chat.kicked").count()).isEqualTo(2.0);
+        }
+    }
+
+    @Test
+    void timedOutUserIsKickedWithTheDuration() throws Exception {
+        try (WsClient alice = viewer("alice"); WsClient bob = viewer("bob")) {
+            alice.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            alice.ack("{\"type\":\"moderate\",\"id\":\"2\",\"room\":\"alice\",\"action\":\"timeout\","
+                    + "\"userId\":\"bob\",\"durationSeconds\":60}");
+            JsonNode kicked = bob.await(m -> "kicked".equals(m.path("type").asText()));
+            assertThat(kicked.path("reason").asText()).isEqualTo("timeout");
+            assertThat(kicked.path("durationSeconds").asLong()).isEqualTo(60);
+            assertThat(bob.request("{\"type\":\"join\",\"id\":\"3\",\"room\":\"alice\"}").path("code").asText())
                     .isEqualTo("banned");
         }
     }

@@ -178,21 +178,28 @@ class RedisTwoNodesIT {
     }
 
     @ParameterizedTest(name = "sharded={0}")
-    @ValueSource(booleans = {false})
-    void aBanOnOneNodeHoldsOnTheOther(boolean sharded) throws Exception {
+    @ValueSource(booleans = {false, true})
+    void aBanOnOneNodeKicksOnTheOtherAndHoldsThere(boolean sharded) throws Exception {
         start(sharded);
-        try (WsClient alice = on(nodeA, "alice"); WsClient bob = on(nodeB, "bob")) {
+        try (WsClient alice = on(nodeA, "alice"); WsClient bob = on(nodeB, "bob"); WsClient carol = on(nodeB, "carol")) {
             alice.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
             bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            carol.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
             bob.ack("{\"type\":\"chat\",\"id\":\"2\",\"room\":\"alice\",\"text\":\"before\"}");
             alice.ack("{\"type\":\"moderate\",\"id\":\"3\",\"room\":\"alice\",\"action\":\"ban\",\"userId\":\"bob\"}");
-            assertThat(bob.event("moderation").path("userId").asText()).isEqualTo("bob");
-            assertThat(bob.request("{\"type\":\"chat\",\"id\":\"4\",\"room\":\"alice\",\"text\":\"x\"}")
-                    .path("code").asText()).isEqualTo("banned");
+            assertThat(carol.event("moderation").path("userId").asText()).isEqualTo("bob");
+            JsonNode kicked = bob.await(m -> "kicked".equals(m.path("type").asText()));
+            assertThat(kicked.path("room").asText()).isEqualTo("alice");
+            alice.ack("{\"type\":\"chat\",\"id\":\"4\",\"room\":\"alice\",\"text\":\"after\"}");
+            assertThat(carol.await(m -> "after".equals(m.path("text").asText()))).isNotNull();
+            bob.send("{\"type\":\"chat\",\"id\":\"5\",\"room\":\"alice\",\"text\":\"x\"}");
+            assertThat(bob.answer("5").path("code").asText()).isIn("banned", "not_in_room");
+            assertThat(bob.seen).noneMatch(m -> "after".equals(m.path("text").asText()));
             try (WsClient bobElsewhere = on(nodeA, "bob")) {
-                assertThat(bobElsewhere.request("{\"type\":\"join\",\"id\":\"5\",\"room\":\"alice\"}")
+                assertThat(bobElsewhere.request("{\"type\":\"join\",\"id\":\"6\",\"room\":\"alice\"}")
                         .path("code").asText()).isEqualTo("banned");
             }
+            assertThat(busA.viewers("alice")).isEqualTo(2);
         }
     }
 
