@@ -146,7 +146,8 @@ public final class OvationServer implements AutoCloseable {
             CreatorDirectory creators = new CreatorDirectory(db.dsl(), db.executor(), new StreamKeys(random), clock);
             CreatorCache creatorCache = new CreatorCache(creators);
             creatorCache.refresh().get(config.db().connectionTimeoutMillis() * 4, TimeUnit.MILLISECONDS);
-            ViewerTokens tokens = new ViewerTokens(jwtSecret, config.jwt().issuer(), config.jwt().audience(),
+            ViewerTokens tokens = new ViewerTokens(jwtSecret, config.jwt().rs256PublicKey(), config.jwt().issuer(),
+                    config.jwt().audience(),
                     Duration.ofSeconds(config.jwt().devTokenTtlSeconds()), clock);
 
             List<Route> adminRoutes = new ArrayList<>(operationsRoutes());

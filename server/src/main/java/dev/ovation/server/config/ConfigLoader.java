@@ -254,6 +254,22 @@ public final class ConfigLoader {
         }
     }
 
+    /** The RSA public key in a PEM file, for RS256 viewer tokens. */
+    private static java.security.interfaces.RSAPublicKey rsaPublicKey(String file) {
+        String key = "auth.jwt.rs256-public-key-file";
+        String pem;
+        try {
+            pem = Files.readString(Path.of(file), java.nio.charset.StandardCharsets.US_ASCII);
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new ConfigError("config key '" + key + "': cannot read " + file + ": " + e.getMessage(), e);
+        }
+        try {
+            return dev.ovation.server.auth.ViewerTokens.parseRsaPublicKeyPem(pem);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("config key '" + key + "': " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     private static ChatConfig chat(Config c) {
         try {
             return new ChatConfig(
@@ -375,7 +391,8 @@ public final class ConfigLoader {
                                 "must be at least 32 bytes for HS256")),
                         nonBlank(c, "auth.jwt.issuer"),
                         nonBlank(c, "auth.jwt.audience"),
-                        longIn(c, "auth.jwt.dev-token-ttl-seconds", 60, 366L * 24 * 3600)),
+                        longIn(c, "auth.jwt.dev-token-ttl-seconds", 60, 366L * 24 * 3600),
+                        optional(c, "auth.jwt.rs256-public-key-file").map(ConfigLoader::rsaPublicKey)),
                 intIn(c, "creators.default-revenue-share-bps", 0, 10_000),
                 giftCatalog(c),
                 ledger,
