@@ -72,6 +72,7 @@ public final class ChatGateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChatGateway.class);
     /** The WebSocket subprotocol of protocol v1. */
     public static final String SUBPROTOCOL = "ovation.v1";
+    private static final String X_FORWARDED_FOR = "X-Forwarded-For";
 
     private final ChatConfig config;
     private final ViewerAuthenticator authenticator;
@@ -83,6 +84,7 @@ public final class ChatGateway implements AutoCloseable {
     private final RoomRoles roles;
     private final Clock clock;
     private final RequestDecoder decoder;
+    private final TrustedProxies trustedProxies;
     private final Frames frames = new Frames();
     private final GatewayMetrics metrics;
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
@@ -107,6 +109,7 @@ public final class ChatGateway implements AutoCloseable {
         this.roles = Objects.requireNonNull(roles, "roles");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.decoder = new RequestDecoder(config);
+        this.trustedProxies = TrustedProxies.parse(config.trustedProxies());
         this.metrics = new GatewayMetrics(meters, connections::size, rooms::size);
         this.ticker = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "chat-tick");
@@ -185,8 +188,10 @@ public final class ChatGateway implements AutoCloseable {
             respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "a WebSocket upgrade is required at " + config.path());
             return;
         }
-        String ip = ctx.channel().remoteAddress() instanceof InetSocketAddress a
+        String remote = ctx.channel().remoteAddress() instanceof InetSocketAddress a
                 ? a.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
+        String ip = trustedProxies.isEmpty() ? remote
+                : trustedProxies.clientIp(remote, req.headers().getAll(X_FORWARDED_FOR));
         AtomicInteger count = perIp.computeIfAbsent(ip, k -> new AtomicInteger());
         if (count.incrementAndGet() > config.maxConnectionsPerIp()) {
             releaseIp(ip);

@@ -506,6 +506,56 @@ class GatewayTest {
     }
 
     /** The status line code of a hand-written WebSocket upgrade request to /ws. */
+    /** Opens a raw upgrade with extra header lines; the status, the socket kept open in {@code open}. */
+    int rawUpgradeStatus(String extraHeaders, List<java.net.Socket> open) throws Exception {
+        java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port());
+        open.add(socket);
+        socket.setSoTimeout(5000);
+        socket.getOutputStream().write(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ovation.v1\r\n" + extraHeaders + "\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        StringBuilder line = new StringBuilder();
+        for (int c; (c = socket.getInputStream().read()) != '\n' && c >= 0; ) {
+            line.append((char) c);
+        }
+        return Integer.parseInt(line.toString().split(" ")[1]);
+    }
+
+    @Test
+    void perIpLimitBelievesXForwardedForOnlyFromTrustedProxies() throws Exception {
+        List<java.net.Socket> sockets = new java.util.ArrayList<>();
+        try {
+            // Not trusted: every connection is 127.0.0.1's, whatever it claims.
+            open(ChatConfig.defaults().withConnectionLimits(1, 2, 10));
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.5\r\n", sockets)).isEqualTo(101);
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.6\r\n", sockets)).isEqualTo(429);
+            for (java.net.Socket s : sockets) {
+                s.close();
+            }
+            sockets.clear();
+
+            // Trusted (127.0.0.0/8): the right-most untrusted address of the chain is the client.
+            open(ChatConfig.defaults().withConnectionLimits(1, 2, 10)
+                    .withTrustedProxies(List.of("127.0.0.0/8", "10.1.0.0/16")));
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.5\r\n", sockets)).isEqualTo(101);
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.6\r\n", sockets)).isEqualTo(101);
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.5\r\n", sockets)).as("same client").isEqualTo(429);
+            // A forged left part does not help: the client is the address the trusted proxies received it from.
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 198.51.100.1, 203.0.113.5, 10.1.2.3\r\n", sockets))
+                    .isEqualTo(429);
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 198.51.100.1\r\nX-Forwarded-For: 203.0.113.7\r\n",
+                    sockets)).isEqualTo(101);
+            // Without the header the proxy itself is the client.
+            assertThat(rawUpgradeStatus("", sockets)).isEqualTo(101);
+            assertThat(rawUpgradeStatus("", sockets)).isEqualTo(429);
+        } finally {
+            for (java.net.Socket s : sockets) {
+                s.close();
+            }
+        }
+    }
+
     int rawUpgradeStatus() throws Exception {
         try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
             socket.setSoTimeout(5000);

@@ -54,7 +54,7 @@ public final class FanoutServer {
                 d.rateWindowMillis(), d.maxErrorsBeforeClose(), d.maxGiftCount(), d.maxIdempotencyKeyChars(),
                 d.giftComboWindowMillis(), d.tickMillis(), d.leaderboardSize(), d.historyEvents(),
                 d.pingIntervalMillis(), d.idleTimeoutMillis(), d.authTimeoutMillis(), d.giftTimeoutMillis(),
-                d.likeRateLimit(), d.maxPendingRequests(), List.of());
+                d.likeRateLimit(), d.maxPendingRequests(), List.of(), List.of());
         InProcessBus bus = new InProcessBus(config.historyEvents(), Clock.systemUTC());
         GiftLedger noGifts = r -> CompletableFuture.failedFuture(
                 new GiftLedger.GiftRejected(GiftLedger.Failure.UNAVAILABLE, "no gifts in the benchmark"));

@@ -300,7 +300,8 @@ public final class ConfigLoader {
                     longIn(c, "chat.gift-timeout-millis", 100, 600_000),
                     intIn(c, "chat.like-rate-limit", 1, 1_000_000),
                     intIn(c, "chat.max-pending-requests", 1, 1_000_000),
-                    c.getStringList("chat.blocked-words"));
+                    c.getStringList("chat.blocked-words"),
+                    c.getStringList("chat.trusted-proxies"));
         } catch (IllegalArgumentException e) {
             throw new ConfigError("chat configuration: " + e.getMessage(), e);
         }

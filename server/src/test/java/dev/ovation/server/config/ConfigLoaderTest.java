@@ -76,6 +76,14 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void trustedProxiesAreAddressesOrRanges() throws IOException {
+        assertThat(loader.load(Optional.of(file("chat.trusted-proxies = [\"10.0.0.0/8\", \"::1\"]\n")), Map.of())
+                .chat().trustedProxies()).containsExactly("10.0.0.0/8", "::1");
+        assertThatThrownBy(() -> loader.load(Optional.of(file("chat.trusted-proxies = [\"lb.internal\"]\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("lb.internal");
+    }
+
+    @Test
     void nestedSyntaxInAFileWorksToo() throws IOException {
         OvationConfig c = loader.load(Optional.of(file("auth { jwt { issuer = \"platform\" } }\n")), Map.of());
         assertThat(c.jwt().issuer()).isEqualTo("platform");
