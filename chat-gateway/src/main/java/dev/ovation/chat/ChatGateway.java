@@ -390,6 +390,7 @@ public final class ChatGateway implements AutoCloseable {
             return false;
         }
         conn.rooms.add(room);
+        conn.cancelAuthTimer();
         state.addViewers(room, 1);
         if (v != null) {
             // A ban published between the check above and joining the LocalRoom found no member to kick.

@@ -22,8 +22,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -62,14 +63,17 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private volatile State state = State.NEW;
     private volatile Viewer viewer;
     /** Rooms joined; changed by the worker that processes this connection's requests. */
-    final Set<String> rooms = ConcurrentHashMap.newKeySet();
-    private final Set<String> replaying = ConcurrentHashMap.newKeySet();
+    final Set<String> rooms = new CopyOnWriteArraySet<>();
+    /** Rooms being replayed (resume); null until the first resume (most connections never resume). */
+    private volatile Set<String> replaying;
+    /** The auth-timeout timer, cancelled once authenticated or in a room (it holds memory until it fires). */
+    private volatile ScheduledFuture<?> authTimer;
     private final AtomicInteger pendingRequests = new AtomicInteger();
     private final AtomicInteger errors = new AtomicInteger();
 
-    // Event-loop only.
-    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
-    private final Map<String, List<Held>> held = new HashMap<>();
+    // Event-loop only. The queue and the held events are made on first use (an idle connection has neither).
+    private ArrayDeque<Pending> queue;
+    private Map<String, List<Held>> held;
     private int heldCount;
     private boolean flushScheduled;
     private volatile boolean closed;
@@ -103,6 +107,30 @@ final class Connection extends ChannelInboundHandlerAdapter {
     void authenticated(Viewer v) {
         this.viewer = v;
         this.state = State.AUTHENTICATED;
+        cancelAuthTimer();
+    }
+
+    /** Authenticated or joined: the auth timeout no longer applies. */
+    void cancelAuthTimer() {
+        ScheduledFuture<?> t = authTimer;
+        if (t != null) {
+            authTimer = null;
+            t.cancel(false);
+        }
+    }
+
+    private Set<String> replaying() {
+        Set<String> r = replaying;
+        if (r == null) {
+            synchronized (this) {
+                r = replaying;
+                if (r == null) {
+                    r = new CopyOnWriteArraySet<>();
+                    replaying = r;
+                }
+            }
+        }
+        return r;
     }
 
     /** A stable key for anonymous rate limits. */
@@ -123,7 +151,11 @@ final class Connection extends ChannelInboundHandlerAdapter {
             firstRequest = false;
             submit(new ClientRequest.Auth(null, queryToken));
         }
-        ctx.executor().schedule(() -> {
+        if (state == State.AUTHENTICATED || !rooms.isEmpty()) {
+            return;
+        }
+        authTimer = ctx.executor().schedule(() -> {
+            authTimer = null;
             if (state != State.AUTHENTICATED && rooms.isEmpty() && !closed) {
                 closeWith(CloseCodes.INACTIVE, "neither authenticated nor joined");
             }
@@ -233,12 +265,15 @@ final class Connection extends ChannelInboundHandlerAdapter {
      */
     void kicked(String room, byte[] message, Runnable leave) {
         onLoop(() -> {
-            List<Held> list = held.remove(room);
+            List<Held> list = held == null ? null : held.remove(room);
             if (list != null) {
                 heldCount -= list.size();
                 list.forEach(h -> h.frame().release());
             }
-            replaying.remove(room);
+            Set<String> r = replaying;
+            if (r != null) {
+                r.remove(room);
+            }
             deliver(Frames.textFrame(ctx.alloc(), message), true);
             try {
                 chain = chain.thenRunAsync(leave, gateway.workers());
@@ -250,7 +285,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
 
     /** Marks a room as replaying: live events for it are held until {@link #finishReplay}. */
     void beginReplay(String room) {
-        replaying.add(room);
+        replaying().add(room);
     }
 
     /**
@@ -264,8 +299,8 @@ final class Connection extends ChannelInboundHandlerAdapter {
                 deliver(Frames.eventFrame(ctx.alloc(), e), true);
                 floor = Math.max(floor, e.eventId());
             }
-            replaying.remove(room);
-            List<Held> list = held.remove(room);
+            replaying().remove(room);
+            List<Held> list = held == null ? null : held.remove(room);
             if (list != null) {
                 heldCount -= list.size();
                 for (Held h : list) {
@@ -288,8 +323,12 @@ final class Connection extends ChannelInboundHandlerAdapter {
             frame.release();
             return;
         }
-        if (replaying.contains(room)) {
-            held.computeIfAbsent(room, r -> new ArrayList<>()).add(new Held(eventId, frame, essential));
+        Set<String> r = replaying;
+        if (r != null && r.contains(room)) {
+            if (held == null) {
+                held = new HashMap<>();
+            }
+            held.computeIfAbsent(room, k -> new ArrayList<>()).add(new Held(eventId, frame, essential));
             if (++heldCount > config.maxQueuedEvents()) {
                 slowConsumer();
             }
@@ -303,9 +342,12 @@ final class Connection extends ChannelInboundHandlerAdapter {
             frame.release();
             return;
         }
-        if (queue.isEmpty() && ctx.channel().isWritable()) {
+        if ((queue == null || queue.isEmpty()) && ctx.channel().isWritable()) {
             write(frame);
             return;
+        }
+        if (queue == null) {
+            queue = new ArrayDeque<>();
         }
         if (queue.size() >= config.maxQueuedEvents()) {
             if (!essential) {
@@ -365,8 +407,15 @@ final class Connection extends ChannelInboundHandlerAdapter {
     }
 
     private void drain() {
-        while (!queue.isEmpty() && ctx.channel().isWritable() && !closed) {
-            write(queue.pollFirst().frame());
+        ArrayDeque<Pending> q = queue;
+        if (q == null) {
+            return;
+        }
+        while (!q.isEmpty() && ctx.channel().isWritable() && !closed) {
+            write(q.pollFirst().frame());
+        }
+        if (queue == q && q.isEmpty()) {
+            queue = null; // an idle connection keeps no queue
         }
     }
 
@@ -387,15 +436,18 @@ final class Connection extends ChannelInboundHandlerAdapter {
 
     private void releaseQueued() {
         Pending p;
-        while ((p = queue.pollFirst()) != null) {
+        while (queue != null && (p = queue.pollFirst()) != null) {
             p.frame().release();
         }
-        for (List<Held> list : held.values()) {
-            for (Held h : list) {
-                h.frame().release();
+        queue = null;
+        if (held != null) {
+            for (List<Held> list : held.values()) {
+                for (Held h : list) {
+                    h.frame().release();
+                }
             }
+            held = null;
         }
-        held.clear();
         heldCount = 0;
     }
 
