@@ -202,7 +202,7 @@ public final class ChatGateway implements AutoCloseable {
         WebSocketDecoderConfig decoderConfig = WebSocketDecoderConfig.newBuilder()
                 .maxFramePayloadLength(config.maxMessageBytes())
                 .allowExtensions(false)
-                .closeOnProtocolViolation(true)
+                .closeOnProtocolViolation(false) // Connection sends the close frame with the decoder's status
                 .build();
         WebSocketServerHandshaker handshaker =
                 new WebSocketServerHandshakerFactory(wsUrl, SUBPROTOCOL, decoderConfig).newHandshaker(req);

@@ -1,6 +1,7 @@
 package dev.ovation.chat;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -15,6 +16,7 @@ import io.netty.handler.timeout.IdleState;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -167,11 +169,15 @@ final class Connection extends ChannelInboundHandlerAdapter {
         lastReadNanos = System.nanoTime();
         try {
             if (msg instanceof TextWebSocketFrame text) {
-                onText(text.content());
+                if (ByteBufUtil.isText(text.content(), StandardCharsets.UTF_8)) {
+                    onText(text.content());
+                } else {
+                    closeWith(CloseCodes.INVALID_PAYLOAD, "invalid UTF-8");
+                }
             } else if (msg instanceof PingWebSocketFrame ping) {
                 ctx.writeAndFlush(new PongWebSocketFrame(ping.content().retain()));
-            } else if (msg instanceof CloseWebSocketFrame) {
-                closeWith(CloseCodes.NORMAL, "bye");
+            } else if (msg instanceof CloseWebSocketFrame close) {
+                onClose(close);
             } else if (msg instanceof BinaryWebSocketFrame) {
                 sendError(null, "binary_not_supported", "protocol v1 uses text frames only");
             } else if (!(msg instanceof PongWebSocketFrame)) {
@@ -180,6 +186,26 @@ final class Connection extends ChannelInboundHandlerAdapter {
         } finally {
             ReferenceCountUtil.release(msg);
         }
+    }
+
+    /** The client's close: answered with 1000, or 1002 / 1007 for an invalid code or reason (RFC 6455 7.4). */
+    private void onClose(CloseWebSocketFrame close) {
+        ByteBuf body = close.content();
+        if (body.readableBytes() == 0) {
+            closeWith(CloseCodes.NORMAL, "bye");
+        } else if (body.readableBytes() == 1 || !validCloseCode(body.getUnsignedShort(body.readerIndex()))) {
+            closeWith(CloseCodes.PROTOCOL_ERROR, "invalid close code");
+        } else if (!ByteBufUtil.isText(body, body.readerIndex() + 2, body.readableBytes() - 2,
+                StandardCharsets.UTF_8)) {
+            closeWith(CloseCodes.INVALID_PAYLOAD, "invalid UTF-8 in close reason");
+        } else {
+            closeWith(CloseCodes.NORMAL, "bye");
+        }
+    }
+
+    /** Codes a peer may send: 1000-1003, 1007-1014 (IANA registered), 3000-4999. */
+    static boolean validCloseCode(int code) {
+        return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
     }
 
     private void onText(ByteBuf content) {
@@ -484,7 +510,12 @@ final class Connection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof TooLongFrameException || cause instanceof CorruptedWebSocketFrameException) {
+        if (cause instanceof CorruptedWebSocketFrameException corrupt) {
+            // The frame decoder found a protocol violation (it then discards the rest of the input): close with its
+            // RFC 6455 status (1002 protocol error, 1007 invalid payload, 1009 frame too big).
+            int code = corrupt.closeStatus() == null ? CloseCodes.PROTOCOL_ERROR : corrupt.closeStatus().code();
+            closeWith(code, code == CloseCodes.MESSAGE_TOO_BIG ? "message too big" : "protocol error");
+        } else if (cause instanceof TooLongFrameException) {
             closeWith(CloseCodes.MESSAGE_TOO_BIG, "message too big");
         } else {
             log.debug("connection error", cause);
