@@ -43,3 +43,14 @@ java_run_opts() {
     echo "--enable-native-access=ALL-UNNAMED"
   fi
 }
+
+# The build needs node and npm (the web pages' packages are installed from the npm registry by
+# ./mvnw); installs Debian's nodejs and npm when either is missing (root, or passwordless sudo).
+ensure_node() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 && return 0
+  echo "ovation: installing nodejs and npm (the build installs the web pages' packages with npm)" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+}

@@ -6,6 +6,8 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.ServerChannel;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
@@ -43,6 +45,8 @@ public final class RtmpServer implements AutoCloseable {
     private final StreamKeyAuthenticator authenticator;
     private final PublishListener listener;
     private final RtmpChannelInitializer.Shared shared;
+    private final IoHandlerFactory ioHandlers;
+    private final Class<? extends ServerChannel> serverChannelClass;
     private final ChannelGroup channels = new DefaultChannelGroup("rtmp", GlobalEventExecutor.INSTANCE);
     private EventLoopGroup bossGroup;
     private EventLoopGroup workerGroup;
@@ -50,8 +54,20 @@ public final class RtmpServer implements AutoCloseable {
     private Channel tls;
     private boolean closed;
 
+    /** An RTMP server on Netty's NIO transport. */
     public RtmpServer(RtmpConfig config, StreamKeyAuthenticator authenticator, PublishListener listener,
                       MeterRegistry meters) {
+        this(config, authenticator, listener, meters, NioIoHandler.newFactory(), NioServerSocketChannel.class);
+    }
+
+    /**
+     * An RTMP server on the given transport (e.g. native epoll: {@code EpollIoHandler.newFactory()} with
+     * {@code EpollServerSocketChannel.class}); the two must belong to the same transport.
+     */
+    public RtmpServer(RtmpConfig config, StreamKeyAuthenticator authenticator, PublishListener listener,
+                      MeterRegistry meters, IoHandlerFactory ioHandlers, Class<? extends ServerChannel> serverChannelClass) {
+        this.ioHandlers = Objects.requireNonNull(ioHandlers, "ioHandlers");
+        this.serverChannelClass = Objects.requireNonNull(serverChannelClass, "serverChannelClass");
         this.config = Objects.requireNonNull(config, "config");
         this.authenticator = Objects.requireNonNull(authenticator, "authenticator");
         this.listener = Objects.requireNonNull(listener, "listener");
@@ -71,9 +87,8 @@ public final class RtmpServer implements AutoCloseable {
         SslContext sslContext = config.tlsEnabled()
                 ? SslContextBuilder.forServer(config.tlsCertPath().toFile(), config.tlsKeyPath().toFile()).build()
                 : null;
-        bossGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("ovation-rtmp-accept"), NioIoHandler.newFactory());
-        workerGroup = new MultiThreadIoEventLoopGroup(config.ioThreads(), new DefaultThreadFactory("ovation-rtmp-io"),
-                NioIoHandler.newFactory());
+        bossGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("ovation-rtmp-accept"), ioHandlers);
+        workerGroup = new MultiThreadIoEventLoopGroup(config.ioThreads(), new DefaultThreadFactory("ovation-rtmp-io"), ioHandlers);
         try {
             plain = bind(config.port(), null);
             if (sslContext != null) {
@@ -90,7 +105,7 @@ public final class RtmpServer implements AutoCloseable {
     private Channel bind(int port, SslContext sslContext) throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap()
                 .group(bossGroup, workerGroup)
-                .channel(NioServerSocketChannel.class)
+                .channel(serverChannelClass)
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)

@@ -138,10 +138,14 @@ final class ByteWriter {
         return this;
     }
 
+    /**
+     * The bytes written. When the writer was sized exactly this is its own array, not a copy: the
+     * writer must not be written to afterwards (every caller makes one writer per output and drops it).
+     */
     byte[] toByteArray() {
         if (depth != 0) {
             throw new IllegalStateException(depth + " boxes still open");
         }
-        return Arrays.copyOf(buf, len);
+        return len == buf.length ? buf : Arrays.copyOf(buf, len);
     }
 }

@@ -134,12 +134,17 @@ final class Fmp4Writer {
      */
     static byte[] fragment(long sequenceNumber, List<TrackRun> runs, boolean withStyp) {
         int payload = 0;
+        int samples = 0;
         for (TrackRun run : runs) {
             for (Sample s : run.samples()) {
                 payload += s.data().length;
             }
+            samples += run.samples().size();
         }
-        ByteWriter w = new ByteWriter(payload + 256 + 32 * runs.size());
+        // Sized to the byte (an upper bound) so that the samples are copied once and the array is not
+        // regrown: styp 24, moof 8, mfhd 16, mdat header 8; per track traf 8 + tfhd 16 + tfdt 20 + trun 20;
+        // per sample at most 16 bytes of trun entry.
+        ByteWriter w = new ByteWriter(payload + 56 + 64 * runs.size() + 16 * samples);
         if (withStyp) {
             w.begin("styp").ascii("msdh").u32(0).ascii("msdh").ascii("msix").end();
         }

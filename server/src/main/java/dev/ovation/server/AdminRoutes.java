@@ -46,6 +46,7 @@ final class AdminRoutes {
         routes.add(new Route(HttpMethod.GET, "/admin/creators", Route.Access.ADMIN, this::listCreators));
         routes.add(new Route(HttpMethod.GET, "/admin/creators/{id}", Route.Access.ADMIN, this::getCreator));
         routes.add(new Route(HttpMethod.POST, "/admin/creators/{id}/stream-key", Route.Access.ADMIN, this::rotateStreamKey));
+        routes.add(new Route(HttpMethod.PUT, "/admin/creators/{id}/user", Route.Access.ADMIN, this::linkUser));
         routes.add(new Route(HttpMethod.POST, "/admin/tokens", Route.Access.ADMIN, this::mintToken));
         return routes;
     }
@@ -56,8 +57,9 @@ final class AdminRoutes {
         String handle = CreatorDirectory.normalizeHandle(rawHandle).orElseThrow(() -> ApiException.badField("handle",
                 "invalid_handle", "'handle' must be 3 to 32 characters of a-z, 0-9 and _, starting with a letter or digit"));
         int share = ApiRequest.optionalLong(body, "revenueShareBps", 0, 10_000).map(Long::intValue).orElse(defaultRevenueShareBps);
-        rejectUnknownFields(body, "handle", "revenueShareBps");
-        return creators.create(handle, share)
+        String userId = ApiRequest.optionalString(body, "userId").map(AdminRoutes::checkUserId).orElse(null);
+        rejectUnknownFields(body, "handle", "revenueShareBps", "userId");
+        return creators.create(handle, share, userId)
                 .whenComplete((created, failure) -> {
                     if (created != null) {
                         cache.put(created.creator()); // gifts to the new room work at once on this node
@@ -92,13 +94,33 @@ final class AdminRoutes {
         });
     }
 
-    private CompletableFuture<ApiResponse> mintToken(ApiRequest request) {
+    /** Links the creator to the platform user who owns it ({@code {"userId": "..."}}), or unlinks it ({@code {"userId": null}}). */
+    private CompletableFuture<ApiResponse> linkUser(ApiRequest request) {
+        String id = request.pathParam("id");
         ObjectNode body = request.jsonObject(mapper);
-        String userId = ApiRequest.requiredString(body, "userId");
+        if (!body.has("userId")) {
+            throw ApiException.badField("userId", "missing_field", "'userId' is required (null unlinks)");
+        }
+        String userId = body.get("userId").isNull() ? null : checkUserId(ApiRequest.requiredString(body, "userId"));
+        rejectUnknownFields(body, "userId");
+        return creators.linkUser(id, userId).thenApply(linked -> {
+            Creator c = linked.orElseThrow(() -> ApiException.notFound("no creator with id " + id));
+            cache.put(c);
+            return ApiResponse.ok(view(c, null));
+        });
+    }
+
+    private static String checkUserId(String userId) {
         if (!USER_ID.matcher(userId).matches()) {
             throw ApiException.badField("userId", "invalid_field",
                     "'userId' must be 1 to 64 characters of A-Z, a-z, 0-9 and _ . : @ -");
         }
+        return userId;
+    }
+
+    private CompletableFuture<ApiResponse> mintToken(ApiRequest request) {
+        ObjectNode body = request.jsonObject(mapper);
+        String userId = checkUserId(ApiRequest.requiredString(body, "userId"));
         String name = ApiRequest.optionalString(body, "name").orElse(null);
         if (name != null && (name.isBlank() || name.length() > MAX_NAME_CHARS)) {
             throw ApiException.badField("name", "invalid_field", "'name' must be 1 to " + MAX_NAME_CHARS + " characters");
@@ -141,6 +163,7 @@ final class AdminRoutes {
             out.put("streamKey", streamKey);
         }
         out.put("revenueShareBps", c.revenueShareBps());
+        out.put("userId", c.userId());
         out.put("status", c.status().name().toLowerCase(java.util.Locale.ROOT));
         out.put("createdAt", c.createdAt().toString());
         out.put("streamKeyRotatedAt", c.streamKeyRotatedAt().toString());

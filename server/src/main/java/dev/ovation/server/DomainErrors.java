@@ -33,6 +33,7 @@ final class DomainErrors {
                 case INTERNAL -> HttpResponseStatus.INTERNAL_SERVER_ERROR;
             }, e.kind().name().toLowerCase(Locale.ROOT), e.getMessage(), null));
             case CreatorDirectory.HandleTakenException e -> Optional.of(ApiException.badField("handle", "handle_taken", e.getMessage()));
+            case CreatorDirectory.UserTakenException e -> Optional.of(new ApiException(HttpResponseStatus.CONFLICT, "user_taken", e.getMessage(), "userId"));
             default -> Optional.empty();
         };
     }

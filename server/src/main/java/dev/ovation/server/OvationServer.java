@@ -25,6 +25,8 @@ import dev.ovation.server.db.Database;
 import dev.ovation.server.http.ApiHandler;
 import dev.ovation.server.http.ApiResponse;
 import dev.ovation.server.http.Route;
+import dev.ovation.server.web.WebAssets;
+import dev.ovation.server.web.WebRoutes;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmInfoMetrics;
@@ -191,6 +193,10 @@ public final class OvationServer implements AutoCloseable {
                     config.gifts(), chatBus.bus(), chatBus.state(), openedPackager::liveEdgeProgramDateTimeMillis,
                     RoomRoles.NONE, registry, clock);
 
+            publicRoutes.addAll(new ChannelRoutes(creatorCache, openedPackager).publicRoutes());
+            WebRoutes web = new WebRoutes(WebAssets.fromClasspath(OvationServer.class.getClassLoader()));
+            publicRoutes.addAll(web.publicRoutes());
+            adminRoutes.addAll(web.adminRoutes());
             ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry, DomainErrors::translate);
             ApiHandler adminApi = new ApiHandler(adminRoutes, mapper, adminToken, registry, DomainErrors::translate);
             this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(),
@@ -199,7 +205,7 @@ public final class OvationServer implements AutoCloseable {
             this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), List.of(Map.entry("api", adminApi)));
 
             openedRtmp = new RtmpServer(config.rtmp(), new DirectoryStreamKeyAuthenticator(creators, config.rtmp().app()),
-                    openedPackager, registry);
+                    openedPackager, registry, transport.ioHandlerFactory(), transport.serverChannelClass());
             openedRtmp.start();
             log.info("Ovation started: public HTTP {}, admin HTTP {}, RTMP port {}{}, transport {}, database {}",
                     httpChannel.localAddress(), adminChannel.localAddress(), openedRtmp.port(),

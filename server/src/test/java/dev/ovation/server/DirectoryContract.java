@@ -87,4 +87,27 @@ abstract class DirectoryContract {
         assertThat(won).isEqualTo(1);
         assertThatThrownBy(() -> dir.create("race", 5000).join()).hasCauseInstanceOf(CreatorDirectory.HandleTakenException.class);
     }
+
+    @Test
+    void aCreatorIsOwnedByAtMostOnePlatformUserAndAUserOwnsAtMostOneCreator() {
+        CreatorDirectory dir = directory();
+        Creator ann = dir.create("ann", 7000, "user-ann").join().creator();
+        assertThat(ann.userId()).isEqualTo("user-ann");
+        assertThat(dir.findByUserId("user-ann").join()).contains(ann);
+        assertThat(dir.findByUserId("nobody").join()).isEmpty();
+
+        assertThatThrownBy(() -> dir.create("ann2", 7000, "user-ann").join())
+                .hasCauseInstanceOf(CreatorDirectory.UserTakenException.class);
+        assertThat(dir.findByHandle("ann2").join()).as("the refused creator was not stored").isEmpty();
+
+        Creator bob = dir.create("bob", 7000).join().creator();
+        assertThat(bob.userId()).isNull();
+        assertThatThrownBy(() -> dir.linkUser(bob.id(), "user-ann").join())
+                .hasCauseInstanceOf(CreatorDirectory.UserTakenException.class);
+        assertThat(dir.linkUser(bob.id(), "user-bob").join()).hasValueSatisfying(c -> assertThat(c.userId()).isEqualTo("user-bob"));
+        assertThat(dir.findByUserId("user-bob").join()).hasValueSatisfying(c -> assertThat(c.handle()).isEqualTo("bob"));
+        assertThat(dir.linkUser(bob.id(), null).join()).hasValueSatisfying(c -> assertThat(c.userId()).isNull());
+        assertThat(dir.findByUserId("user-bob").join()).isEmpty();
+        assertThat(dir.linkUser("no-such-id", "user-x").join()).isEmpty();
+    }
 }

@@ -40,9 +40,10 @@ public final class CreatorDirectory {
     static final Field<String> STATUS = field(name("status"), SQLDataType.VARCHAR(16).notNull());
     static final Field<LocalDateTime> CREATED_AT = field(name("created_at"), SQLDataType.LOCALDATETIME(3).notNull());
     static final Field<LocalDateTime> ROTATED_AT = field(name("stream_key_rotated_at"), SQLDataType.LOCALDATETIME(3).notNull());
+    static final Field<String> USER_ID = field(name("user_id"), SQLDataType.VARCHAR(64).nullable(true));
 
     /** Selected explicitly so that jOOQ converts each column to its Java type. */
-    static final List<Field<?>> COLUMNS = List.of(ID, HANDLE_FIELD, KEY_HASH, SHARE, STATUS, CREATED_AT, ROTATED_AT);
+    static final List<Field<?>> COLUMNS = List.of(ID, HANDLE_FIELD, KEY_HASH, SHARE, STATUS, CREATED_AT, ROTATED_AT, USER_ID);
 
     private final DSLContext dsl;
     private final Executor executor;
@@ -77,11 +78,26 @@ public final class CreatorDirectory {
         return HANDLE.matcher(handle).matches() ? Optional.of(handle) : Optional.empty();
     }
 
-    /**
-     * Creates a creator. Completes exceptionally with {@link HandleTakenException} when the handle
-     * is in use (decided by the unique constraint, so concurrent requests cannot both win).
-     */
+    /** Why a creator could not be linked to a platform user. */
+    public static final class UserTakenException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        public UserTakenException(String userId) {
+            super("user '" + userId + "' already owns another creator");
+        }
+    }
+
+    /** Creates a creator that no platform user owns (yet). */
     public CompletableFuture<WithStreamKey> create(String handle, int revenueShareBps) {
+        return create(handle, revenueShareBps, null);
+    }
+
+    /**
+     * Creates a creator owned by {@code userId} (null for none). Completes exceptionally with
+     * {@link HandleTakenException} when the handle is in use, or {@link UserTakenException} when the
+     * user already owns a creator (decided by the unique constraints, so concurrent requests cannot both win).
+     */
+    public CompletableFuture<WithStreamKey> create(String handle, int revenueShareBps, String userId) {
         if (!HANDLE.matcher(handle).matches()) {
             throw new IllegalArgumentException("handle must be normalized first: " + handle);
         }
@@ -91,7 +107,7 @@ public final class CreatorDirectory {
         return CompletableFuture.supplyAsync(() -> {
             Instant now = now();
             String key = streamKeys.newKey();
-            Creator creator = new Creator(UUID.randomUUID().toString(), handle, revenueShareBps, Creator.Status.ACTIVE, now, now);
+            Creator creator = new Creator(UUID.randomUUID().toString(), handle, revenueShareBps, Creator.Status.ACTIVE, now, now, userId);
             try {
                 dsl.insertInto(CREATORS)
                         .set(ID, creator.id())
@@ -101,10 +117,14 @@ public final class CreatorDirectory {
                         .set(STATUS, creator.status().name())
                         .set(CREATED_AT, toDb(now))
                         .set(ROTATED_AT, toDb(now))
+                        .set(USER_ID, userId)
                         .execute();
             } catch (IntegrityConstraintViolationException e) {
                 if (findByHandleNow(handle).isPresent()) {
                     throw new HandleTakenException(handle);
+                }
+                if (userId != null && findByUserIdNow(userId).isPresent()) {
+                    throw new UserTakenException(userId);
                 }
                 throw e;
             }
@@ -118,6 +138,30 @@ public final class CreatorDirectory {
 
     public CompletableFuture<Optional<Creator>> findByHandle(String handle) {
         return CompletableFuture.supplyAsync(() -> findByHandleNow(handle), executor);
+    }
+
+    /** The creator that platform user {@code userId} owns, if any. */
+    public CompletableFuture<Optional<Creator>> findByUserId(String userId) {
+        return CompletableFuture.supplyAsync(() -> findByUserIdNow(userId), executor);
+    }
+
+    /**
+     * Links the creator to the platform user who owns it, or unlinks it ({@code userId} null).
+     * Empty when there is no such creator; {@link UserTakenException} when the user owns another one.
+     */
+    public CompletableFuture<Optional<Creator>> linkUser(String id, String userId) {
+        return CompletableFuture.supplyAsync(() -> {
+            int updated;
+            try {
+                updated = dsl.update(CREATORS).set(USER_ID, userId).where(ID.eq(id)).execute();
+            } catch (IntegrityConstraintViolationException e) {
+                throw new UserTakenException(userId);
+            }
+            if (updated == 0) {
+                return Optional.<Creator>empty();
+            }
+            return dsl.select(COLUMNS).from(CREATORS).where(ID.eq(id)).fetchOptional().map(CreatorDirectory::toCreator);
+        }, executor);
     }
 
     /** A page of creators ordered by handle, starting after {@code afterHandle} (empty for the first page). */
@@ -161,6 +205,10 @@ public final class CreatorDirectory {
         }, executor);
     }
 
+    private Optional<Creator> findByUserIdNow(String userId) {
+        return dsl.select(COLUMNS).from(CREATORS).where(USER_ID.eq(userId)).fetchOptional().map(CreatorDirectory::toCreator);
+    }
+
     private Optional<Creator> findByHandleNow(String handle) {
         return dsl.select(COLUMNS).from(CREATORS).where(HANDLE_FIELD.eq(handle)).fetchOptional().map(CreatorDirectory::toCreator);
     }
@@ -175,6 +223,6 @@ public final class CreatorDirectory {
 
     private static Creator toCreator(Record r) {
         return new Creator(r.get(ID), r.get(HANDLE_FIELD), r.get(SHARE), Creator.Status.valueOf(r.get(STATUS)),
-                r.get(CREATED_AT).toInstant(ZoneOffset.UTC), r.get(ROTATED_AT).toInstant(ZoneOffset.UTC));
+                r.get(CREATED_AT).toInstant(ZoneOffset.UTC), r.get(ROTATED_AT).toInstant(ZoneOffset.UTC), r.get(USER_ID));
     }
 }

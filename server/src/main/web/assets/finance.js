@@ -1,0 +1,2 @@
+// finance page: built by issue 8; see docs/web.md.
+document.getElementById('app').textContent = 'finance';

@@ -1,0 +1,2 @@
+// studio page: built by issue 8; see docs/web.md.
+document.getElementById('app').textContent = 'studio';
