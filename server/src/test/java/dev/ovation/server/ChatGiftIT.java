@@ -210,6 +210,31 @@ class ChatGiftIT {
     }
 
     @Test
+    void theUserWhoOwnsTheCreatorModeratesTheRoomAndOthersMayNot() throws Exception {
+        assertThat(admin.post("/admin/creators", "{\"handle\":\"dora\",\"userId\":\"u-dora\"}").statusCode())
+                .isEqualTo(201);
+        try (Client owner = new Client(server.httpPort(), token("u-dora"));
+             Client eve = new Client(server.httpPort(), token("eve"));
+             Client fan = new Client(server.httpPort(), token("fan"))) {
+            for (Client c : java.util.List.of(owner, eve, fan)) {
+                assertThat(c.send("{\"type\":\"join\",\"id\":\"j\",\"room\":\"dora\"}", "j").path("type").asText())
+                        .isEqualTo("ack");
+            }
+            JsonNode refused = fan.send("{\"type\":\"moderate\",\"id\":\"m1\",\"room\":\"dora\",\"action\":\"ban\","
+                    + "\"userId\":\"eve\"}", "m1");
+            assertThat(refused.path("code").asText()).isEqualTo("forbidden");
+            JsonNode banned = owner.send("{\"type\":\"moderate\",\"id\":\"m2\",\"room\":\"dora\",\"action\":\"ban\","
+                    + "\"userId\":\"eve\"}", "m2");
+            assertThat(banned.path("type").asText()).isEqualTo("ack");
+            assertThat(eve.next(m -> "kicked".equals(m.path("type").asText())).path("room").asText()).isEqualTo("dora");
+            assertThat(fan.next(m -> "moderation".equals(m.path("type").asText())).path("userId").asText())
+                    .isEqualTo("eve");
+            assertThat(eve.send("{\"type\":\"join\",\"id\":\"j2\",\"room\":\"dora\"}", "j2").path("code").asText())
+                    .isEqualTo("banned");
+        }
+    }
+
+    @Test
     void badTokensAreRefusedAndAnonymousViewersOnlyRead() throws Exception {
         admin.post("/admin/creators", "{\"handle\":\"dora\"}");
         try (Client forged = new Client(server.httpPort(), token("eve") + "x")) {
