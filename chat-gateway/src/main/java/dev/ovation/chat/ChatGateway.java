@@ -60,7 +60,8 @@ import org.slf4j.LoggerFactory;
  * </pre>
  * For a request to {@link ChatConfig#path()} it does the WebSocket handshake (subprotocol {@code ovation.v1}) and
  * turns the channel into a chat connection: it removes itself, every handler after it, any {@link IdleStateHandler}
- * and {@link HttpServerKeepAliveHandler} (the gateway has its own ping/idle policy), sets the write-buffer water marks
+ * and {@link HttpServerKeepAliveHandler} (the gateway has its own ping/idle policy: {@link IdleSweeper}, one per event
+ * loop), sets the write-buffer water marks
  * and adds its own handlers. Handlers before it (TLS, for example) stay. Over
  * {@link ChatConfig#maxConnectionsPerIp()} the request gets 429; a request that is not a WebSocket upgrade gets 400.
  *
@@ -94,6 +95,8 @@ public final class ChatGateway implements AutoCloseable {
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final UpgradeHandler upgradeHandler = new UpgradeHandler();
     private final ConcurrentHashMap<io.netty.util.concurrent.EventExecutor, Flusher> flushers =
+            new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<io.netty.util.concurrent.EventExecutor, IdleSweeper> sweepers =
             new ConcurrentHashMap<>();
 
     public ChatGateway(ChatConfig config, ViewerAuthenticator authenticator, GiftLedger gifts, GiftCatalog catalog,
@@ -155,6 +158,12 @@ public final class ChatGateway implements AutoCloseable {
 
     ExecutorService workers() {
         return workers;
+    }
+
+    /** The idle sweeper of an event loop (one per loop, made on first use). */
+    IdleSweeper idleSweeper(io.netty.util.concurrent.EventExecutor loop) {
+        return sweepers.computeIfAbsent(loop, l -> new IdleSweeper(l, config.pingIntervalMillis(),
+                config.idleTimeoutMillis()));
     }
 
     /** The flusher of an event loop (one per loop, made on first use). */
@@ -230,7 +239,6 @@ public final class ChatGateway implements AutoCloseable {
         }
         ctx.channel().config().setWriteBufferWaterMark(
                 new WriteBufferWaterMark(config.writeBufferLowBytes(), config.writeBufferHighBytes()));
-        p.addLast("chat-idle", new IdleStateHandler(config.pingIntervalMillis(), 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("chat-aggregate", new WebSocketFrameAggregator(config.maxMessageBytes()));
         p.addLast("chat-connection", conn);
         p.remove(ctx.name());
@@ -651,6 +659,7 @@ public final class ChatGateway implements AutoCloseable {
     @Override
     public void close() {
         ticker.shutdownNow();
+        sweepers.values().forEach(IdleSweeper::stop);
         for (Connection c : connections) {
             c.closeWith(CloseCodes.GOING_AWAY, "server shutting down");
         }

@@ -12,8 +12,6 @@ import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
-import io.netty.handler.timeout.IdleState;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import java.nio.charset.StandardCharsets;
@@ -81,6 +79,9 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private volatile boolean closed;
     private boolean firstRequest = true;
     private long lastReadNanos = System.nanoTime();
+    private long lastPingNanos;
+    /** This connection's slot in its event loop's {@link IdleSweeper}, -1 when not in it. */
+    int sweepIndex = -1;
     private CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
 
     Connection(ChatGateway gateway, ChatConfig config, String remoteIp, String queryToken) {
@@ -149,6 +150,9 @@ final class Connection extends ChannelInboundHandlerAdapter {
     /** Called on the event loop once the handshake response is written. */
     void start() {
         lastReadNanos = System.nanoTime();
+        if (!closed) {
+            gateway.idleSweeper(ctx.executor()).add(this);
+        }
         if (queryToken != null) {
             firstRequest = false;
             submit(new ClientRequest.Auth(null, queryToken));
@@ -477,22 +481,24 @@ final class Connection extends ChannelInboundHandlerAdapter {
         heldCount = 0;
     }
 
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-        if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
-            if (System.nanoTime() - lastReadNanos >= TimeUnit.MILLISECONDS.toNanos(config.idleTimeoutMillis())) {
-                closeWith(CloseCodes.GOING_AWAY, "idle timeout");
-            } else {
-                ctx.writeAndFlush(new PingWebSocketFrame());
-            }
+    /** Called by the event loop's {@link IdleSweeper}: ping after a ping interval of silence, close after the idle timeout. */
+    void checkIdle(long now, long pingNanos, long idleNanos) {
+        if (closed || state == State.CLOSING) {
             return;
         }
-        super.userEventTriggered(ctx, evt);
+        long silent = now - lastReadNanos;
+        if (silent >= idleNanos) {
+            closeWith(CloseCodes.GOING_AWAY, "idle timeout");
+        } else if (silent >= pingNanos && now - lastPingNanos >= pingNanos) {
+            lastPingNanos = now;
+            ctx.writeAndFlush(new PingWebSocketFrame(), ctx.voidPromise());
+        }
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         closed = true;
+        gateway.idleSweeper(ctx.executor()).remove(this);
         releaseQueued();
         // After the requests already queued (a join in flight must not outlive the connection).
         try {
