@@ -38,6 +38,8 @@ package dev.ovation.chat;
  * @param maxPendingRequests        requests of one connection waiting to be processed; beyond it the connection is
  *                                  closed with 4009
  * @param blockedWords              chat containing any of these (case-insensitive) is refused with {@code blocked_word}
+ * @param trustedProxies            IP addresses or CIDR ranges of reverse proxies whose {@code X-Forwarded-For} names
+ *                                  the client (for {@code maxConnectionsPerIp}); empty: the remote address counts
  */
 public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int maxRoomsPerConnection,
                          int maxConnectionsPerIp, int maxRoomMembers, int maxQueuedEvents, int writeBufferLowBytes,
@@ -46,7 +48,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                          int maxIdempotencyKeyChars, long giftComboWindowMillis, long tickMillis, int leaderboardSize,
                          int historyEvents, long pingIntervalMillis, long idleTimeoutMillis, long authTimeoutMillis,
                          long giftTimeoutMillis, int likeRateLimit, int maxPendingRequests,
-                         java.util.List<String> blockedWords) {
+                         java.util.List<String> blockedWords, java.util.List<String> trustedProxies) {
 
     public ChatConfig {
         if (path == null || !path.startsWith("/")) {
@@ -84,6 +86,12 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
         positive("giftTimeoutMillis", giftTimeoutMillis);
         positive("likeRateLimit", likeRateLimit);
         positive("maxPendingRequests", maxPendingRequests);
+        trustedProxies = java.util.List.copyOf(trustedProxies);
+        try {
+            TrustedProxies.parse(trustedProxies);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("trustedProxies: " + e.getMessage(), e);
+        }
         blockedWords = blockedWords.stream().map(w -> w.toLowerCase(java.util.Locale.ROOT)).filter(w -> !w.isBlank())
                 .toList();
     }
@@ -91,7 +99,8 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     /** The defaults listed in config/ovation.conf. */
     public static ChatConfig defaults() {
         return new ChatConfig("/ws", 16 * 1024, 500, 8, 64, 50_000, 1024, 32 * 1024, 128 * 1024, 2_000,
-                5, 20, 10, 10_000, 50, 10_000, 64, 10_000, 1_000, 10, 1_000, 30_000, 90_000, 10_000, 15_000, 50, 64, java.util.List.of());
+                5, 20, 10, 10_000, 50, 10_000, 64, 10_000, 1_000, 10, 1_000, 30_000, 90_000, 10_000, 15_000, 50, 64, java.util.List.of(),
+                java.util.List.of());
     }
 
     /** A copy with other per-user rate limits. */
@@ -100,7 +109,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, chat, gift,
                 join, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount, maxIdempotencyKeyChars,
                 giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents, pingIntervalMillis,
-                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords);
+                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
     }
 
     /** A copy with another slow-consumer queue bound and write-buffer water marks. */
@@ -109,7 +118,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueued, lowBytes, highBytes, flushDelayMicros, chatRateLimit, giftRateLimit,
                 joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount, maxIdempotencyKeyChars,
                 giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents, pingIntervalMillis,
-                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords);
+                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
     }
 
     /** A copy with another history size and tick period. */
@@ -118,7 +127,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tick, leaderboardSize, events, pingIntervalMillis,
-                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords);
+                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
     }
 
     /** A copy with another word filter. */
@@ -128,7 +137,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
                 pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
-                maxPendingRequests, words);
+                maxPendingRequests, words, trustedProxies);
     }
 
     /** A copy with other ping and idle timeouts. */
@@ -137,7 +146,17 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
-                ping, idle, auth, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords);
+                ping, idle, auth, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
+    }
+
+    /** A copy with other trusted proxies. */
+    public ChatConfig withTrustedProxies(java.util.List<String> proxies) {
+        return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
+                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros,
+                chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
+                maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
+                pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
+                maxPendingRequests, blockedWords, proxies);
     }
 
     /** A copy with other connection limits. */
@@ -147,7 +166,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
                 pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
-                maxPendingRequests, blockedWords);
+                maxPendingRequests, blockedWords, trustedProxies);
     }
 
     private static void positive(String name, long value) {

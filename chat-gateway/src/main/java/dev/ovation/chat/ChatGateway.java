@@ -60,7 +60,8 @@ import org.slf4j.LoggerFactory;
  * </pre>
  * For a request to {@link ChatConfig#path()} it does the WebSocket handshake (subprotocol {@code ovation.v1}) and
  * turns the channel into a chat connection: it removes itself, every handler after it, any {@link IdleStateHandler}
- * and {@link HttpServerKeepAliveHandler} (the gateway has its own ping/idle policy), sets the write-buffer water marks
+ * and {@link HttpServerKeepAliveHandler} (the gateway has its own ping/idle policy: {@link IdleSweeper}, one per event
+ * loop), sets the write-buffer water marks
  * and adds its own handlers. Handlers before it (TLS, for example) stay. Over
  * {@link ChatConfig#maxConnectionsPerIp()} the request gets 429; a request that is not a WebSocket upgrade gets 400.
  *
@@ -72,6 +73,7 @@ public final class ChatGateway implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ChatGateway.class);
     /** The WebSocket subprotocol of protocol v1. */
     public static final String SUBPROTOCOL = "ovation.v1";
+    private static final String X_FORWARDED_FOR = "X-Forwarded-For";
 
     private final ChatConfig config;
     private final ViewerAuthenticator authenticator;
@@ -83,6 +85,7 @@ public final class ChatGateway implements AutoCloseable {
     private final RoomRoles roles;
     private final Clock clock;
     private final RequestDecoder decoder;
+    private final TrustedProxies trustedProxies;
     private final Frames frames = new Frames();
     private final GatewayMetrics metrics;
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
@@ -92,6 +95,8 @@ public final class ChatGateway implements AutoCloseable {
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final UpgradeHandler upgradeHandler = new UpgradeHandler();
     private final ConcurrentHashMap<io.netty.util.concurrent.EventExecutor, Flusher> flushers =
+            new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<io.netty.util.concurrent.EventExecutor, IdleSweeper> sweepers =
             new ConcurrentHashMap<>();
 
     public ChatGateway(ChatConfig config, ViewerAuthenticator authenticator, GiftLedger gifts, GiftCatalog catalog,
@@ -107,6 +112,7 @@ public final class ChatGateway implements AutoCloseable {
         this.roles = Objects.requireNonNull(roles, "roles");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.decoder = new RequestDecoder(config);
+        this.trustedProxies = TrustedProxies.parse(config.trustedProxies());
         this.metrics = new GatewayMetrics(meters, connections::size, rooms::size);
         this.ticker = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "chat-tick");
@@ -154,6 +160,12 @@ public final class ChatGateway implements AutoCloseable {
         return workers;
     }
 
+    /** The idle sweeper of an event loop (one per loop, made on first use). */
+    IdleSweeper idleSweeper(io.netty.util.concurrent.EventExecutor loop) {
+        return sweepers.computeIfAbsent(loop, l -> new IdleSweeper(l, config.pingIntervalMillis(),
+                config.idleTimeoutMillis()));
+    }
+
     /** The flusher of an event loop (one per loop, made on first use). */
     Flusher flusher(io.netty.util.concurrent.EventExecutor loop) {
         return flushers.computeIfAbsent(loop, l -> new Flusher(l, config.flushDelayMicros()));
@@ -185,8 +197,10 @@ public final class ChatGateway implements AutoCloseable {
             respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "a WebSocket upgrade is required at " + config.path());
             return;
         }
-        String ip = ctx.channel().remoteAddress() instanceof InetSocketAddress a
+        String remote = ctx.channel().remoteAddress() instanceof InetSocketAddress a
                 ? a.getAddress().getHostAddress() : String.valueOf(ctx.channel().remoteAddress());
+        String ip = trustedProxies.isEmpty() ? remote
+                : trustedProxies.clientIp(remote, req.headers().getAll(X_FORWARDED_FOR));
         AtomicInteger count = perIp.computeIfAbsent(ip, k -> new AtomicInteger());
         if (count.incrementAndGet() > config.maxConnectionsPerIp()) {
             releaseIp(ip);
@@ -197,7 +211,7 @@ public final class ChatGateway implements AutoCloseable {
         WebSocketDecoderConfig decoderConfig = WebSocketDecoderConfig.newBuilder()
                 .maxFramePayloadLength(config.maxMessageBytes())
                 .allowExtensions(false)
-                .closeOnProtocolViolation(true)
+                .closeOnProtocolViolation(false) // Connection sends the close frame with the decoder's status
                 .build();
         WebSocketServerHandshaker handshaker =
                 new WebSocketServerHandshakerFactory(wsUrl, SUBPROTOCOL, decoderConfig).newHandshaker(req);
@@ -225,7 +239,6 @@ public final class ChatGateway implements AutoCloseable {
         }
         ctx.channel().config().setWriteBufferWaterMark(
                 new WriteBufferWaterMark(config.writeBufferLowBytes(), config.writeBufferHighBytes()));
-        p.addLast("chat-idle", new IdleStateHandler(config.pingIntervalMillis(), 0, 0, TimeUnit.MILLISECONDS));
         p.addLast("chat-aggregate", new WebSocketFrameAggregator(config.maxMessageBytes()));
         p.addLast("chat-connection", conn);
         p.remove(ctx.name());
@@ -370,7 +383,7 @@ public final class ChatGateway implements AutoCloseable {
         boolean[] added = {false};
         rooms.compute(room, (k, lr) -> {
             if (lr == null) {
-                lr = new LocalRoom(room, ByteBufAllocator.DEFAULT, metrics);
+                lr = new LocalRoom(room, ByteBufAllocator.DEFAULT, metrics, this::kicked);
                 bus.subscribe(room, lr);
             }
             added[0] = lr.add(conn, config.maxRoomMembers());
@@ -385,8 +398,28 @@ public final class ChatGateway implements AutoCloseable {
             return false;
         }
         conn.rooms.add(room);
+        conn.cancelAuthTimer();
         state.addViewers(room, 1);
+        if (v != null) {
+            // A ban published between the check above and joining the LocalRoom found no member to kick.
+            long banned = state.bannedUntil(room, v.userId());
+            if (banned > 0) {
+                leaveRoom(conn, room);
+                conn.sendError(id, "banned", "banned from this room", g -> g.writeNumberField("until", banned));
+                return false;
+            }
+        }
         return true;
+    }
+
+    /**
+     * A member was removed from a room's delivery by a ban or timeout (bus thread): it gets a {@code kicked} message,
+     * then, in order with its requests, leaves the room (viewer count, room bookkeeping).
+     */
+    private void kicked(LocalRoom room, Connection conn, String action, long durationSeconds) {
+        metrics.kicked();
+        byte[] message = frames.kicked(room.name, action, durationSeconds);
+        conn.kicked(room.name, message, () -> leaveRoom(conn, room.name));
     }
 
     private boolean leaveRoom(Connection conn, String room) {
@@ -626,6 +659,7 @@ public final class ChatGateway implements AutoCloseable {
     @Override
     public void close() {
         ticker.shutdownNow();
+        sweepers.values().forEach(IdleSweeper::stop);
         for (Connection c : connections) {
             c.closeWith(CloseCodes.GOING_AWAY, "server shutting down");
         }

@@ -9,6 +9,10 @@ public final class CloseCodes {
     public static final int NORMAL = 1000;
     /** Idle timeout or server shutdown. */
     public static final int GOING_AWAY = 1001;
+    /** RFC 6455 protocol error: bad framing, reserved bits or opcodes, an invalid close code... */
+    public static final int PROTOCOL_ERROR = 1002;
+    /** A text message (or close reason) that is not valid UTF-8. */
+    public static final int INVALID_PAYLOAD = 1007;
     /** A message larger than {@code chat.max-message-bytes}. */
     public static final int MESSAGE_TOO_BIG = 1009;
     /** Neither authenticated nor joined a room within {@code chat.auth-timeout-millis}. */

@@ -1,6 +1,7 @@
 package dev.ovation.chat;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -11,10 +12,9 @@ import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
-import io.netty.handler.timeout.IdleState;
-import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -22,8 +22,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -62,19 +63,25 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private volatile State state = State.NEW;
     private volatile Viewer viewer;
     /** Rooms joined; changed by the worker that processes this connection's requests. */
-    final Set<String> rooms = ConcurrentHashMap.newKeySet();
-    private final Set<String> replaying = ConcurrentHashMap.newKeySet();
+    final Set<String> rooms = new CopyOnWriteArraySet<>();
+    /** Rooms being replayed (resume); null until the first resume (most connections never resume). */
+    private volatile Set<String> replaying;
+    /** The auth-timeout timer, cancelled once authenticated or in a room (it holds memory until it fires). */
+    private volatile ScheduledFuture<?> authTimer;
     private final AtomicInteger pendingRequests = new AtomicInteger();
     private final AtomicInteger errors = new AtomicInteger();
 
-    // Event-loop only.
-    private final ArrayDeque<Pending> queue = new ArrayDeque<>();
-    private final Map<String, List<Held>> held = new HashMap<>();
+    // Event-loop only. The queue and the held events are made on first use (an idle connection has neither).
+    private ArrayDeque<Pending> queue;
+    private Map<String, List<Held>> held;
     private int heldCount;
     private boolean flushScheduled;
     private volatile boolean closed;
     private boolean firstRequest = true;
     private long lastReadNanos = System.nanoTime();
+    private long lastPingNanos;
+    /** This connection's slot in its event loop's {@link IdleSweeper}, -1 when not in it. */
+    int sweepIndex = -1;
     private CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
 
     Connection(ChatGateway gateway, ChatConfig config, String remoteIp, String queryToken) {
@@ -103,6 +110,30 @@ final class Connection extends ChannelInboundHandlerAdapter {
     void authenticated(Viewer v) {
         this.viewer = v;
         this.state = State.AUTHENTICATED;
+        cancelAuthTimer();
+    }
+
+    /** Authenticated or joined: the auth timeout no longer applies. */
+    void cancelAuthTimer() {
+        ScheduledFuture<?> t = authTimer;
+        if (t != null) {
+            authTimer = null;
+            t.cancel(false);
+        }
+    }
+
+    private Set<String> replaying() {
+        Set<String> r = replaying;
+        if (r == null) {
+            synchronized (this) {
+                r = replaying;
+                if (r == null) {
+                    r = new CopyOnWriteArraySet<>();
+                    replaying = r;
+                }
+            }
+        }
+        return r;
     }
 
     /** A stable key for anonymous rate limits. */
@@ -119,11 +150,18 @@ final class Connection extends ChannelInboundHandlerAdapter {
     /** Called on the event loop once the handshake response is written. */
     void start() {
         lastReadNanos = System.nanoTime();
+        if (!closed) {
+            gateway.idleSweeper(ctx.executor()).add(this);
+        }
         if (queryToken != null) {
             firstRequest = false;
             submit(new ClientRequest.Auth(null, queryToken));
         }
-        ctx.executor().schedule(() -> {
+        if (state == State.AUTHENTICATED || !rooms.isEmpty()) {
+            return;
+        }
+        authTimer = ctx.executor().schedule(() -> {
+            authTimer = null;
             if (state != State.AUTHENTICATED && rooms.isEmpty() && !closed) {
                 closeWith(CloseCodes.INACTIVE, "neither authenticated nor joined");
             }
@@ -135,11 +173,15 @@ final class Connection extends ChannelInboundHandlerAdapter {
         lastReadNanos = System.nanoTime();
         try {
             if (msg instanceof TextWebSocketFrame text) {
-                onText(text.content());
+                if (ByteBufUtil.isText(text.content(), StandardCharsets.UTF_8)) {
+                    onText(text.content());
+                } else {
+                    closeWith(CloseCodes.INVALID_PAYLOAD, "invalid UTF-8");
+                }
             } else if (msg instanceof PingWebSocketFrame ping) {
                 ctx.writeAndFlush(new PongWebSocketFrame(ping.content().retain()));
-            } else if (msg instanceof CloseWebSocketFrame) {
-                closeWith(CloseCodes.NORMAL, "bye");
+            } else if (msg instanceof CloseWebSocketFrame close) {
+                onClose(close);
             } else if (msg instanceof BinaryWebSocketFrame) {
                 sendError(null, "binary_not_supported", "protocol v1 uses text frames only");
             } else if (!(msg instanceof PongWebSocketFrame)) {
@@ -148,6 +190,26 @@ final class Connection extends ChannelInboundHandlerAdapter {
         } finally {
             ReferenceCountUtil.release(msg);
         }
+    }
+
+    /** The client's close: answered with 1000, or 1002 / 1007 for an invalid code or reason (RFC 6455 7.4). */
+    private void onClose(CloseWebSocketFrame close) {
+        ByteBuf body = close.content();
+        if (body.readableBytes() == 0) {
+            closeWith(CloseCodes.NORMAL, "bye");
+        } else if (body.readableBytes() == 1 || !validCloseCode(body.getUnsignedShort(body.readerIndex()))) {
+            closeWith(CloseCodes.PROTOCOL_ERROR, "invalid close code");
+        } else if (!ByteBufUtil.isText(body, body.readerIndex() + 2, body.readableBytes() - 2,
+                StandardCharsets.UTF_8)) {
+            closeWith(CloseCodes.INVALID_PAYLOAD, "invalid UTF-8 in close reason");
+        } else {
+            closeWith(CloseCodes.NORMAL, "bye");
+        }
+    }
+
+    /** Codes a peer may send: 1000-1003, 1007-1014 (IANA registered), 3000-4999. */
+    static boolean validCloseCode(int code) {
+        return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
     }
 
     private void onText(ByteBuf content) {
@@ -227,9 +289,33 @@ final class Connection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * Removed from a room by a ban or timeout (any thread): drops the room's held replay events, writes the
+     * {@code kicked} message and runs {@code leave} in order with this connection's requests.
+     */
+    void kicked(String room, byte[] message, Runnable leave) {
+        onLoop(() -> {
+            List<Held> list = held == null ? null : held.remove(room);
+            if (list != null) {
+                heldCount -= list.size();
+                list.forEach(h -> h.frame().release());
+            }
+            Set<String> r = replaying;
+            if (r != null) {
+                r.remove(room);
+            }
+            deliver(Frames.textFrame(ctx.alloc(), message), true);
+            try {
+                chain = chain.thenRunAsync(leave, gateway.workers());
+            } catch (RejectedExecutionException shuttingDown) {
+                log.debug("gateway shutting down", shuttingDown);
+            }
+        });
+    }
+
     /** Marks a room as replaying: live events for it are held until {@link #finishReplay}. */
     void beginReplay(String room) {
-        replaying.add(room);
+        replaying().add(room);
     }
 
     /**
@@ -243,8 +329,8 @@ final class Connection extends ChannelInboundHandlerAdapter {
                 deliver(Frames.eventFrame(ctx.alloc(), e), true);
                 floor = Math.max(floor, e.eventId());
             }
-            replaying.remove(room);
-            List<Held> list = held.remove(room);
+            replaying().remove(room);
+            List<Held> list = held == null ? null : held.remove(room);
             if (list != null) {
                 heldCount -= list.size();
                 for (Held h : list) {
@@ -267,8 +353,12 @@ final class Connection extends ChannelInboundHandlerAdapter {
             frame.release();
             return;
         }
-        if (replaying.contains(room)) {
-            held.computeIfAbsent(room, r -> new ArrayList<>()).add(new Held(eventId, frame, essential));
+        Set<String> r = replaying;
+        if (r != null && r.contains(room)) {
+            if (held == null) {
+                held = new HashMap<>();
+            }
+            held.computeIfAbsent(room, k -> new ArrayList<>()).add(new Held(eventId, frame, essential));
             if (++heldCount > config.maxQueuedEvents()) {
                 slowConsumer();
             }
@@ -282,9 +372,12 @@ final class Connection extends ChannelInboundHandlerAdapter {
             frame.release();
             return;
         }
-        if (queue.isEmpty() && ctx.channel().isWritable()) {
+        if ((queue == null || queue.isEmpty()) && ctx.channel().isWritable()) {
             write(frame);
             return;
+        }
+        if (queue == null) {
+            queue = new ArrayDeque<>();
         }
         if (queue.size() >= config.maxQueuedEvents()) {
             if (!essential) {
@@ -344,8 +437,15 @@ final class Connection extends ChannelInboundHandlerAdapter {
     }
 
     private void drain() {
-        while (!queue.isEmpty() && ctx.channel().isWritable() && !closed) {
-            write(queue.pollFirst().frame());
+        ArrayDeque<Pending> q = queue;
+        if (q == null) {
+            return;
+        }
+        while (!q.isEmpty() && ctx.channel().isWritable() && !closed) {
+            write(q.pollFirst().frame());
+        }
+        if (queue == q && q.isEmpty()) {
+            queue = null; // an idle connection keeps no queue
         }
     }
 
@@ -366,34 +466,39 @@ final class Connection extends ChannelInboundHandlerAdapter {
 
     private void releaseQueued() {
         Pending p;
-        while ((p = queue.pollFirst()) != null) {
+        while (queue != null && (p = queue.pollFirst()) != null) {
             p.frame().release();
         }
-        for (List<Held> list : held.values()) {
-            for (Held h : list) {
-                h.frame().release();
+        queue = null;
+        if (held != null) {
+            for (List<Held> list : held.values()) {
+                for (Held h : list) {
+                    h.frame().release();
+                }
             }
+            held = null;
         }
-        held.clear();
         heldCount = 0;
     }
 
-    @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-        if (evt instanceof IdleStateEvent idle && idle.state() == IdleState.READER_IDLE) {
-            if (System.nanoTime() - lastReadNanos >= TimeUnit.MILLISECONDS.toNanos(config.idleTimeoutMillis())) {
-                closeWith(CloseCodes.GOING_AWAY, "idle timeout");
-            } else {
-                ctx.writeAndFlush(new PingWebSocketFrame());
-            }
+    /** Called by the event loop's {@link IdleSweeper}: ping after a ping interval of silence, close after the idle timeout. */
+    void checkIdle(long now, long pingNanos, long idleNanos) {
+        if (closed || state == State.CLOSING) {
             return;
         }
-        super.userEventTriggered(ctx, evt);
+        long silent = now - lastReadNanos;
+        if (silent >= idleNanos) {
+            closeWith(CloseCodes.GOING_AWAY, "idle timeout");
+        } else if (silent >= pingNanos && now - lastPingNanos >= pingNanos) {
+            lastPingNanos = now;
+            ctx.writeAndFlush(new PingWebSocketFrame(), ctx.voidPromise());
+        }
     }
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         closed = true;
+        gateway.idleSweeper(ctx.executor()).remove(this);
         releaseQueued();
         // After the requests already queued (a join in flight must not outlive the connection).
         try {
@@ -411,7 +516,12 @@ final class Connection extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof TooLongFrameException || cause instanceof CorruptedWebSocketFrameException) {
+        if (cause instanceof CorruptedWebSocketFrameException corrupt) {
+            // The frame decoder found a protocol violation (it then discards the rest of the input): close with its
+            // RFC 6455 status (1002 protocol error, 1007 invalid payload, 1009 frame too big).
+            int code = corrupt.closeStatus() == null ? CloseCodes.PROTOCOL_ERROR : corrupt.closeStatus().code();
+            closeWith(code, code == CloseCodes.MESSAGE_TOO_BIG ? "message too big" : "protocol error");
+        } else if (cause instanceof TooLongFrameException) {
             closeWith(CloseCodes.MESSAGE_TOO_BIG, "message too big");
         } else {
             log.debug("connection error", cause);

@@ -49,6 +49,18 @@ final class Frames {
         });
     }
 
+    /** The message to a member removed from a room by a ban or timeout. */
+    byte[] kicked(String room, String action, long durationSeconds) {
+        return write(g -> {
+            g.writeStringField("type", "kicked");
+            g.writeStringField("room", room);
+            g.writeStringField("reason", action);
+            if (action.equals("timeout")) {
+                g.writeNumberField("durationSeconds", durationSeconds);
+            }
+        });
+    }
+
     /** An event's payload: every member but {@code eventId}. */
     byte[] event(String type, String room, long serverTimeMillis, OptionalLong mediaTimeMillis, Fields body) {
         return write(g -> {

@@ -17,6 +17,7 @@ final class GatewayMetrics {
     private final Counter deliveries;
     private final Counter dropped;
     private final Counter slowConsumerDisconnects;
+    private final Counter kicked;
     private final Timer fanOut;
 
     GatewayMetrics(MeterRegistry registry, Supplier<Number> connections, Supplier<Number> rooms) {
@@ -30,6 +31,8 @@ final class GatewayMetrics {
         this.dropped = Counter.builder("ovation.chat.events.dropped")
                 .description("non-essential events dropped for slow consumers").register(registry);
         this.slowConsumerDisconnects = Counter.builder("ovation.chat.slow.consumer.disconnects").register(registry);
+        this.kicked = Counter.builder("ovation.chat.kicked")
+                .description("members removed from a room by a ban or timeout").register(registry);
         this.fanOut = Timer.builder("ovation.chat.fanout.latency")
                 .description("from receiving an event off the bus to writing it to the members of one event loop")
                 .register(registry);
@@ -57,6 +60,10 @@ final class GatewayMetrics {
 
     void dropped() {
         dropped.increment();
+    }
+
+    void kicked() {
+        kicked.increment();
     }
 
     void slowConsumerDisconnect() {

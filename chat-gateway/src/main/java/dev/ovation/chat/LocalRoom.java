@@ -17,19 +17,30 @@ import java.util.concurrent.atomic.AtomicInteger;
 final class LocalRoom implements RoomBus.Listener {
     private static final byte[] LIKES = "{\"type\":\"likes\"".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] VIEWERS = "{\"type\":\"viewers\"".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] MODERATION = "{\"type\":\"moderation\"".getBytes(StandardCharsets.US_ASCII);
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON =
+            new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /** Told about each member a ban or timeout removed from the room (on the bus thread; must not block). */
+    @FunctionalInterface
+    interface Kicks {
+        void kicked(LocalRoom room, Connection member, String action, long durationSeconds);
+    }
 
     final String name;
     private final ByteBufAllocator alloc;
     private final GatewayMetrics metrics;
+    private final Kicks kicks;
     private final Map<EventExecutor, Set<Connection>> byLoop = new ConcurrentHashMap<>();
     private final AtomicInteger members = new AtomicInteger();
     /** The last viewer count this node published (tick), to publish changes only. */
     volatile long lastViewersPublished = -1;
 
-    LocalRoom(String name, ByteBufAllocator alloc, GatewayMetrics metrics) {
+    LocalRoom(String name, ByteBufAllocator alloc, GatewayMetrics metrics, Kicks kicks) {
         this.name = name;
         this.alloc = alloc;
         this.metrics = metrics;
+        this.kicks = kicks;
     }
 
     /** Adds a member unless the room already has {@code max}; false when full. */
@@ -77,8 +88,39 @@ final class LocalRoom implements RoomBus.Listener {
         return true;
     }
 
+    /**
+     * A ban or timeout of a user: removes the user's connections on this node from the room before the event (or any
+     * later one) is written to the members, so they stop receiving at once, and tells {@link #kicks}.
+     */
+    private void kickIfBan(byte[] payload) {
+        if (!startsWith(payload, MODERATION)) {
+            return;
+        }
+        com.fasterxml.jackson.databind.JsonNode m;
+        try {
+            m = JSON.readTree(payload);
+        } catch (java.io.IOException e) {
+            return;
+        }
+        String action = m.path("action").asText();
+        String userId = m.path("userId").asText(null);
+        if (userId == null || !(action.equals("ban") || action.equals("timeout"))) {
+            return;
+        }
+        for (Set<Connection> set : byLoop.values()) {
+            for (Connection c : set) {
+                Viewer v = c.viewer();
+                if (v != null && v.userId().equals(userId) && set.remove(c)) {
+                    members.decrementAndGet();
+                    kicks.kicked(this, c, action, m.path("durationSeconds").asLong(0));
+                }
+            }
+        }
+    }
+
     @Override
     public void onEvent(RoomBus.Event event) {
+        kickIfBan(event.payload());
         long start = System.nanoTime();
         boolean essential = essential(event.payload());
         ByteBuf frame = Frames.eventFrame(alloc, event);

@@ -36,8 +36,13 @@ import redis.clients.jedis.util.JedisURIHelper;
  * script, id order is publish order on every node. Each node keeps one subscriber connection on its own thread and
  * (un)subscribes room channels as its local rooms come and go.
  *
- * <p>Viewer counts are INCRBY counters (a node that dies without its viewers leaving leaves its counts behind until the
- * room is empty and the counter is corrected by later leaves; known weakness), likes a counter taken with a script,
+ * <p>Viewer counts are presence per node: each node writes its own count of a room's viewers into the hash
+ * {@code {p:room}:presence} (field = node id) and its liveness into the sorted set {@code {p:room}:alive} (score = the
+ * Redis server time, in milliseconds, until which the entry holds). A heartbeat renews every room this node has
+ * viewers in each {@code presenceTtlMillis / 3}; the room's count is the sum over nodes whose entry has not expired,
+ * and every presence script first reaps expired nodes. So a node that dies without its viewers leaving stops being
+ * counted within {@code presenceTtlMillis} (plus one tick to publish it), and both keys expire after
+ * {@code 2 * presenceTtlMillis} without any writer. Likes are a counter taken with a script,
  * the leaderboard a sorted set plus a hash of names, bans keys with PXAT expiry, rate limits fixed-window counters,
  * claims SET NX PX.
  */
@@ -61,8 +66,47 @@ public final class RedisBus implements RoomBus, RoomState {
             return v
             """;
 
+    /**
+     * KEYS: presence hash, alive zset. ARGV: node id, this node's count ('-' = only read), ttl millis. Reaps expired
+     * nodes and returns the sum of the live nodes' counts. Time is the Redis server's, so node clocks do not matter.
+     */
+    private static final String PRESENCE = """
+            local t = redis.call('TIME')
+            local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+            local ttl = tonumber(ARGV[3])
+            if ARGV[2] ~= '-' then
+              if tonumber(ARGV[2]) > 0 then
+                redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+                redis.call('ZADD', KEYS[2], now + ttl, ARGV[1])
+              else
+                redis.call('HDEL', KEYS[1], ARGV[1])
+                redis.call('ZREM', KEYS[2], ARGV[1])
+              end
+              redis.call('PEXPIRE', KEYS[1], ttl * 2)
+              redis.call('PEXPIRE', KEYS[2], ttl * 2)
+            end
+            local dead = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+            if #dead > 0 then
+              redis.call('HDEL', KEYS[1], unpack(dead))
+              redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+            end
+            local alive = redis.call('ZRANGE', KEYS[2], 0, -1)
+            local sum = 0
+            if #alive > 0 then
+              for _, v in ipairs(redis.call('HMGET', KEYS[1], unpack(alive))) do
+                if v then sum = sum + tonumber(v) end
+              end
+            end
+            return sum
+            """;
+
     private final String prefix;
     private final int historyEvents;
+    private final long presenceTtlMillis;
+    private final String nodeId = java.util.UUID.randomUUID().toString();
+    /** This node's viewers per room (one-element arrays, locked while their Redis entry is written). */
+    private final Map<String, long[]> localViewers = new ConcurrentHashMap<>();
+    private final java.util.concurrent.ScheduledExecutorService heartbeat;
     private final boolean sharded;
     private final Clock clock;
     private final RedisClient redis;
@@ -82,13 +126,19 @@ public final class RedisBus implements RoomBus, RoomState {
      * @param prefix        key and channel prefix (e.g. "ovation"); one per deployment or test
      * @param historyEvents events kept per room in its stream for resume
      * @param sharded       use SPUBLISH/SSUBSCRIBE (Redis 7 sharded pub/sub)
+     * @param presenceTtlMillis how long this node's viewer counts hold without a heartbeat (a dead node's viewers
+     *                          stop being counted after it); the heartbeat runs every third of it
      */
-    public RedisBus(URI url, String prefix, int historyEvents, boolean sharded, Clock clock) {
+    public RedisBus(URI url, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis, Clock clock) {
         this.prefix = Objects.requireNonNull(prefix, "prefix");
         if (historyEvents <= 0) {
             throw new IllegalArgumentException("historyEvents must be > 0");
         }
+        if (presenceTtlMillis < 300) {
+            throw new IllegalArgumentException("presenceTtlMillis must be >= 300");
+        }
         this.historyEvents = historyEvents;
+        this.presenceTtlMillis = presenceTtlMillis;
         this.sharded = sharded;
         this.clock = clock;
         this.redis = RedisClient.create(url);
@@ -99,6 +149,13 @@ public final class RedisBus implements RoomBus, RoomState {
         this.subscriberThread = new Thread(this::subscribeLoop, "chat-redis-subscriber");
         this.subscriberThread.setDaemon(true);
         this.subscriberThread.start();
+        this.heartbeat = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "chat-redis-presence");
+            t.setDaemon(true);
+            return t;
+        });
+        long period = presenceTtlMillis / 3;
+        heartbeat.scheduleWithFixedDelay(this::renewPresence, period, period, TimeUnit.MILLISECONDS);
     }
 
     private String tag(String room) {
@@ -299,13 +356,59 @@ public final class RedisBus implements RoomBus, RoomState {
 
     @Override
     public long addViewers(String room, long delta) {
-        return redis.incrBy(tag(room) + ":viewers", delta);
+        while (true) {
+            long[] local = localViewers.computeIfAbsent(room, r -> new long[1]);
+            synchronized (local) {
+                if (localViewers.get(room) != local) {
+                    continue; // emptied and removed meanwhile
+                }
+                local[0] = Math.max(0, local[0] + delta);
+                long total;
+                try {
+                    total = presence(room, Long.toString(local[0]));
+                } finally {
+                    if (local[0] == 0) {
+                        localViewers.remove(room, local);
+                    }
+                }
+                return total;
+            }
+        }
     }
 
     @Override
     public long viewers(String room) {
-        String v = redis.get(tag(room) + ":viewers");
-        return v == null ? 0 : Math.max(0, Long.parseLong(v));
+        return presence(room, "-");
+    }
+
+    private long presence(String room, String count) {
+        String tag = tag(room);
+        Object sum = redis.eval(PRESENCE, List.of(tag + ":presence", tag + ":alive"),
+                List.of(nodeId, count, Long.toString(presenceTtlMillis)));
+        return Math.max(0, ((Number) sum).longValue());
+    }
+
+    /** The heartbeat: renews this node's entry in every room it has viewers in. */
+    private void renewPresence() {
+        for (Map.Entry<String, long[]> e : localViewers.entrySet()) {
+            long[] local = e.getValue();
+            try {
+                synchronized (local) {
+                    if (local[0] > 0 && localViewers.get(e.getKey()) == local) {
+                        presence(e.getKey(), Long.toString(local[0]));
+                    }
+                }
+            } catch (RuntimeException ex) {
+                if (!closed) {
+                    log.warn("presence heartbeat for room {} failed", e.getKey(), ex);
+                }
+            }
+        }
+    }
+
+    /** This node's id in the presence keys. */
+    String nodeId() {
+        return nodeId;
     }
 
     @Override
@@ -431,8 +534,34 @@ public final class RedisBus implements RoomBus, RoomState {
         return n;
     }
 
+    /**
+     * Stops this node as a crash would: no heartbeat, no subscriber, no Redis client, and its presence left behind
+     * (for tests of what the other nodes see when a node dies).
+     */
+    void halt() {
+        heartbeat.shutdownNow();
+        stop();
+    }
+
+    /** Removes this node's presence from every room, then stops (a graceful shutdown). */
     @Override
     public void close() {
+        heartbeat.shutdownNow();
+        for (Map.Entry<String, long[]> e : localViewers.entrySet()) {
+            try {
+                synchronized (e.getValue()) {
+                    e.getValue()[0] = 0;
+                    presence(e.getKey(), "0");
+                }
+            } catch (RuntimeException ex) {
+                log.debug("removing presence of room {} on close", e.getKey(), ex);
+            }
+        }
+        localViewers.clear();
+        stop();
+    }
+
+    private void stop() {
         closed = true;
         synchronized (subscriberLock) {
             Subscriber s = subscriber;

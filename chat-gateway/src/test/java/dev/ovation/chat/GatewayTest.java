@@ -318,20 +318,54 @@ class GatewayTest {
     }
 
     @Test
-    void bannedUserCannotChatOrJoin() throws Exception {
-        try (WsClient alice = viewer("alice"); WsClient bob = viewer("bob")) {
-            alice.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
-            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+    void bannedUserIsKickedAtOnceOnEveryConnectionAndCannotChatOrJoin() throws Exception {
+        try (WsClient alice = viewer("alice"); WsClient bob = viewer("bob"); WsClient bob2 = viewer("bob");
+             WsClient carol = viewer("carol")) {
+            for (WsClient c : List.of(alice, bob, bob2, carol)) {
+                c.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            }
+            bob.ack("{\"type\":\"join\",\"id\":\"1b\",\"room\":\"other\"}");
+            assertThat(bus.viewers("alice")).isEqualTo(4);
             assertThat(bob.request("{\"type\":\"moderate\",\"id\":\"m\",\"room\":\"alice\",\"action\":\"ban\","
                     + "\"userId\":\"alice\"}").path("code").asText()).isEqualTo("forbidden");
             alice.ack("{\"type\":\"moderate\",\"id\":\"2\",\"room\":\"alice\",\"action\":\"ban\",\"userId\":\"bob\"}");
-            JsonNode mod = bob.event("moderation");
+            JsonNode mod = carol.event("moderation");
             assertThat(mod.path("action").asText()).isEqualTo("ban");
             assertThat(mod.path("userId").asText()).isEqualTo("bob");
-            assertThat(bob.request("{\"type\":\"chat\",\"id\":\"3\",\"room\":\"alice\",\"text\":\"x\"}")
-                    .path("code").asText()).isEqualTo("banned");
-            bob.ack("{\"type\":\"leave\",\"id\":\"4\",\"room\":\"alice\"}");
+            for (WsClient b : List.of(bob, bob2)) {
+                JsonNode kicked = b.await(m -> "kicked".equals(m.path("type").asText()));
+                assertThat(kicked.path("room").asText()).isEqualTo("alice");
+                assertThat(kicked.path("reason").asText()).isEqualTo("ban");
+                assertThat(kicked.has("eventId")).isFalse();
+            }
+            // Nothing of the room reaches bob after the kick; his other room still does (same event loop order).
+            alice.ack("{\"type\":\"chat\",\"id\":\"3\",\"room\":\"alice\",\"text\":\"after the ban\"}");
+            assertThat(carol.event("chat").path("text").asText()).isEqualTo("after the ban");
+            gateway.publishSystem("other", "marker");
+            assertThat(bob.event("system").path("text").asText()).isEqualTo("marker");
+            assertThat(bob.seen).noneMatch(m -> "alice".equals(m.path("room").asText()) && m.has("eventId")
+                    && m.path("eventId").asLong() >= mod.path("eventId").asLong());
+            assertThat(bob.seen).noneMatch(m -> "moderation".equals(m.path("type").asText()));
+            assertThat(bob.request("{\"type\":\"chat\",\"id\":\"4\",\"room\":\"alice\",\"text\":\"x\"}")
+                    .path("code").asText()).isIn("banned", "not_in_room");
             assertThat(bob.request("{\"type\":\"join\",\"id\":\"5\",\"room\":\"alice\"}").path("code").asText())
+                    .isEqualTo("banned");
+            assertThat(bus.viewers("alice")).isEqualTo(2);
+            assertThat(meters.counter("ovation.chat.kicked").count()).isEqualTo(2.0);
+        }
+    }
+
+    @Test
+    void timedOutUserIsKickedWithTheDuration() throws Exception {
+        try (WsClient alice = viewer("alice"); WsClient bob = viewer("bob")) {
+            alice.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            alice.ack("{\"type\":\"moderate\",\"id\":\"2\",\"room\":\"alice\",\"action\":\"timeout\","
+                    + "\"userId\":\"bob\",\"durationSeconds\":60}");
+            JsonNode kicked = bob.await(m -> "kicked".equals(m.path("type").asText()));
+            assertThat(kicked.path("reason").asText()).isEqualTo("timeout");
+            assertThat(kicked.path("durationSeconds").asLong()).isEqualTo(60);
+            assertThat(bob.request("{\"type\":\"join\",\"id\":\"3\",\"room\":\"alice\"}").path("code").asText())
                     .isEqualTo("banned");
         }
     }
@@ -472,6 +506,56 @@ class GatewayTest {
     }
 
     /** The status line code of a hand-written WebSocket upgrade request to /ws. */
+    /** Opens a raw upgrade with extra header lines; the status, the socket kept open in {@code open}. */
+    int rawUpgradeStatus(String extraHeaders, List<java.net.Socket> open) throws Exception {
+        java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port());
+        open.add(socket);
+        socket.setSoTimeout(5000);
+        socket.getOutputStream().write(("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                + "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: ovation.v1\r\n" + extraHeaders + "\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        StringBuilder line = new StringBuilder();
+        for (int c; (c = socket.getInputStream().read()) != '\n' && c >= 0; ) {
+            line.append((char) c);
+        }
+        return Integer.parseInt(line.toString().split(" ")[1]);
+    }
+
+    @Test
+    void perIpLimitBelievesXForwardedForOnlyFromTrustedProxies() throws Exception {
+        List<java.net.Socket> sockets = new java.util.ArrayList<>();
+        try {
+            // Not trusted: every connection is 127.0.0.1's, whatever it claims.
+            open(ChatConfig.defaults().withConnectionLimits(1, 2, 10));
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.5\r\n", sockets)).isEqualTo(101);
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.6\r\n", sockets)).isEqualTo(429);
+            for (java.net.Socket s : sockets) {
+                s.close();
+            }
+            sockets.clear();
+
+            // Trusted (127.0.0.0/8): the right-most untrusted address of the chain is the client.
+            open(ChatConfig.defaults().withConnectionLimits(1, 2, 10)
+                    .withTrustedProxies(List.of("127.0.0.0/8", "10.1.0.0/16")));
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.5\r\n", sockets)).isEqualTo(101);
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.6\r\n", sockets)).isEqualTo(101);
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 203.0.113.5\r\n", sockets)).as("same client").isEqualTo(429);
+            // A forged left part does not help: the client is the address the trusted proxies received it from.
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 198.51.100.1, 203.0.113.5, 10.1.2.3\r\n", sockets))
+                    .isEqualTo(429);
+            assertThat(rawUpgradeStatus("X-Forwarded-For: 198.51.100.1\r\nX-Forwarded-For: 203.0.113.7\r\n",
+                    sockets)).isEqualTo(101);
+            // Without the header the proxy itself is the client.
+            assertThat(rawUpgradeStatus("", sockets)).isEqualTo(101);
+            assertThat(rawUpgradeStatus("", sockets)).isEqualTo(429);
+        } finally {
+            for (java.net.Socket s : sockets) {
+                s.close();
+            }
+        }
+    }
+
     int rawUpgradeStatus() throws Exception {
         try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port())) {
             socket.setSoTimeout(5000);

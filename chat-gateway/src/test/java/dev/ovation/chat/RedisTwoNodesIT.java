@@ -31,7 +31,9 @@ class RedisTwoNodesIT {
     final WalletGifts gifts = new WalletGifts(GatewayTest.CATALOG);
     final String prefix = "ovation-it-chat-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
     final List<AutoCloseable> closing = new ArrayList<>();
+    static final long PRESENCE_TTL_MILLIS = 1500;
     RedisBus busA;
+    RedisBus busB;
     TestServer nodeA;
     TestServer nodeB;
     ChatGateway gatewayA;
@@ -40,8 +42,8 @@ class RedisTwoNodesIT {
     void start(boolean sharded) throws Exception {
         ChatConfig config = ChatConfig.defaults().withHistory(20, 200).withRateLimits(1000, 1000, 1000);
         RoomRoles roles = (room, user) -> user.equals(room) ? RoomRoles.Role.CREATOR : RoomRoles.Role.VIEWER;
-        busA = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, Clock.systemUTC());
-        RedisBus busB = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, Clock.systemUTC());
+        busA = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, PRESENCE_TTL_MILLIS, Clock.systemUTC());
+        busB = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, PRESENCE_TTL_MILLIS, Clock.systemUTC());
         gatewayA = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busA, busA,
                 room -> OptionalLong.of(42), roles, new SimpleMeterRegistry(), Clock.systemUTC());
         gatewayB = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busB, busB,
@@ -129,22 +131,75 @@ class RedisTwoNodesIT {
         }
     }
 
+    @org.junit.jupiter.api.Test
+    void aNodeThatDiesStopsBeingCountedWithinThePresenceTtl() throws Exception {
+        start(false);
+        try (WsClient bob = on(nodeA, "bob"); WsClient carol = on(nodeB, "carol"); WsClient dan = on(nodeB, "dan")) {
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            carol.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            dan.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            assertThat(busA.viewers("alice")).isEqualTo(3);
+            // The heartbeat keeps live nodes counted well past the TTL.
+            Thread.sleep(2 * PRESENCE_TTL_MILLIS);
+            assertThat(busA.viewers("alice")).isEqualTo(3);
+
+            // Node B dies: no leave, no cleanup, no heartbeat; its connections drop with it.
+            busB.halt();
+            long died = System.nanoTime();
+            nodeB.close();
+            gatewayB.close();
+            assertThat(busA.viewers("alice")).as("nothing removed B's count but its expiry").isEqualTo(3);
+            while (busA.viewers("alice") != 1) {
+                assertThat(System.nanoTime() - died).as("B's viewers still counted")
+                        .isLessThan(TimeUnit.MILLISECONDS.toNanos(PRESENCE_TTL_MILLIS + 1000));
+                Thread.sleep(50);
+            }
+            // And the room hears it from a tick of node A.
+            assertThat(bob.await(m -> "viewers".equals(m.path("type").asText()) && m.path("count").asLong() == 1))
+                    .isNotNull();
+            // Node A's own viewers keep counting after B's entry is reaped.
+            try (WsClient erin = on(nodeA, "erin")) {
+                erin.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+                assertThat(busA.viewers("alice")).isEqualTo(2);
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aNodeThatShutsDownRemovesItsViewersAtOnce() throws Exception {
+        start(false);
+        try (WsClient bob = on(nodeA, "bob"); WsClient carol = on(nodeB, "carol")) {
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            carol.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            assertThat(busA.viewers("alice")).isEqualTo(2);
+            busB.close();
+            assertThat(busA.viewers("alice")).isEqualTo(1);
+        }
+    }
+
     @ParameterizedTest(name = "sharded={0}")
-    @ValueSource(booleans = {false})
-    void aBanOnOneNodeHoldsOnTheOther(boolean sharded) throws Exception {
+    @ValueSource(booleans = {false, true})
+    void aBanOnOneNodeKicksOnTheOtherAndHoldsThere(boolean sharded) throws Exception {
         start(sharded);
-        try (WsClient alice = on(nodeA, "alice"); WsClient bob = on(nodeB, "bob")) {
+        try (WsClient alice = on(nodeA, "alice"); WsClient bob = on(nodeB, "bob"); WsClient carol = on(nodeB, "carol")) {
             alice.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
             bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            carol.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
             bob.ack("{\"type\":\"chat\",\"id\":\"2\",\"room\":\"alice\",\"text\":\"before\"}");
             alice.ack("{\"type\":\"moderate\",\"id\":\"3\",\"room\":\"alice\",\"action\":\"ban\",\"userId\":\"bob\"}");
-            assertThat(bob.event("moderation").path("userId").asText()).isEqualTo("bob");
-            assertThat(bob.request("{\"type\":\"chat\",\"id\":\"4\",\"room\":\"alice\",\"text\":\"x\"}")
-                    .path("code").asText()).isEqualTo("banned");
+            assertThat(carol.event("moderation").path("userId").asText()).isEqualTo("bob");
+            JsonNode kicked = bob.await(m -> "kicked".equals(m.path("type").asText()));
+            assertThat(kicked.path("room").asText()).isEqualTo("alice");
+            alice.ack("{\"type\":\"chat\",\"id\":\"4\",\"room\":\"alice\",\"text\":\"after\"}");
+            assertThat(carol.await(m -> "after".equals(m.path("text").asText()))).isNotNull();
+            bob.send("{\"type\":\"chat\",\"id\":\"5\",\"room\":\"alice\",\"text\":\"x\"}");
+            assertThat(bob.answer("5").path("code").asText()).isIn("banned", "not_in_room");
+            assertThat(bob.seen).noneMatch(m -> "after".equals(m.path("text").asText()));
             try (WsClient bobElsewhere = on(nodeA, "bob")) {
-                assertThat(bobElsewhere.request("{\"type\":\"join\",\"id\":\"5\",\"room\":\"alice\"}")
+                assertThat(bobElsewhere.request("{\"type\":\"join\",\"id\":\"6\",\"room\":\"alice\"}")
                         .path("code").asText()).isEqualTo("banned");
             }
+            assertThat(busA.viewers("alice")).isEqualTo(2);
         }
     }
 

@@ -42,6 +42,11 @@ final class WsClient implements AutoCloseable {
     private final CompletableFuture<Void> handshake = new CompletableFuture<>();
 
     private WsClient(EventLoopGroup group, URI uri, int receiveBufferBytes) throws Exception {
+        this(group, uri, receiveBufferBytes, io.netty.handler.codec.http.EmptyHttpHeaders.INSTANCE);
+    }
+
+    private WsClient(EventLoopGroup group, URI uri, int receiveBufferBytes,
+                     io.netty.handler.codec.http.HttpHeaders headers) throws Exception {
         Bootstrap b = new Bootstrap().group(group).channel(NioSocketChannel.class);
         if (receiveBufferBytes > 0) {
             b.option(ChannelOption.SO_RCVBUF, receiveBufferBytes);
@@ -52,6 +57,7 @@ final class WsClient implements AutoCloseable {
                 ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(65536),
                         new WebSocketClientProtocolHandler(WebSocketClientProtocolConfig.newBuilder()
                                 .webSocketUri(uri).subprotocol(ChatGateway.SUBPROTOCOL).handleCloseFrames(false)
+                                .customHeaders(headers)
                                 .maxFramePayloadLength(1 << 20).build()),
                         new SimpleChannelInboundHandler<WebSocketFrame>() {
                             @Override
@@ -89,6 +95,12 @@ final class WsClient implements AutoCloseable {
 
     static WsClient connect(EventLoopGroup group, URI uri) throws Exception {
         return new WsClient(group, uri, 0);
+    }
+
+    /** Connects with extra handshake request headers. */
+    static WsClient connect(EventLoopGroup group, URI uri, io.netty.handler.codec.http.HttpHeaders headers)
+            throws Exception {
+        return new WsClient(group, uri, 0, headers);
     }
 
     static WsClient connect(EventLoopGroup group, URI uri, int receiveBufferBytes) throws Exception {

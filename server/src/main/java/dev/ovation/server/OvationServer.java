@@ -148,7 +148,8 @@ public final class OvationServer implements AutoCloseable {
             CreatorDirectory creators = new CreatorDirectory(db.dsl(), db.executor(), new StreamKeys(random), clock);
             CreatorCache creatorCache = new CreatorCache(creators);
             creatorCache.refresh().get(config.db().connectionTimeoutMillis() * 4, TimeUnit.MILLISECONDS);
-            ViewerTokens tokens = new ViewerTokens(jwtSecret, config.jwt().issuer(), config.jwt().audience(),
+            ViewerTokens tokens = new ViewerTokens(jwtSecret, config.jwt().rs256PublicKey(), config.jwt().issuer(),
+                    config.jwt().audience(),
                     Duration.ofSeconds(config.jwt().devTokenTtlSeconds()), clock);
 
             List<Route> adminRoutes = new ArrayList<>(operationsRoutes());
@@ -181,7 +182,8 @@ public final class OvationServer implements AutoCloseable {
 
             this.chatBus = config.redisUrl().isPresent()
                     ? RoomBusAndState.of(new RedisBus(URI.create(config.redisUrl().get()), config.chatRedis().prefix(),
-                            config.chat().historyEvents(), config.chatRedis().sharded(), clock))
+                            config.chat().historyEvents(), config.chatRedis().sharded(),
+                            config.chatRedis().presenceTtlMillis(), clock))
                     : RoomBusAndState.of(new InProcessBus(config.chat().historyEvents(), clock));
             openedChat = new ChatGateway(config.chat(),
                     token -> tokens.verify(token).map(v -> new Viewer(v.userId(), v.name())),
@@ -189,7 +191,7 @@ public final class OvationServer implements AutoCloseable {
                             .filter(c -> c.status() == Creator.Status.ACTIVE)
                             .map(c -> new LedgerGifts.Recipient(c.id(), c.revenueShareBps()))),
                     config.gifts(), chatBus.bus(), chatBus.state(), openedPackager::liveEdgeProgramDateTimeMillis,
-                    RoomRoles.NONE, registry, clock);
+                    creatorRoles(creatorCache), registry, clock);
 
             publicRoutes.addAll(new ChannelRoutes(creatorCache, openedPackager).publicRoutes());
             WebRoutes web = new WebRoutes(WebAssets.fromClasspath(OvationServer.class.getClassLoader()));
@@ -242,6 +244,18 @@ public final class OvationServer implements AutoCloseable {
      * epoch), so however often a node restarts, and however many nodes run it, a period pays each
      * creator once (the payments module keys each transfer by run and creator).
      */
+    /**
+     * Room roles from the creator directory (in memory, so cheap and non-blocking): the platform user who owns the
+     * room's creator ({@code creators.user_id}) is its {@link RoomRoles.Role#CREATOR} and may moderate; everyone else
+     * is a viewer (no appointed moderators, followers or subscribers yet).
+     */
+    static RoomRoles creatorRoles(CreatorCache creators) {
+        return (room, userId) -> creators.byHandle(room)
+                .filter(c -> userId != null && userId.equals(c.userId()))
+                .map(c -> RoomRoles.Role.CREATOR)
+                .orElse(RoomRoles.Role.VIEWER);
+    }
+
     private void schedulePayments(OvationConfig.PaymentSchedule schedule, Clock clock) {
         long payoutEvery = schedule.payoutRunIntervalMillis();
         if (payoutEvery > 0) {

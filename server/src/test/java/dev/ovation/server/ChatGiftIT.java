@@ -34,9 +34,27 @@ class ChatGiftIT {
     private OvationServer server;
     private HttpTestClient admin;
 
+    /** The platform's RS256 key pair: the server is configured with its public half. */
+    private static final java.security.KeyPair PLATFORM_KEYS = rsaKeyPair();
+
+    private static java.security.KeyPair rsaKeyPair() {
+        try {
+            java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("RSA");
+            g.initialize(2048);
+            return g.generateKeyPair();
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     @BeforeEach
     void start() throws Exception {
-        server = OvationServer.start(TestServers.config(dataDir, Map.of()));
+        Path pem = dataDir.resolve("platform-viewer-jwt.pub.pem");
+        java.nio.file.Files.writeString(pem, "-----BEGIN PUBLIC KEY-----\n"
+                + java.util.Base64.getMimeEncoder().encodeToString(PLATFORM_KEYS.getPublic().getEncoded())
+                + "\n-----END PUBLIC KEY-----\n");
+        server = OvationServer.start(TestServers.config(dataDir,
+                Map.of("OVATION_AUTH_JWT_RS256_PUBLIC_KEY_FILE", pem.toString())));
         admin = new HttpTestClient(server.adminPort(), server.adminToken());
     }
 
@@ -160,6 +178,59 @@ class ChatGiftIT {
         } finally {
             ffmpeg.destroy();
             ffmpeg.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    private static String rs256(java.security.PrivateKey key, String userId) {
+        return com.auth0.jwt.JWT.create().withIssuer("ovation").withAudience("ovation-viewers").withSubject(userId)
+                .withClaim("name", "Platform " + userId).withExpiresAt(java.time.Instant.now().plusSeconds(300))
+                .sign(com.auth0.jwt.algorithms.Algorithm.RSA256(null, (java.security.interfaces.RSAPrivateKey) key));
+    }
+
+    @Test
+    void rs256TokensOfThePlatformWorkOnTheWebSocketAndTheApi() throws Exception {
+        admin.post("/admin/creators", "{\"handle\":\"dora\"}");
+        String token = rs256(PLATFORM_KEYS.getPrivate(), "plat-1");
+        try (Client viewer = new Client(server.httpPort(), null)) {
+            JsonNode auth = viewer.send("{\"type\":\"auth\",\"id\":\"a\",\"token\":\"" + token + "\"}", "a");
+            assertThat(auth.path("type").asText()).isEqualTo("ack");
+            assertThat(auth.path("userId").asText()).isEqualTo("plat-1");
+            assertThat(viewer.send("{\"type\":\"join\",\"id\":\"1\",\"room\":\"dora\"}", "1").path("type").asText())
+                    .isEqualTo("ack");
+            assertThat(viewer.send("{\"type\":\"chat\",\"id\":\"2\",\"room\":\"dora\",\"text\":\"hi\"}", "2")
+                    .path("type").asText()).isEqualTo("ack");
+        }
+        assertThat(new HttpTestClient(server.httpPort(), token).get("/api/wallet").statusCode()).isEqualTo(200);
+        String foreign = rs256(rsaKeyPair().getPrivate(), "plat-2");
+        assertThat(new HttpTestClient(server.httpPort(), foreign).get("/api/wallet").statusCode()).isEqualTo(401);
+        try (Client forged = new Client(server.httpPort(), foreign)) {
+            assertThat(forged.next(m -> "error".equals(m.path("type").asText())).path("code").asText())
+                    .isEqualTo("auth_failed");
+        }
+    }
+
+    @Test
+    void theUserWhoOwnsTheCreatorModeratesTheRoomAndOthersMayNot() throws Exception {
+        assertThat(admin.post("/admin/creators", "{\"handle\":\"dora\",\"userId\":\"u-dora\"}").statusCode())
+                .isEqualTo(201);
+        try (Client owner = new Client(server.httpPort(), token("u-dora"));
+             Client eve = new Client(server.httpPort(), token("eve"));
+             Client fan = new Client(server.httpPort(), token("fan"))) {
+            for (Client c : java.util.List.of(owner, eve, fan)) {
+                assertThat(c.send("{\"type\":\"join\",\"id\":\"j\",\"room\":\"dora\"}", "j").path("type").asText())
+                        .isEqualTo("ack");
+            }
+            JsonNode refused = fan.send("{\"type\":\"moderate\",\"id\":\"m1\",\"room\":\"dora\",\"action\":\"ban\","
+                    + "\"userId\":\"eve\"}", "m1");
+            assertThat(refused.path("code").asText()).isEqualTo("forbidden");
+            JsonNode banned = owner.send("{\"type\":\"moderate\",\"id\":\"m2\",\"room\":\"dora\",\"action\":\"ban\","
+                    + "\"userId\":\"eve\"}", "m2");
+            assertThat(banned.path("type").asText()).isEqualTo("ack");
+            assertThat(eve.next(m -> "kicked".equals(m.path("type").asText())).path("room").asText()).isEqualTo("dora");
+            assertThat(fan.next(m -> "moderation".equals(m.path("type").asText())).path("userId").asText())
+                    .isEqualTo("eve");
+            assertThat(eve.send("{\"type\":\"join\",\"id\":\"j2\",\"room\":\"dora\"}", "j2").path("code").asText())
+                    .isEqualTo("banned");
         }
     }
 

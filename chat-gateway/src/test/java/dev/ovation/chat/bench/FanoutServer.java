@@ -54,12 +54,21 @@ public final class FanoutServer {
                 d.rateWindowMillis(), d.maxErrorsBeforeClose(), d.maxGiftCount(), d.maxIdempotencyKeyChars(),
                 d.giftComboWindowMillis(), d.tickMillis(), d.leaderboardSize(), d.historyEvents(),
                 d.pingIntervalMillis(), d.idleTimeoutMillis(), d.authTimeoutMillis(), d.giftTimeoutMillis(),
-                d.likeRateLimit(), d.maxPendingRequests(), List.of());
+                d.likeRateLimit(), d.maxPendingRequests(), List.of(), List.of());
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
         InProcessBus bus = new InProcessBus(config.historyEvents(), Clock.systemUTC());
         GiftLedger noGifts = r -> CompletableFuture.failedFuture(
                 new GiftLedger.GiftRejected(GiftLedger.Failure.UNAVAILABLE, "no gifts in the benchmark"));
         ChatGateway gateway = new ChatGateway(config, token -> Optional.empty(), noGifts, new GiftCatalog(List.of()),
-                bus, bus, MediaClock.NONE, RoomRoles.NONE, new SimpleMeterRegistry(), Clock.systemUTC());
+                bus, bus, MediaClock.NONE, RoomRoles.NONE, meters, Clock.systemUTC());
+        // On exit (the script's kill): the gateway's own fan-out time, bus to written on one event loop (no flush).
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            var t = meters.find("ovation.chat.fanout.latency").timer();
+            if (t != null) {
+                System.err.printf("FANOUT count=%d mean_ms=%.2f max_ms=%.2f%n", t.count(),
+                        t.mean(java.util.concurrent.TimeUnit.MILLISECONDS), t.max(java.util.concurrent.TimeUnit.MILLISECONDS));
+            }
+        }));
         boolean epoll = !"nio".equals(System.getProperty("bench.transport")) && Epoll.isAvailable();
         var io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, io);

@@ -254,6 +254,22 @@ public final class ConfigLoader {
         }
     }
 
+    /** The RSA public key in a PEM file, for RS256 viewer tokens. */
+    private static java.security.interfaces.RSAPublicKey rsaPublicKey(String file) {
+        String key = "auth.jwt.rs256-public-key-file";
+        String pem;
+        try {
+            pem = Files.readString(Path.of(file), java.nio.charset.StandardCharsets.US_ASCII);
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new ConfigError("config key '" + key + "': cannot read " + file + ": " + e.getMessage(), e);
+        }
+        try {
+            return dev.ovation.server.auth.ViewerTokens.parseRsaPublicKeyPem(pem);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("config key '" + key + "': " + file + ": " + e.getMessage(), e);
+        }
+    }
+
     private static ChatConfig chat(Config c) {
         try {
             return new ChatConfig(
@@ -284,7 +300,8 @@ public final class ConfigLoader {
                     longIn(c, "chat.gift-timeout-millis", 100, 600_000),
                     intIn(c, "chat.like-rate-limit", 1, 1_000_000),
                     intIn(c, "chat.max-pending-requests", 1, 1_000_000),
-                    c.getStringList("chat.blocked-words"));
+                    c.getStringList("chat.blocked-words"),
+                    c.getStringList("chat.trusted-proxies"));
         } catch (IllegalArgumentException e) {
             throw new ConfigError("chat configuration: " + e.getMessage(), e);
         }
@@ -375,7 +392,8 @@ public final class ConfigLoader {
                                 "must be at least 32 bytes for HS256")),
                         nonBlank(c, "auth.jwt.issuer"),
                         nonBlank(c, "auth.jwt.audience"),
-                        longIn(c, "auth.jwt.dev-token-ttl-seconds", 60, 366L * 24 * 3600)),
+                        longIn(c, "auth.jwt.dev-token-ttl-seconds", 60, 366L * 24 * 3600),
+                        optional(c, "auth.jwt.rs256-public-key-file").map(ConfigLoader::rsaPublicKey)),
                 intIn(c, "creators.default-revenue-share-bps", 0, 10_000),
                 giftCatalog(c),
                 ledger,
@@ -383,7 +401,8 @@ public final class ConfigLoader {
                 payments(c),
                 new OvationConfig.PaymentSchedule(longIn(c, "payments.payout.run-interval-millis", 0, 366L * 86_400_000),
                         longIn(c, "payments.sweep-interval-millis", 0, 30L * 86_400_000)),
-                new OvationConfig.ChatRedis(nonBlank(c, "chat.redis.prefix"), c.getBoolean("chat.redis.sharded")),
+                new OvationConfig.ChatRedis(nonBlank(c, "chat.redis.prefix"), c.getBoolean("chat.redis.sharded"),
+                        longIn(c, "chat.redis.presence-ttl-millis", 1000, 3_600_000)),
                 longIn(c, "creators.cache-refresh-millis", 1000, 3_600_000),
                 enumValue(c, "log.format", OvationConfig.LogFormat.class),
                 check("log.level", c.getString("log.level").toUpperCase(Locale.ROOT),

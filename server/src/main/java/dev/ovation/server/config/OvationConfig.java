@@ -50,7 +50,8 @@ public record OvationConfig(
     }
 
     /** {@code secret} is empty when it is to be generated and kept under the data directory. */
-    public record Jwt(Optional<String> secret, String issuer, String audience, long devTokenTtlSeconds) {}
+    public record Jwt(Optional<String> secret, String issuer, String audience, long devTokenTtlSeconds,
+                      Optional<java.security.interfaces.RSAPublicKey> rs256PublicKey) {}
 
     public enum LogFormat { TEXT, JSON }
 
@@ -58,5 +59,5 @@ public record OvationConfig(
     public record PaymentSchedule(long payoutRunIntervalMillis, long sweepIntervalMillis) {}
 
     /** How the chat bus uses Redis when {@code redis.url} is set. */
-    public record ChatRedis(String prefix, boolean sharded) {}
+    public record ChatRedis(String prefix, boolean sharded, long presenceTtlMillis) {}
 }

@@ -56,6 +56,34 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void rs256PublicKeyIsReadFromItsPemFile() throws Exception {
+        java.security.KeyPairGenerator g = java.security.KeyPairGenerator.getInstance("RSA");
+        g.initialize(2048);
+        var pub = (java.security.interfaces.RSAPublicKey) g.generateKeyPair().getPublic();
+        Path pem = dir.resolve("viewer-jwt.pub.pem");
+        Files.writeString(pem, "-----BEGIN PUBLIC KEY-----\n"
+                + java.util.Base64.getMimeEncoder().encodeToString(pub.getEncoded()) + "\n-----END PUBLIC KEY-----\n");
+        assertThat(loader.load(Optional.empty(), Map.of()).jwt().rs256PublicKey()).isEmpty();
+        OvationConfig c = loader.load(Optional.empty(), Map.of("OVATION_AUTH_JWT_RS256_PUBLIC_KEY_FILE", pem.toString()));
+        assertThat(c.jwt().rs256PublicKey()).contains(pub);
+
+        Files.writeString(pem, "not a key");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_AUTH_JWT_RS256_PUBLIC_KEY_FILE", pem.toString())))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("auth.jwt.rs256-public-key-file");
+        assertThatThrownBy(() -> loader.load(Optional.empty(),
+                Map.of("OVATION_AUTH_JWT_RS256_PUBLIC_KEY_FILE", dir.resolve("missing.pem").toString())))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("cannot read");
+    }
+
+    @Test
+    void trustedProxiesAreAddressesOrRanges() throws IOException {
+        assertThat(loader.load(Optional.of(file("chat.trusted-proxies = [\"10.0.0.0/8\", \"::1\"]\n")), Map.of())
+                .chat().trustedProxies()).containsExactly("10.0.0.0/8", "::1");
+        assertThatThrownBy(() -> loader.load(Optional.of(file("chat.trusted-proxies = [\"lb.internal\"]\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("lb.internal");
+    }
+
+    @Test
     void nestedSyntaxInAFileWorksToo() throws IOException {
         OvationConfig c = loader.load(Optional.of(file("auth { jwt { issuer = \"platform\" } }\n")), Map.of());
         assertThat(c.jwt().issuer()).isEqualTo("platform");
