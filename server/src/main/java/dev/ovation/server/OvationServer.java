@@ -191,7 +191,12 @@ public final class OvationServer implements AutoCloseable {
                     config.gifts(), chatBus.bus(), chatBus.state(), openedPackager::liveEdgeProgramDateTimeMillis,
                     RoomRoles.NONE, registry, clock);
 
+            // Built here (bound below, once the HTTP ports are up) so the studio routes can read its live streams.
+            openedRtmp = new RtmpServer(config.rtmp(), new DirectoryStreamKeyAuthenticator(creators, config.rtmp().app()),
+                    openedPackager, registry);
             publicRoutes.addAll(new ChannelRoutes(creatorCache, openedPackager).publicRoutes());
+            publicRoutes.addAll(new StudioRoutes(creators, creatorCache, tokens, openedLedger, payments, config.payments(),
+                    openedRtmp, config.rtmp().app(), openedPackager, chatBus.state(), db.executor(), clock).publicRoutes());
             WebRoutes web = new WebRoutes(WebAssets.fromClasspath(OvationServer.class.getClassLoader()));
             publicRoutes.addAll(web.publicRoutes());
             adminRoutes.addAll(web.adminRoutes());
@@ -202,8 +207,6 @@ public final class OvationServer implements AutoCloseable {
                             Map.entry("api", publicApi)));
             this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), List.of(Map.entry("api", adminApi)));
 
-            openedRtmp = new RtmpServer(config.rtmp(), new DirectoryStreamKeyAuthenticator(creators, config.rtmp().app()),
-                    openedPackager, registry);
             openedRtmp.start();
             log.info("Ovation started: public HTTP {}, admin HTTP {}, RTMP port {}{}, transport {}, database {}",
                     httpChannel.localAddress(), adminChannel.localAddress(), openedRtmp.port(),
