@@ -193,7 +193,7 @@ final class StudioRoutes {
             CompletableFuture<Long> aged = ledger.balanceAt(AccountRef.creatorEarnings(c.id()), payableBefore);
             CompletableFuture<dev.ovation.ledger.Balance> held = ledger.balance(AccountRef.creatorPendingEarnings(c.id()));
             CompletableFuture<dev.ovation.ledger.Balance> paidFiat = ledger.balance(new AccountRef(AccountKind.PAYOUTS, c.id(), fiat));
-            CompletableFuture<PayoutRunReport> history = payments.payoutHistory();
+            CompletableFuture<PayoutRunReport> history = payments.payoutHistory(c.id());
             return CompletableFuture.allOf(earned, aged, held, paidFiat, history).thenApply(done -> {
                 long available = earned.join().available();
                 long payable = Math.max(0, Math.min(available, aged.join()));
@@ -202,7 +202,7 @@ final class StudioRoutes {
                 long lastPaidFiat = 0;
                 String lastRun = null;
                 for (PayoutRunReport.Line l : history.join().lines()) {
-                    if (l.creatorId().equals(c.id()) && "DONE".equals(l.state())) {
+                    if ("DONE".equals(l.state())) {
                         paidCoins = Math.addExact(paidCoins, l.coins());
                         lastRun = l.runId();
                         lastPaidFiat = l.fiatMinor();
