@@ -24,12 +24,13 @@ try {
   page.setDefaultTimeout(60000);
   page.on('pageerror', e => errors.push(`pageerror: ${e.message}`));
   page.on('console', m => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.on('response', r => { if (r.status() >= 400) errors.push(`http ${r.status()} ${new URL(r.url()).pathname}`); });
 
   await page.goto(`${base}/admin/finance`);
   await page.fill('#token-input', token);
   await page.click('#signin-button');
   result.balanced = (await page.locator('#tb-balanced').textContent()).trim();
-  await page.waitForSelector('#tb-lines');
+  await page.waitForSelector('#tb-lines tbody tr');
   await page.screenshot({ path: path.join(artifacts, 'finance-trial-balance.png'), fullPage: true });
 
   // statement browser: open the first account's statement from the trial balance

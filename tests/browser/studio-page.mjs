@@ -22,6 +22,7 @@ try {
   page.setDefaultTimeout(60000);
   page.on('pageerror', e => errors.push(`pageerror: ${e.message}`));
   page.on('console', m => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  page.on('response', r => { if (r.status() >= 400) errors.push(`http ${r.status()} ${new URL(r.url()).pathname}`); });
 
   await page.goto(`${base}/studio#token=${encodeURIComponent(token)}`);
   result.handle = (await page.locator('#handle').textContent({ timeout: 60000 })).trim();

@@ -83,11 +83,6 @@ function instantOf(local) {
   return new Date(local).toISOString();
 }
 
-function localValue(date) {
-  const p = n => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${p(date.getMonth() + 1)}-${p(date.getDate())}T${p(date.getHours())}:${p(date.getMinutes())}`;
-}
-
 function start() {
   if (!token.get()) return signedOut();
   const tabs = [
@@ -119,7 +114,9 @@ function start() {
 // ---- trial balance
 
 function trialBalanceSection() {
-  const asOf = el('input', { type: 'datetime-local', id: 'tb-as-of', value: localValue(new Date()) });
+  // empty = now (the server's default): a datetime-local value has whole minutes, and the start of this minute
+  // would leave out what was posted since
+  const asOf = el('input', { type: 'datetime-local', id: 'tb-as-of', title: 'empty: now' });
   const out = el('div', { id: 'tb-out' });
   const status = el('p', { class: 'muted', role: 'status' });
   const query = () => (asOf.value ? `?asOf=${encodeURIComponent(instantOf(asOf.value))}` : '');
@@ -148,7 +145,7 @@ function trialBalanceSection() {
   });
   const section = el('section', { class: 'card' },
     el('h2', {}, 'Trial balance'),
-    el('div', { class: 'row' }, el('label', {}, 'As of ', asOf),
+    el('div', { class: 'row' }, el('label', {}, 'As of ', asOf), el('span', { class: 'muted small' }, '(empty: now)'),
       el('button', { type: 'button', id: 'tb-load', onclick: load }, 'Show'),
       csvButton('tb-csv', 'Download CSV', () => `/admin/finance/trial-balance${query()}${query() ? '&' : '?'}format=csv`,
         () => 'trial-balance.csv', status)),
@@ -243,16 +240,22 @@ function payoutsSection() {
 // ---- reconciliation
 
 function reconciliationSection() {
-  const now = new Date();
-  const from = el('input', { type: 'datetime-local', id: 'rc-from', value: localValue(new Date(now.getTime() - 86400000)) });
-  // the end is exclusive: one minute past now includes what happened this minute
-  const to = el('input', { type: 'datetime-local', id: 'rc-to', value: localValue(new Date(now.getTime() + 60000)) });
+  // empty fields take the server's defaults (to = now, from = a day before to), so a page left open stays current
+  const from = el('input', { type: 'datetime-local', id: 'rc-from', title: 'empty: a day before "to"' });
+  const to = el('input', { type: 'datetime-local', id: 'rc-to', title: 'empty: now' });
   const out = el('div', { id: 'rc-out' });
   const status = el('p', { class: 'muted', role: 'status' });
-  const query = () => `from=${encodeURIComponent(instantOf(from.value))}&to=${encodeURIComponent(instantOf(to.value))}`;
+  const query = () => {
+    const q = new URLSearchParams();
+    if (from.value) q.set('from', instantOf(from.value));
+    if (to.value) q.set('to', instantOf(to.value));
+    return q.toString();
+  };
+  const csvName = () => `reconciliation-${from.value ? from.value.slice(0, 10) : 'last-day'}${to.value ? `-${to.value.slice(0, 10)}` : ''}.csv`;
   const load = () => guarded(out, async () => {
     fill(out, el('p', { class: 'muted' }, 'Comparing the ledger with Stripe...'));
     const r = await api(`/admin/finance/reconciliation?${query()}`, { token: token.get() });
+    if (!from.value && !to.value) status.textContent = `Range: ${r.from} to ${r.to} (the last day).`;
     const categories = Object.keys(r.totals || {}).sort();
     fill(out,
       el('p', { id: 'rc-summary', class: r.exceptions.length ? 'error' : 'ok' },
@@ -285,10 +288,10 @@ function reconciliationSection() {
     el('h2', {}, 'Reconciliation'),
     el('p', { class: 'muted' }, 'Stripe balance transactions created in [from, to) against the ledger bookings.'),
     el('div', { class: 'row' },
-      el('label', {}, 'From ', from), el('label', {}, 'To ', to),
+      el('label', {}, 'From ', from), el('label', {}, 'To ', to), el('span', { class: 'muted small' }, '(empty: the last day)'),
       el('button', { type: 'button', id: 'rc-load', onclick: load }, 'Reconcile'),
-      csvButton('rc-csv', 'Download CSV', () => `/admin/finance/reconciliation?${query()}&format=csv`,
-        () => `reconciliation-${from.value.slice(0, 10)}-${to.value.slice(0, 10)}.csv`, status)),
+      csvButton('rc-csv', 'Download CSV', () => `/admin/finance/reconciliation?${query()}${query() ? '&' : ''}format=csv`,
+        csvName, status)),
     status, out);
   load();
   return section;
