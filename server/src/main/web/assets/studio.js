@@ -250,17 +250,17 @@ function moderationCard(studio) {
     const ws = new WebSocket(`${scheme}://${location.host}/ws`, 'ovation.v1');
     socket = ws;
     ws.addEventListener('open', () => {
+      // authenticated but not joined: moderating needs no membership, and a join would count the studio as a viewer
       ws.send(JSON.stringify({ type: 'auth', id: 'auth', token: token.get() }));
-      ws.send(JSON.stringify({ type: 'join', id: 'join', room: studio.handle }));
     });
     ws.addEventListener('message', ev => {
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
-      if (msg.type === 'ack' && msg.id === 'join') {
+      if (msg.type === 'ack' && msg.id === 'auth') {
         status.textContent = 'connected';
         status.className = 'badge on';
         attempt = 0;
-      } else if (msg.type === 'error' && (msg.id === 'auth' || msg.id === 'join')) {
+      } else if (msg.type === 'error' && msg.id === 'auth') {
         status.textContent = `chat: ${msg.code}`;
         status.className = 'badge off';
       } else if ((msg.type === 'ack' || msg.type === 'error') && pending.has(msg.id)) {
@@ -276,9 +276,6 @@ function moderationCard(studio) {
           result.className = 'error';
           note(`refused ${what}: ${msg.code}`, 'error');
         }
-      } else if (msg.type === 'moderation') {
-        const target = msg.userId || (msg.deletedEventId ? `message ${msg.deletedEventId}` : '');
-        note(`${msg.by || 'moderator'}: ${msg.action} ${target}${msg.durationSeconds ? ` ${msg.durationSeconds}s` : ''}${msg.mode ? ` ${msg.mode}` : ''}`);
       }
     });
     ws.addEventListener('close', ev => {
@@ -320,7 +317,7 @@ function moderationCard(studio) {
       action('ban-user', 'Ban', () => user() && ({ action: 'ban', userId: user() }), 'danger'),
       action('unban-user', 'Unban', () => user() && ({ action: 'unban', userId: user() }))),
     result,
-    el('h3', {}, 'Recent moderation'),
+    el('h3', {}, 'Your moderation this session'),
     log);
 }
 

@@ -10,8 +10,8 @@ package dev.ovation.ingest;
  * @param framesPerSecond            video frames per second of media time in the last window (0 when none)
  * @param keyframeIntervalMillis     media time between the last two keyframes (0 before the second keyframe)
  * @param windowEndEpochMillis       when the last window ended (0 before the first): stale figures mean the publisher stalled
- * @param totalBytes                 media bytes since the publish started
- * @param videoFrames                video frames since the publish started
+ * @param totalBytes                 media bytes from the publish start to the end of the last window
+ * @param videoFrames                video frames from the publish start to the end of the last window
  * @param videoCodec                 the last video frame's codec, or null before any
  * @param audioCodec                 the last audio frame's codec, or null before any
  */

@@ -59,6 +59,11 @@ class StudioPageIT {
             while (!JSON.readTree(viewer.get("/api/channels/studiocam").body()).path("live").asBoolean() && System.nanoTime() < deadline) {
                 Thread.sleep(250);
             }
+            // one anonymous viewer in the room (the studio itself does not join, so it does not count)
+            java.net.http.WebSocket watcher = java.net.http.HttpClient.newHttpClient().newWebSocketBuilder().subprotocols("ovation.v1")
+                    .buildAsync(java.net.URI.create("ws://127.0.0.1:" + server.httpPort() + "/ws"), new java.net.http.WebSocket.Listener() { })
+                    .get(20, TimeUnit.SECONDS);
+            watcher.sendText("{\"type\":\"join\",\"id\":\"1\",\"room\":\"studiocam\"}", true).get(10, TimeUnit.SECONDS);
             Path artifacts = Files.createDirectories(Path.of("target/browser-artifacts"));
             Process node = new ProcessBuilder("node", BROWSER_TESTS.resolve("studio-page.mjs").toString(),
                     "http://127.0.0.1:" + server.httpPort(), token, artifacts.resolve("studio.png").toString())
@@ -80,6 +85,7 @@ class StudioPageIT {
             assertThat(health.get("keyframeIntervalMillis").asLong()).as(out).isBetween(1900L, 2100L);
             assertThat(health.get("resolution").asText()).isEqualTo("640x360");
             assertThat(health.get("codec").asText()).contains("H264");
+            assertThat(health.get("viewers").asText()).as("the one watcher, not the studio").isEqualTo("1");
             assertThat(result.get("earningsShown").asBoolean()).isTrue();
             // The creator as room owner (RoomRoles) is wired by the chat work; until then the server answers forbidden,
             // which the page explains. Either way the request went over the WebSocket and got its one answer.
