@@ -1,7 +1,6 @@
 package dev.ovation.server;
 
 import dev.ovation.chat.RoomState;
-import dev.ovation.ingest.RtmpServer;
 import dev.ovation.ingest.StreamStats;
 import dev.ovation.ledger.AccountKind;
 import dev.ovation.ledger.AccountRef;
@@ -32,6 +31,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.function.Function;
+import java.util.function.IntSupplier;
 import java.util.regex.Pattern;
 
 /**
@@ -51,7 +52,7 @@ final class StudioRoutes {
     private final Ledger ledger;
     private final Payments payments;
     private final PaymentsConfig paymentsConfig;
-    private final RtmpServer rtmp;
+    private final Ingest rtmp;
     private final String rtmpApp;
     private final Packager packager;
     private final RoomState rooms;
@@ -59,7 +60,7 @@ final class StudioRoutes {
     private final Clock clock;
 
     StudioRoutes(CreatorDirectory creators, CreatorCache cache, ViewerTokens tokens, Ledger ledger, Payments payments,
-                 PaymentsConfig paymentsConfig, RtmpServer rtmp, String rtmpApp, Packager packager, RoomState rooms,
+                 PaymentsConfig paymentsConfig, Ingest rtmp, String rtmpApp, Packager packager, RoomState rooms,
                  Executor blocking, Clock clock) {
         this.creators = creators;
         this.cache = cache;
@@ -73,6 +74,13 @@ final class StudioRoutes {
         this.rooms = rooms;
         this.blocking = blocking;
         this.clock = clock;
+    }
+
+    /**
+     * What the studio reads of the RTMP server: its bound ports (-1 before it is bound; RTMPS -1 when off) and a
+     * live stream's figures.
+     */
+    record Ingest(IntSupplier port, IntSupplier tlsPort, Function<String, Optional<StreamStats>> streamStats) {
     }
 
     List<Route> publicRoutes() {
@@ -111,8 +119,9 @@ final class StudioRoutes {
     private Map<String, Object> obsSettings(String host) {
         Map<String, Object> obs = new LinkedHashMap<>();
         obs.put("service", "Custom...");
-        obs.put("server", "rtmp://" + host + ":" + rtmp.port() + "/" + rtmpApp);
-        obs.put("rtmpsServer", rtmp.tlsPort() > 0 ? "rtmps://" + host + ":" + rtmp.tlsPort() + "/" + rtmpApp : null);
+        obs.put("server", "rtmp://" + host + ":" + rtmp.port().getAsInt() + "/" + rtmpApp);
+        int tlsPort = rtmp.tlsPort().getAsInt();
+        obs.put("rtmpsServer", tlsPort > 0 ? "rtmps://" + host + ":" + tlsPort + "/" + rtmpApp : null);
         Map<String, Object> encoder = new LinkedHashMap<>();
         encoder.put("videoEncoder", "x264 or a hardware H.264 encoder (HEVC/AV1 over Enhanced RTMP)");
         encoder.put("rateControl", "CBR");
@@ -148,7 +157,7 @@ final class StudioRoutes {
     private CompletableFuture<ApiResponse> health(ApiRequest request) {
         return creatorOf(request).thenApplyAsync(c -> {
             String handle = c.handle();
-            Optional<StreamStats> ingest = rtmp.streamStats(handle);
+            Optional<StreamStats> ingest = rtmp.streamStats().apply(handle);
             Optional<Packager.StreamFormat> format = packager.streamFormat(handle);
             long now = clock.millis();
             Map<String, Object> out = new LinkedHashMap<>();
