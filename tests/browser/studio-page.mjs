@@ -69,8 +69,14 @@ try {
   // the sign-in is kept for the tab (sessionStorage), not in the address
   await page.reload();
   result.tokenKept = (await page.locator('#handle').textContent({ timeout: 60000 })).trim() === result.handle;
+
+  // a phone-sized screen: one column, nothing wider than the screen
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForSelector('#health-state');
+  result.phoneOverflowPx = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  if (screenshot) await page.screenshot({ path: screenshot.replace(/\.png$/, '-phone.png'), fullPage: true });
   result.ok = result.health.bitrateKbps > 0 && result.health.fps > 0 && result.health.keyframeIntervalMillis > 0
-    && result.newKeyShown && result.tokenKept && !errors.some(e => e.startsWith('pageerror'));
+    && result.newKeyShown && result.tokenKept && result.phoneOverflowPx <= 0 && !errors.some(e => e.startsWith('pageerror'));
 } catch (e) {
   errors.push(`driver: ${e.message.split('\n')[0]}`);
 } finally {

@@ -92,7 +92,9 @@ class StudioPageIT {
             assertThat(result.get("moderation").asText()).as(out).matches("Done: slow 5s|Refused \\(forbidden\\).*");
             assertThat(result.get("newKeyShown").asBoolean()).isTrue();
             assertThat(result.get("tokenKept").asBoolean()).isTrue();
+            assertThat(result.get("phoneOverflowPx").asInt()).as("fits a 390 px wide phone").isLessThanOrEqualTo(0);
             assertThat(artifacts.resolve("studio.png")).isNotEmptyFile();
+            assertThat(artifacts.resolve("studio-phone.png")).isNotEmptyFile();
         } finally {
             ffmpeg.destroy();
             ffmpeg.waitFor(10, TimeUnit.SECONDS);
