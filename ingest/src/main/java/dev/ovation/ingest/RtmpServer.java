@@ -134,6 +134,11 @@ public final class RtmpServer implements AutoCloseable {
         return shared.isLive(handle);
     }
 
+    /** The live stream's bitrate, frame rate, keyframe interval and codecs as ingest sees them; empty when not live. */
+    public java.util.Optional<StreamStats> streamStats(String handle) {
+        return shared.streamStats(handle);
+    }
+
     private static int boundPort(Channel ch) {
         if (ch == null) {
             throw new IllegalStateException("RtmpServer not started");

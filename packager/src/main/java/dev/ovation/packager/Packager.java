@@ -149,6 +149,20 @@ public final class Packager implements PublishListener, AutoCloseable {
         return OptionalLong.empty();
     }
 
+    /**
+     * What the handle's stream is, as the packager parsed it from the codec configuration: the RFC 6381
+     * codecs string, the picture size and the frame rate the multivariant playlist announces. Empty when
+     * no publisher is live or before the first configuration. Lock-free: reads the channel's current snapshot.
+     */
+    public Optional<StreamFormat> streamFormat(String handle) {
+        return channel(handle).map(Channel::snapshot).filter(Snapshot::live).map(Snapshot::stream)
+                .filter(i -> i.video() || i.audio())
+                .map(i -> new StreamFormat(i.codecs(), i.width(), i.height(), i.frameRate(), i.video(), i.audio()));
+    }
+
+    /** A live stream's format (see {@link #streamFormat}); width and height are 0 when unknown or audio only. */
+    public record StreamFormat(String codecs, int width, int height, double frameRate, boolean video, boolean audio) {}
+
     /** Handles with a channel in memory. */
     public Set<String> channels() {
         return new TreeSet<>(channels.keySet());

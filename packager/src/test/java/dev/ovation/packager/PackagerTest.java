@@ -89,6 +89,21 @@ class PackagerTest {
     }
 
     @Test
+    void streamFormatNamesTheCodecsAndPictureSizeWhileLive() {
+        assertThat(packager.streamFormat("kim")).as("not live").isEmpty();
+        Feeder f = publishAv("kim");
+        f.stream(0, 3000, 30, 30, true, true);
+        Packager.StreamFormat format = packager.streamFormat("kim").orElseThrow();
+        assertThat(format.width()).isEqualTo(320);
+        assertThat(format.height()).isEqualTo(240);
+        assertThat(format.codecs()).startsWith("avc1.").contains("mp4a.40.2");
+        assertThat(format.video()).isTrue();
+        assertThat(format.audio()).isTrue();
+        f.sink.onEnd(MediaSink.PublishEnd.UNPUBLISHED);
+        assertThat(packager.streamFormat("kim")).as("not live after unpublish").isEmpty();
+    }
+
+    @Test
     void segmentsStartOnKeyframesAtTargetAndPartsStayWithinPartTarget() {
         Feeder f = publishAv("alice");
         f.stream(0, 7000, 30, 30, true, true);

@@ -405,6 +405,11 @@ public final class Payments implements AutoCloseable {
         return submit(() -> new PayoutRunReport("*", store.allItems().stream().map(Payouts::line).toList()));
     }
 
+    /** Every payout line of one creator, oldest run first (the creator studio's earnings). */
+    public CompletableFuture<PayoutRunReport> payoutHistory(String creatorId) {
+        return submit(() -> new PayoutRunReport("*", store.itemsOfCreator(creatorId).stream().map(Payouts::line).toList()));
+    }
+
     /** Reconciles ledger bookings against Stripe balance transactions created in [from, to). */
     public CompletableFuture<ReconciliationReport> reconcile(Instant from, Instant to) {
         if (!from.isBefore(to)) {

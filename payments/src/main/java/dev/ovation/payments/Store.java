@@ -429,6 +429,11 @@ final class Store {
                 ps -> { }, Store::item);
     }
 
+    List<PayoutItem> itemsOfCreator(String creatorId) {
+        return query("SELECT " + ITEM_COLS + " FROM payments_payout_items WHERE creator_id = ? ORDER BY run_id",
+                ps -> ps.setString(1, creatorId), Store::item);
+    }
+
     Optional<PayoutItem> itemByTransfer(String transferId) {
         return query("SELECT " + ITEM_COLS + " FROM payments_payout_items WHERE transfer_id = ?",
                 ps -> ps.setString(1, transferId), Store::item).stream().findFirst();

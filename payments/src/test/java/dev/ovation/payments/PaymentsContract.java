@@ -444,6 +444,9 @@ abstract class PaymentsContract {
         assertThat(payments.runPayouts("2026-11-23").join().lines().get(0).state()).isEqualTo("DONE");
         assertThat(payments.runPayouts("2026-11-24").join().lines()).isEmpty();
         assertThat(stripe.transferCount()).isEqualTo(1);
+        assertThat(payments.payoutHistory("cr-1").join().lines()).extracting(PayoutRunReport.Line::runId)
+                .as("one creator's lines (the studio's earnings)").containsExactly("2026-11-23");
+        assertThat(payments.payoutHistory("cr-2").join().lines()).isEmpty();
     }
 
     @Test

@@ -10,6 +10,7 @@ import dev.ovation.chat.RedisBus;
 import dev.ovation.chat.RoomRoles;
 import dev.ovation.chat.Viewer;
 import dev.ovation.ingest.RtmpServer;
+import dev.ovation.ingest.StreamStats;
 import dev.ovation.ledger.Ledger;
 import dev.ovation.packager.Packager;
 import dev.ovation.payments.Payments;
@@ -66,9 +67,11 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -96,6 +99,7 @@ public final class OvationServer implements AutoCloseable {
     private final ChannelGroup channels = new DefaultChannelGroup("ovation", GlobalEventExecutor.INSTANCE);
     private final AtomicBoolean ready = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final AtomicReference<RtmpServer> studioRtmp = new AtomicReference<>(); // set once RTMP is bound
     private final String adminToken;
     private final boolean adminTokenGenerated;
     private final Path adminTokenFile;
@@ -197,6 +201,10 @@ public final class OvationServer implements AutoCloseable {
             WebRoutes web = new WebRoutes(WebAssets.fromClasspath(OvationServer.class.getClassLoader()));
             publicRoutes.addAll(web.publicRoutes());
             adminRoutes.addAll(web.adminRoutes());
+            // the creator studio's API (RTMP is bound later: the studio reads it through this server's accessors)
+            publicRoutes.addAll(new StudioRoutes(creators, creatorCache, tokens, openedLedger, payments, config.payments(),
+                    new StudioRoutes.Ingest(this::boundRtmpPort, this::boundRtmpsPort, this::ingestStats), config.rtmp().app(),
+                    openedPackager, chatBus.state(), db.executor(), clock).publicRoutes());
             ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry, DomainErrors::translate);
             ApiHandler adminApi = new ApiHandler(adminRoutes, mapper, adminToken, registry, DomainErrors::translate);
             this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(),
@@ -210,6 +218,7 @@ public final class OvationServer implements AutoCloseable {
             log.info("Ovation started: public HTTP {}, admin HTTP {}, RTMP port {}{}, transport {}, database {}",
                     httpChannel.localAddress(), adminChannel.localAddress(), openedRtmp.port(),
                     openedRtmp.tlsPort() > 0 ? ", RTMPS port " + openedRtmp.tlsPort() : "", transport.name(), db.dialect().getName());
+            studioRtmp.set(openedRtmp);
             ready.set(true);
         } catch (Exception | Error e) {
             // take down what this failed start had started, newest first
@@ -348,6 +357,22 @@ public final class OvationServer implements AutoCloseable {
     /** The bound RTMPS port, or -1 when RTMPS is not configured. */
     public int rtmpsPort() {
         return rtmp.tlsPort();
+    }
+
+    // The studio's view of the RTMP server, which is started after the HTTP ports: empty / -1 until then.
+    private int boundRtmpPort() {
+        RtmpServer r = studioRtmp.get();
+        return r == null ? -1 : r.port();
+    }
+
+    private int boundRtmpsPort() {
+        RtmpServer r = studioRtmp.get();
+        return r == null ? -1 : r.tlsPort();
+    }
+
+    private Optional<StreamStats> ingestStats(String handle) {
+        RtmpServer r = studioRtmp.get();
+        return r == null ? Optional.empty() : r.streamStats(handle);
     }
 
     public String adminToken() {

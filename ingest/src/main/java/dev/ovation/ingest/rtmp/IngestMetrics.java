@@ -1,6 +1,9 @@
 package dev.ovation.ingest.rtmp;
 
+import dev.ovation.ingest.AudioCodec;
 import dev.ovation.ingest.MediaFrame;
+import dev.ovation.ingest.StreamStats;
+import dev.ovation.ingest.VideoCodec;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -89,6 +92,20 @@ final class IngestMetrics {
         private final Counter keyframes;
         private final DistributionSummary keyframeInterval;
         private long lastKeyframeDts = -1;
+        // The health window (written on the publisher's event loop, published through the volatile stats).
+        private static final long WINDOW_NANOS = 2_000_000_000L;
+        private final long startedAtEpochMillis = System.currentTimeMillis();
+        private long windowStartNanos = System.nanoTime();
+        private long windowBytes;
+        private long windowVideoFrames;
+        private long windowFirstVideoDts = -1;
+        private long windowLastVideoDts = -1;
+        private long totalBytes;
+        private long totalVideoFrames;
+        private long lastKeyframeIntervalMillis;
+        private VideoCodec videoCodec;
+        private AudioCodec audioCodec;
+        private volatile StreamStats stats;
 
         private StreamMeters(String handle) {
             Tags tags = Tags.of("handle", handle);
@@ -105,20 +122,51 @@ final class IngestMetrics {
 
         void onMessageBytes(int n) {
             bytes.increment(n);
+            totalBytes += n;
+            windowBytes += n;
+            long now = System.nanoTime();
+            long elapsed = now - windowStartNanos;
+            if (elapsed >= WINDOW_NANOS) {
+                long fps1000 = windowVideoFrames > 1 && windowLastVideoDts > windowFirstVideoDts
+                        ? (windowVideoFrames - 1) * 1_000_000 / (windowLastVideoDts - windowFirstVideoDts) : 0;
+                stats = new StreamStats(startedAtEpochMillis, windowBytes * 8 * 1_000_000_000L / elapsed, fps1000 / 1000.0,
+                        lastKeyframeIntervalMillis, System.currentTimeMillis(), totalBytes, totalVideoFrames,
+                        videoCodec, audioCodec);
+                windowStartNanos = now;
+                windowBytes = 0;
+                windowVideoFrames = 0;
+                windowFirstVideoDts = -1;
+                windowLastVideoDts = -1;
+            }
+        }
+
+        /** The last window's figures and the totals; safe to call from any thread. */
+        StreamStats stats() {
+            StreamStats s = stats;
+            return s != null ? s : new StreamStats(startedAtEpochMillis, 0, 0, 0, 0, 0, 0, null, null);
         }
 
         void onFrame(MediaFrame frame) {
             if (frame instanceof MediaFrame.VideoFrame v) {
                 videoFrames.increment();
+                totalVideoFrames++;
+                windowVideoFrames++;
+                videoCodec = v.codec();
+                if (windowFirstVideoDts < 0) {
+                    windowFirstVideoDts = v.dtsMillis();
+                }
+                windowLastVideoDts = v.dtsMillis();
                 if (v.keyframe()) {
                     keyframes.increment();
                     if (lastKeyframeDts >= 0) {
                         keyframeInterval.record(v.dtsMillis() - lastKeyframeDts);
+                        lastKeyframeIntervalMillis = v.dtsMillis() - lastKeyframeDts;
                     }
                     lastKeyframeDts = v.dtsMillis();
                 }
-            } else if (frame instanceof MediaFrame.AudioFrame) {
+            } else if (frame instanceof MediaFrame.AudioFrame a) {
                 audioFrames.increment();
+                audioCodec = a.codec();
             }
         }
 

@@ -27,6 +27,11 @@ final class PublisherRegistry {
         live.remove(handle, session);
     }
 
+    /** The live publisher of a handle, or null. */
+    RtmpSessionHandler get(String handle) {
+        return live.get(handle);
+    }
+
     boolean isLive(String handle) {
         return live.containsKey(handle);
     }

@@ -71,6 +71,12 @@ public final class RtmpChannelInitializer extends ChannelInitializer<SocketChann
         public boolean isLive(String handle) {
             return registry.isLive(handle);
         }
+
+        /** The live publisher's figures, or empty when the handle is not live. */
+        public java.util.Optional<dev.ovation.ingest.StreamStats> streamStats(String handle) {
+            RtmpSessionHandler session = registry.get(handle);
+            return java.util.Optional.ofNullable(session == null ? null : session.stats());
+        }
     }
 
     @Override

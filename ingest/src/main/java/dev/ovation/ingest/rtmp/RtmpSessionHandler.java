@@ -5,6 +5,7 @@ import dev.ovation.ingest.MediaSink;
 import dev.ovation.ingest.PublishListener;
 import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ingest.StreamKeyAuthenticator;
+import dev.ovation.ingest.StreamStats;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -68,7 +69,7 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
     private String handle;
     private MediaSink sink;
     private TimestampExtender timestamps;
-    private IngestMetrics.StreamMeters streamMeters;
+    private volatile IngestMetrics.StreamMeters streamMeters; // read by stats() from other threads
     private long droppedMessages;
 
     RtmpSessionHandler(RtmpConfig config, StreamKeyAuthenticator authenticator, PublishListener listener,
@@ -353,6 +354,12 @@ final class RtmpSessionHandler extends SimpleChannelInboundHandler<RtmpMessage> 
         ctx.write(new RtmpMessage.UserControl(RtmpMessage.UserControl.STREAM_BEGIN, streamId, 0));
         status(streamId, "status", "NetStream.Publish.Start", handle + " is now published.");
         ctx.flush();
+    }
+
+    /** The live stream's figures, or null when not publishing; safe to call from any thread. */
+    StreamStats stats() {
+        IngestMetrics.StreamMeters m = streamMeters;
+        return m == null ? null : m.stats();
     }
 
     /** Called from another publisher's event loop when it takes this one's handle. */
