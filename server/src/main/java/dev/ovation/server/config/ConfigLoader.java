@@ -256,7 +256,8 @@ public final class ConfigLoader {
                     longIn(c, "hls.max-probe-bytes", 1024, 1L << 32),
                     intIn(c, "hls.max-timestamp-gap-millis", 1, 3_600_000),
                     intIn(c, "hls.playlist-max-age-seconds", 0, 3600),
-                    nonBlank(c, "hls.cors-allow-origin"));
+                    nonBlank(c, "hls.cors-allow-origin"),
+                    c.getBoolean("hls.start-at-part-hold-back"));
         } catch (IllegalArgumentException e) {
             throw new ConfigError("hls configuration: " + e.getMessage(), e);
         }
