@@ -58,6 +58,7 @@ try {
     }
     const start = video.currentTime;
     const startWall = Date.now();
+    const startLatency = typeof hls.latency === 'number' && isFinite(hls.latency) ? hls.latency : null;
     // Glass-to-glass from ingest: the PROGRAM-DATE-TIME of the frame on screen is the wall clock at which
     // Ovation's ingest received it, so now - playingDate is how far the viewer is behind the publisher.
     const pdtLatencies = [];
@@ -78,6 +79,7 @@ try {
       currentTime: Number(video.currentTime.toFixed(3)),
       latencySeconds: latency === null ? null : Number(latency.toFixed(3)),
       targetLatencySeconds: target === null ? null : Number(target.toFixed(3)),
+      startLatencySeconds: startLatency === null ? null : Number(startLatency.toFixed(3)),
       ingestToScreenSeconds: { p50: pick(0.5), p95: pick(0.95), samples: pdtLatencies.length },
       lowLatency, levels, errors: errors.slice(0, 20), mseH264,
       videoWidth: video.videoWidth, videoHeight: video.videoHeight,
