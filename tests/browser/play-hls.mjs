@@ -19,11 +19,18 @@ const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
   args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
+    '--autoplay-policy=no-user-gesture-required',
+    // IGNORE_CERT_ERRORS=1: accept a test server's self-signed certificate (h2 over TLS tests)
+    ...(process.env.IGNORE_CERT_ERRORS === '1' ? ['--ignore-certificate-errors'] : [])],
 });
 let result;
 try {
   const page = await browser.newPage({ viewport: { width: 640, height: 360 } });
+  // the protocols the HLS responses came over ("h2", "http/1.1"), from Chromium's network events
+  const protocols = new Set();
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.responseReceived', e => { if (e.response.url.includes('/hls/')) protocols.add(e.response.protocol); });
   await page.setContent('<!doctype html><html><body style="margin:0;background:#000">'
     + '<video id="v" muted playsinline autoplay style="width:640px;height:360px"></video></body></html>');
   await page.addScriptTag({ path: hlsJs });
@@ -86,6 +93,9 @@ try {
       ...(keep ? { debugLog } : {}),
     };
   }, { url, watchSeconds, debugPattern: process.env.HLS_DEBUG || '' });
+  if (result) {
+    result.protocols = [...protocols];
+  }
   if (screenshot) {
     await page.screenshot({ path: screenshot });
   }

@@ -96,6 +96,21 @@ class Http2OriginIT {
         assertThat(plain.body()).contains("#EXT-X-STREAM-INF");
 
         assertWebSocketOpens(HttpClient.newBuilder().sslContext(trust).build(), "wss://127.0.0.1:" + server.httpPort() + "/ws");
+
+        // a real LL-HLS player over h2: hls.js in Chromium (which negotiates h2 by ALPN like Safari must)
+        Path browserTests = Path.of("../tests/browser").toAbsolutePath().normalize();
+        assertThat(browserTests.resolve("node_modules/playwright-core")).as("run scripts/test (it installs tests/browser)").exists();
+        ProcessBuilder pb = new ProcessBuilder("node", browserTests.resolve("play-hls.mjs").toString(), base + "index.m3u8", "6")
+                .redirectError(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().put("IGNORE_CERT_ERRORS", "1");
+        Process node = pb.start();
+        String out = new String(node.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertThat(node.waitFor(90, TimeUnit.SECONDS)).isTrue();
+        var result = JSON.readTree(out.substring(out.lastIndexOf('\n') + 1));
+        assertThat(result.get("ok").asBoolean()).as(out).isTrue();
+        assertThat(result.get("lowLatency").asBoolean()).as(out).isTrue();
+        assertThat(result.get("playedSeconds").asDouble()).as(out).isGreaterThanOrEqualTo(3.0);
+        assertThat(result.get("protocols").toString()).as("HLS requests went over h2: %s", out).isEqualTo("[\"h2\"]");
     }
 
     @Test
