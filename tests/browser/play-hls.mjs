@@ -65,7 +65,7 @@ try {
     }
     const start = video.currentTime;
     const startWall = Date.now();
-    const startLatency = typeof hls.latency === 'number' && isFinite(hls.latency) ? hls.latency : null;
+    let startLatency = null; // hls.latency after 1 s of play (at the very first frame currentTime may not have jumped to the buffer yet)
     // Glass-to-glass from ingest: the PROGRAM-DATE-TIME of the frame on screen is the wall clock at which
     // Ovation's ingest received it, so now - playingDate is how far the viewer is behind the publisher.
     const pdtLatencies = [];
@@ -73,6 +73,7 @@ try {
       await new Promise(r => setTimeout(r, 100));
       if (hls.playingDate && Date.now() - startWall > 1000) {
         pdtLatencies.push((Date.now() - hls.playingDate.getTime()) / 1000);
+        if (startLatency === null && typeof hls.latency === 'number' && isFinite(hls.latency)) startLatency = hls.latency;
       }
     }
     pdtLatencies.sort((a, b) => a - b);
@@ -86,7 +87,7 @@ try {
       currentTime: Number(video.currentTime.toFixed(3)),
       latencySeconds: latency === null ? null : Number(latency.toFixed(3)),
       targetLatencySeconds: target === null ? null : Number(target.toFixed(3)),
-      startLatencySeconds: startLatency === null ? null : Number(startLatency.toFixed(3)),
+      latencyAfter1sSeconds: startLatency === null ? null : Number(startLatency.toFixed(3)),
       ingestToScreenSeconds: { p50: pick(0.5), p95: pick(0.95), samples: pdtLatencies.length },
       lowLatency, levels, errors: errors.slice(0, 20), mseH264,
       videoWidth: video.videoWidth, videoHeight: video.videoHeight,
