@@ -160,6 +160,13 @@ public final class HlsOrigin {
                 r.error(HttpResponseStatus.BAD_REQUEST, "playlist");
                 return;
             }
+            if (s.segments().isEmpty()) {
+                // Before the first segment is complete the playlist would list parts only: hls.js reports
+                // levelEmptyError and retries. Hold it like a blocking reload for that segment (at most one
+                // target duration, the forced cut guarantees it) so a player's first playlist has a segment.
+                hold(r, channel, s, s.nextMsn(), -1, "playlist", snap -> r.playlist(rendered(channel, snap, mode(skip, v2)), "playlist"));
+                return;
+            }
             r.playlist(rendered(channel, s, mode(skip, v2)), "playlist");
             return;
         }

@@ -28,6 +28,10 @@ import java.util.Objects;
  *                                   output timeline and PROGRAM-DATE-TIME continue smoothly
  * @param playlistMaxAgeSeconds      Cache-Control max-age of playlists
  * @param corsAllowOrigin            Access-Control-Allow-Origin value
+ * @param startAtPartHoldBack        live media playlists carry EXT-X-START:TIME-OFFSET=-PART-HOLD-BACK, so hls.js
+ *                                   starts PART-HOLD-BACK behind the live edge instead of at the last keyframe before
+ *                                   that point (up to a GOP further back, never caught up at its default playback
+ *                                   rate); RFC 8216bis advises against a live offset within three target durations
  */
 public record PackagerConfig(
         Format format,
@@ -46,7 +50,8 @@ public record PackagerConfig(
         long maxProbeBytes,
         int maxTimestampGapMillis,
         int playlistMaxAgeSeconds,
-        String corsAllowOrigin) {
+        String corsAllowOrigin,
+        boolean startAtPartHoldBack) {
 
     public enum Format { FMP4, TS }
 
@@ -92,21 +97,21 @@ public record PackagerConfig(
 
     public static PackagerConfig defaults() {
         return new PackagerConfig(Format.FMP4, 2000, 333, 30_000, 32, 128L << 20, 1000, 8 << 20,
-                10_000, 6000, 30_000, 1000, 512, 16L << 20, 1000, 1, "*");
+                10_000, 6000, 30_000, 1000, 512, 16L << 20, 1000, 1, "*", true);
     }
 
     public PackagerConfig withFormat(Format f) {
         return new PackagerConfig(f, segmentTargetMillis, partTargetMillis, playlistWindowMillis, maxSegmentsKept,
                 maxBytesPerChannel, maxChannels, maxFrameBytes, maxPendingBlockingRequests, blockingTimeoutMillis,
                 reconnectGraceMillis, trackProbeMillis, maxProbeFrames, maxProbeBytes, maxTimestampGapMillis, playlistMaxAgeSeconds,
-                corsAllowOrigin);
+                corsAllowOrigin, startAtPartHoldBack);
     }
 
     public PackagerConfig withTiming(int segmentTargetMillis, int partTargetMillis, int playlistWindowMillis) {
         return new PackagerConfig(format, segmentTargetMillis, partTargetMillis, playlistWindowMillis, maxSegmentsKept,
                 maxBytesPerChannel, maxChannels, maxFrameBytes, maxPendingBlockingRequests, blockingTimeoutMillis,
                 reconnectGraceMillis, trackProbeMillis, maxProbeFrames, maxProbeBytes, maxTimestampGapMillis, playlistMaxAgeSeconds,
-                corsAllowOrigin);
+                corsAllowOrigin, startAtPartHoldBack);
     }
 
     public PackagerConfig withLimits(int maxSegmentsKept, long maxBytesPerChannel, int maxPendingBlockingRequests,
@@ -114,7 +119,14 @@ public record PackagerConfig(
         return new PackagerConfig(format, segmentTargetMillis, partTargetMillis, playlistWindowMillis, maxSegmentsKept,
                 maxBytesPerChannel, maxChannels, maxFrameBytes, maxPendingBlockingRequests, blockingTimeoutMillis,
                 reconnectGraceMillis, trackProbeMillis, maxProbeFrames, maxProbeBytes, maxTimestampGapMillis, playlistMaxAgeSeconds,
-                corsAllowOrigin);
+                corsAllowOrigin, startAtPartHoldBack);
+    }
+
+    public PackagerConfig withStartAtPartHoldBack(boolean on) {
+        return new PackagerConfig(format, segmentTargetMillis, partTargetMillis, playlistWindowMillis, maxSegmentsKept,
+                maxBytesPerChannel, maxChannels, maxFrameBytes, maxPendingBlockingRequests, blockingTimeoutMillis,
+                reconnectGraceMillis, trackProbeMillis, maxProbeFrames, maxProbeBytes, maxTimestampGapMillis, playlistMaxAgeSeconds,
+                corsAllowOrigin, on);
     }
 
     /** EXT-X-TARGETDURATION in seconds: fixed for every stream. */

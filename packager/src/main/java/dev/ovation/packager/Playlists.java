@@ -106,6 +106,12 @@ final class Playlists {
                 .append(",PART-HOLD-BACK=").append(millis(3L * config.partTargetMillis()))
                 .append(",HOLD-BACK=").append(millis(3L * td * 1000)).append('\n');
         b.append("#EXT-X-PART-INF:PART-TARGET=").append(millis(config.partTargetMillis())).append('\n');
+        // Start PART-HOLD-BACK behind the live edge: without it hls.js starts at the last independent part before
+        // that point (the last keyframe), up to a GOP further back, and at its default playback rate never catches up.
+        // (hls.js resolves a negative offset against the end of the last part.)
+        if (config.startAtPartHoldBack()) {
+            b.append("#EXT-X-START:TIME-OFFSET=-").append(millis(3L * config.partTargetMillis())).append('\n');
+        }
         long firstMsn = window.isEmpty() ? s.nextMsn() : window.getFirst().msn();
         b.append("#EXT-X-MEDIA-SEQUENCE:").append(firstMsn).append('\n');
         b.append("#EXT-X-DISCONTINUITY-SEQUENCE:").append(s.discontinuitySequence()).append('\n');

@@ -152,6 +152,23 @@ class HlsOriginTest {
     }
 
     @Test
+    void theFirstMediaPlaylistWaitsForACompleteSegment() throws Exception {
+        Feeder f = start(PackagerConfig.defaults());
+        f.stream(0, 1000, 30, 30, true, true);
+        assertThat(snapshot().segments()).as("parts only so far").isEmpty();
+        assertThat(get("/hls/alice/index.m3u8").statusCode()).as("multivariant answers at once").isEqualTo(200);
+        CompletableFuture<HttpResponse<String>> media = getAsync("/hls/alice/media.m3u8");
+        Thread.sleep(300);
+        assertThat(media).as("held while no segment is complete").isNotDone();
+        f.stream(1000, 2000, 30, 30, true, true);
+        HttpResponse<String> res = media.get(5, TimeUnit.SECONDS);
+        assertThat(res.statusCode()).isEqualTo(200);
+        assertThat(res.body()).contains("#EXTINF:").contains("\n" + snapshot().streamId() + "-0.m4s\n");
+        assertThat(get("/hls/alice/media.m3u8").statusCode()).as("answered at once from then on").isEqualTo(200);
+        assertThat(packager.origin().pendingRequests()).isZero();
+    }
+
+    @Test
     void tooFarAheadIs400AndUnmetInTimeIs503() throws Exception {
         Feeder f = start(PackagerConfig.defaults().withLimits(32, 128L << 20, 10, 300, 30_000));
         f.stream(0, 3000, 30, 30, true, true);

@@ -54,8 +54,11 @@ final class PlaylistValidator {
         Long pendingPdt = null;
         String lastPartUri = null;
         long partsMsn = -1;
+        Double startOffset = null;
         for (String line : lines) {
-            if (line.startsWith("#EXT-X-TARGETDURATION:")) {
+            if (line.startsWith("#EXT-X-START:")) {
+                startOffset = Double.parseDouble(attrs(line.substring(13)).get("TIME-OFFSET"));
+            } else if (line.startsWith("#EXT-X-TARGETDURATION:")) {
                 td = Integer.parseInt(line.substring(22));
             } else if (line.startsWith("#EXT-X-PART-INF:")) {
                 partTarget = Double.parseDouble(attrs(line.substring(16)).get("PART-TARGET"));
@@ -129,6 +132,10 @@ final class PlaylistValidator {
         targetDuration = td;
         assertThat(Double.parseDouble(serverControl.get("PART-HOLD-BACK"))).isGreaterThanOrEqualTo(3 * partTarget - 1e-9);
         assertThat(Double.parseDouble(serverControl.get("HOLD-BACK"))).isGreaterThanOrEqualTo(3.0 * td);
+        if (startOffset != null) {
+            assertThat(startOffset).as("EXT-X-START of a live playlist: from the end, never closer than PART-HOLD-BACK")
+                    .isLessThanOrEqualTo(-Double.parseDouble(serverControl.get("PART-HOLD-BACK")) + 1e-9);
+        }
         assertThat(Double.parseDouble(serverControl.get("CAN-SKIP-UNTIL"))).isGreaterThanOrEqualTo(6.0 * td);
         assertThat(serverControl.get("CAN-BLOCK-RELOAD")).isEqualTo("YES");
         assertThat(mediaSequence).as("MEDIA-SEQUENCE never decreases").isGreaterThanOrEqualTo(lastMediaSequence);

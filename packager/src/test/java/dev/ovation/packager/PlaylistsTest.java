@@ -42,6 +42,7 @@ class PlaylistsTest {
                 #EXT-X-TARGETDURATION:2
                 #EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,CAN-SKIP-UNTIL=12.000,PART-HOLD-BACK=0.999,HOLD-BACK=6.000
                 #EXT-X-PART-INF:PART-TARGET=0.333
+                #EXT-X-START:TIME-OFFSET=-0.999
                 #EXT-X-MEDIA-SEQUENCE:5
                 #EXT-X-DISCONTINUITY-SEQUENCE:2
                 #EXT-X-INDEPENDENT-SEGMENTS
@@ -68,6 +69,8 @@ class PlaylistsTest {
                 #EXT-X-PRELOAD-HINT:TYPE=PART,URI="abc-8.1.m4s"
                 """;
         assertThat(playlists.media(s, false, false)).isEqualTo(expected);
+        assertThat(new Playlists(PackagerConfig.defaults().withStartAtPartHoldBack(false)).media(s, false, false))
+                .as("hls.start-at-part-hold-back off").isEqualTo(expected.replace("#EXT-X-START:TIME-OFFSET=-0.999\n", ""));
     }
 
     @Test

@@ -44,18 +44,13 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
-import io.netty.channel.ChannelPipeline;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
-import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.handler.ssl.SslContext;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -207,10 +202,12 @@ public final class OvationServer implements AutoCloseable {
                     openedPackager, chatBus.state(), db.executor(), clock).publicRoutes());
             ApiHandler publicApi = new ApiHandler(publicRoutes, mapper, adminToken, registry, DomainErrors::translate);
             ApiHandler adminApi = new ApiHandler(adminRoutes, mapper, adminToken, registry, DomainErrors::translate);
-            this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(),
+            SslContext publicTls = config.http().tlsEnabled()
+                    ? HttpPipeline.tlsWithAlpn(config.http().tlsCertPath(), config.http().tlsKeyPath()) : null;
+            this.httpChannel = bindHttp(transport, config.http().bind(), config.http().port(), publicTls, config.http().h2c(),
                     List.of(Map.entry("hls", openedPackager.origin().handler()), Map.entry("chat", openedChat.httpHandler()),
                             Map.entry("api", publicApi)));
-            this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), List.of(Map.entry("api", adminApi)));
+            this.adminChannel = bindHttp(transport, config.admin().bind(), config.admin().port(), null, false, List.of(Map.entry("api", adminApi)));
 
             openedRtmp = new RtmpServer(config.rtmp(), new DirectoryStreamKeyAuthenticator(creators, config.rtmp().app()),
                     openedPackager, registry, transport.ioHandlerFactory(), transport.serverChannelClass());
@@ -292,32 +289,21 @@ public final class OvationServer implements AutoCloseable {
         }
     }
 
-    /** Binds an HTTP/1.1 listener whose pipeline ends in {@code handlers} (name, handler), after codec and aggregator. */
-    private Channel bindHttp(Transport transport, String host, int port, List<Map.Entry<String, ChannelHandler>> handlers)
-            throws InterruptedException {
-        int maxRequestBytes = config.http().maxRequestBytes();
-        long idleMillis = config.http().idleTimeoutMillis();
+    /**
+     * Binds an HTTP listener whose pipeline ends in {@code handlers} (name, handler), after codec and aggregator
+     * ({@link HttpPipeline}: HTTP/1.1, h2c when {@code h2c}, h2/HTTP/1.1 by ALPN when {@code ssl} is set).
+     */
+    private Channel bindHttp(Transport transport, String host, int port, SslContext ssl, boolean h2c,
+                             List<Map.Entry<String, ChannelHandler>> handlers) throws InterruptedException {
+        HttpPipeline.Settings settings = new HttpPipeline.Settings(config.http().maxRequestBytes(),
+                config.http().idleTimeoutMillis(), ssl, h2c, config.http().h2MaxConcurrentStreams());
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(bossGroup, workerGroup)
                 .channel(transport.serverChannelClass())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childHandler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        channels.add(ch);
-                        ChannelPipeline p = ch.pipeline();
-                        p.addLast("idle", new IdleStateHandler(0, 0, idleMillis, TimeUnit.MILLISECONDS));
-                        p.addLast("idle-close", new IdleCloseHandler());
-                        p.addLast("http", new HttpServerCodec(8192, 16384, 8192));
-                        p.addLast("keep-alive", new HttpServerKeepAliveHandler());
-                        p.addLast("aggregate", new HttpObjectAggregator(maxRequestBytes));
-                        for (Map.Entry<String, ChannelHandler> h : handlers) {
-                            p.addLast(h.getKey(), h.getValue());
-                        }
-                    }
-                });
+                .childHandler(new HttpPipeline(settings, channels, handlers));
         Channel channel = bootstrap.bind(host, port).sync().channel();
         channels.add(channel);
         return channel;

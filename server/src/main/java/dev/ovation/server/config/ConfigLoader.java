@@ -176,6 +176,26 @@ public final class ConfigLoader {
         }
     }
 
+    private static OvationConfig.Http http(Config c) {
+        Optional<String> cert = optional(c, "http.tls.cert");
+        Optional<String> key = optional(c, "http.tls.key");
+        if (cert.isPresent() != key.isPresent()) {
+            throw new ConfigError("config keys 'http.tls.cert' and 'http.tls.key' must be set together");
+        }
+        for (String k : List.of("http.tls.cert", "http.tls.key")) {
+            optional(c, k).ifPresent(path -> check(k, path, Files.isReadable(Path.of(path)), "must name a readable PEM file"));
+        }
+        return new OvationConfig.Http(
+                nonBlank(c, "http.bind"),
+                port(c, "http.port"),
+                intIn(c, "http.max-request-bytes", 1024, 64 * 1024 * 1024),
+                longIn(c, "http.idle-timeout-millis", 1_000, 3_600_000),
+                cert.map(Path::of).orElse(null),
+                key.map(Path::of).orElse(null),
+                c.getBoolean("http.h2c"),
+                intIn(c, "http.h2.max-concurrent-streams", 1, 10_000));
+    }
+
     private static RtmpConfig rtmp(Config c) {
         Optional<String> cert = optional(c, "rtmp.tls.cert");
         Optional<String> key = optional(c, "rtmp.tls.key");
@@ -236,7 +256,8 @@ public final class ConfigLoader {
                     longIn(c, "hls.max-probe-bytes", 1024, 1L << 32),
                     intIn(c, "hls.max-timestamp-gap-millis", 1, 3_600_000),
                     intIn(c, "hls.playlist-max-age-seconds", 0, 3600),
-                    nonBlank(c, "hls.cors-allow-origin"));
+                    nonBlank(c, "hls.cors-allow-origin"),
+                    c.getBoolean("hls.start-at-part-hold-back"));
         } catch (IllegalArgumentException e) {
             throw new ConfigError("hls configuration: " + e.getMessage(), e);
         }
@@ -370,11 +391,7 @@ public final class ConfigLoader {
         }
         return new OvationConfig(
                 Path.of(nonBlank(c, "data.dir")),
-                new OvationConfig.Http(
-                        nonBlank(c, "http.bind"),
-                        port(c, "http.port"),
-                        intIn(c, "http.max-request-bytes", 1024, 64 * 1024 * 1024),
-                        longIn(c, "http.idle-timeout-millis", 1_000, 3_600_000)),
+                http(c),
                 new OvationConfig.Admin(
                         nonBlank(c, "admin.bind"),
                         port(c, "admin.port"),

@@ -37,7 +37,16 @@ public record OvationConfig(
         int eventLoopThreads,
         long shutdownTimeoutMillis) {
 
-    public record Http(String bind, int port, int maxRequestBytes, long idleTimeoutMillis) {}
+    /**
+     * {@code tlsCertPath}/{@code tlsKeyPath} are both null (cleartext) or both set (the public port speaks TLS only,
+     * h2 or HTTP/1.1 by ALPN); {@code h2c} enables cleartext HTTP/2 (prior knowledge and Upgrade: h2c).
+     */
+    public record Http(String bind, int port, int maxRequestBytes, long idleTimeoutMillis,
+                       Path tlsCertPath, Path tlsKeyPath, boolean h2c, int h2MaxConcurrentStreams) {
+        public boolean tlsEnabled() {
+            return tlsCertPath != null;
+        }
+    }
 
     /** {@code token} is empty when it is to be generated and kept under the data directory. */
     public record Admin(String bind, int port, Optional<String> token) {}

@@ -143,6 +143,31 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void httpTlsNeedsCertAndKeyAsReadableFilesAndH2cIsOnByDefault() throws IOException {
+        OvationConfig plain = loader.load(Optional.empty(), Map.of());
+        assertThat(plain.http().tlsEnabled()).isFalse();
+        assertThat(plain.http().h2c()).isTrue();
+        assertThat(plain.http().h2MaxConcurrentStreams()).isEqualTo(100);
+        Path cert = Files.writeString(dir.resolve("cert.pem"), "-----BEGIN CERTIFICATE-----\n");
+        Path key = Files.writeString(dir.resolve("key.pem"), "-----BEGIN PRIVATE KEY-----\n");
+        OvationConfig tls = loader.load(Optional.empty(), Map.of("OVATION_HTTP_TLS_CERT", cert.toString(),
+                "OVATION_HTTP_TLS_KEY", key.toString(), "OVATION_HTTP_H2C", "false"));
+        assertThat(tls.http().tlsEnabled()).isTrue();
+        assertThat(tls.http().tlsCertPath()).isEqualTo(cert);
+        assertThat(tls.http().tlsKeyPath()).isEqualTo(key);
+        assertThat(tls.http().h2c()).isFalse();
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_HTTP_TLS_CERT", cert.toString())))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'http.tls.cert' and 'http.tls.key' must be set together");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_HTTP_TLS_CERT", cert.toString(),
+                "OVATION_HTTP_TLS_KEY", dir.resolve("missing.pem").toString())))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("http.tls.key").hasMessageContaining("readable PEM file");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_HTTP_H2_MAX_CONCURRENT_STREAMS", "0")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("http.h2.max-concurrent-streams");
+        assertThat(loader.load(Optional.empty(), Map.of("OVATION_HLS_START_AT_PART_HOLD_BACK", "false")).hls().startAtPartHoldBack())
+                .isFalse();
+    }
+
+    @Test
     void badValuesNameTheKey() throws IOException {
         assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_HTTP_PORT", "eighty")))
                 .isInstanceOf(ConfigError.class).hasMessageContaining("http.port");
