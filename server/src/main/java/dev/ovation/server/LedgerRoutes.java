@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.ovation.ledger.AccountKind;
 import dev.ovation.ledger.AccountRef;
 import dev.ovation.ledger.Currency;
+import dev.ovation.ledger.StatementLine;
 import dev.ovation.ledger.TrialBalance;
 import dev.ovation.ledger.Balance;
 import dev.ovation.ledger.GiftCatalog;
@@ -57,7 +58,9 @@ final class LedgerRoutes {
                 new Route(HttpMethod.POST, "/admin/ledger/verify", Route.Access.ADMIN, this::verify),
                 new Route(HttpMethod.GET, "/admin/finance/trial-balance", Route.Access.ADMIN, this::trialBalance),
                 new Route(HttpMethod.GET, "/admin/ledger/accounts/{kind}/{owner}/{currency}/statement", Route.Access.ADMIN,
-                        this::statement));
+                        request -> statement(request, request.pathParam("kind"), request.pathParam("owner"), request.pathParam("currency"))),
+                // The finance name of the same statement: {account} is KIND:owner:CURRENCY (as the trial balance names it).
+                new Route(HttpMethod.GET, "/admin/finance/statements/{account}", Route.Access.ADMIN, this::financeStatement));
     }
 
     private CompletableFuture<ApiResponse> listGifts(ApiRequest request) {
@@ -153,18 +156,30 @@ final class LedgerRoutes {
         });
     }
 
-    private CompletableFuture<ApiResponse> statement(ApiRequest request) {
+    private CompletableFuture<ApiResponse> financeStatement(ApiRequest request) {
+        String account = request.pathParam("account");
+        int first = account.indexOf(':');
+        int last = account.lastIndexOf(':');
+        if (first <= 0 || last <= first + 1 || last == account.length() - 1) {
+            throw ApiException.badField("account", "invalid_field",
+                    "'account' must be KIND:owner:CURRENCY, e.g. VIEWER_WALLET:u1:COIN");
+        }
+        return statement(request, account.substring(0, first), account.substring(first + 1, last), account.substring(last + 1));
+    }
+
+    /** A page of an account's postings, as JSON or (format=csv) as CSV with the header {@link #STATEMENT_CSV_HEADER}. */
+    private CompletableFuture<ApiResponse> statement(ApiRequest request, String kindName, String owner, String currencyCode) {
         AccountKind kind;
         try {
-            kind = AccountKind.valueOf(request.pathParam("kind").toUpperCase(java.util.Locale.ROOT));
+            kind = AccountKind.valueOf(kindName.toUpperCase(java.util.Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw ApiException.badField("kind", "invalid_field", "unknown account kind '" + request.pathParam("kind") + "'");
+            throw ApiException.badField("kind", "invalid_field", "unknown account kind '" + kindName + "'");
         }
         Currency currency;
         AccountRef account;
         try {
-            currency = Currency.of(request.pathParam("currency").toUpperCase(java.util.Locale.ROOT));
-            account = new AccountRef(kind, request.pathParam("owner"), currency);
+            currency = Currency.of(currencyCode.toUpperCase(java.util.Locale.ROOT));
+            account = new AccountRef(kind, owner, currency);
         } catch (RuntimeException e) {
             throw ApiException.badField("currency", "invalid_field", e.getMessage());
         }
@@ -173,14 +188,31 @@ final class LedgerRoutes {
         if (after < 0 || limit < 1 || limit > 500) {
             throw ApiException.badField("limit", "invalid_field", "'after' must be >= 0 and 'limit' 1 to 500");
         }
+        boolean csv = request.queryParam("format").map("csv"::equals).orElse(false);
         return ledger.statement(account, after, limit).thenApply(page -> {
+            Long next = page.nextAfterEntryNo() < 0 ? null : page.nextAfterEntryNo();
+            if (csv) {
+                StringBuilder out = new StringBuilder(STATEMENT_CSV_HEADER).append('\n');
+                for (StatementLine l : page.lines()) {
+                    out.append(l.entryNo()).append(',').append(l.transactionId()).append(',').append(l.type()).append(',')
+                            .append(csvField(l.idempotencyKey())).append(',').append(l.effectiveAt()).append(',')
+                            .append(l.postedAt()).append(',').append(l.side()).append(',').append(l.amount()).append(',')
+                            .append(l.balanceAfter()).append('\n');
+                }
+                ApiResponse answer = ApiResponse.raw(HttpResponseStatus.OK, "text/csv; charset=utf-8", out.toString().getBytes(StandardCharsets.UTF_8))
+                        .withHeader("Content-Disposition", "attachment; filename=\"statement-" + account.toString().replace(':', '_') + ".csv\"");
+                // the next page's cursor, since CSV has no room for it
+                return next == null ? answer : answer.withHeader("X-Next-After", Long.toString(next));
+            }
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("account", page.account().toString());
             out.put("lines", page.lines());
-            out.put("next", page.nextAfterEntryNo() < 0 ? null : page.nextAfterEntryNo());
+            out.put("next", next);
             return ApiResponse.ok(out);
         });
     }
+
+    static final String STATEMENT_CSV_HEADER = "entry_no,transaction_id,type,idempotency_key,effective_at,posted_at,side,amount,balance_after";
 
     private static long parseLong(String field, String value) {
         try {

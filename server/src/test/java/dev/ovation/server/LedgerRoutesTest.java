@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -92,6 +93,24 @@ class LedgerRoutesTest {
         assertThat(statement.get("lines").get(0).get("balanceAfter").asLong()).isEqualTo(1000);
         assertThat(statement.get("lines").get(0).get("postedAt").asText()).as("ISO-8601").matches("\\d{4}-\\d{2}-\\d{2}T.*Z");
         assertThat(admin.get("/admin/ledger/accounts/nonsense/u1/COIN/statement").statusCode()).isEqualTo(400);
+        JsonNode financeStatement = json(admin.get("/admin/finance/statements/VIEWER_WALLET:u1:COIN"));
+        assertThat(financeStatement.get("account").asText()).isEqualTo("VIEWER_WALLET:u1:COIN");
+        assertThat(financeStatement.get("lines")).hasSize(1);
+        HttpResponse<String> statementCsv = admin.get("/admin/finance/statements/VIEWER_WALLET:u1:COIN?format=csv");
+        assertThat(statementCsv.headers().firstValue("Content-Type")).hasValue("text/csv; charset=utf-8");
+        List<String> rows = statementCsv.body().lines().toList();
+        assertThat(rows).hasSize(2);
+        List<String> header = List.of(rows.get(0).split(","));
+        assertThat(header).containsExactly("entry_no", "transaction_id", "type", "idempotency_key", "effective_at", "posted_at",
+                "side", "amount", "balance_after");
+        String[] row = rows.get(1).split(",");
+        assertThat(row[header.indexOf("amount")]).isEqualTo("1000");
+        assertThat(row[header.indexOf("balance_after")]).isEqualTo("1000");
+        assertThat(row[header.indexOf("idempotency_key")]).isEqualTo("grant:welcome-u1");
+        assertThat(Long.parseLong(row[header.indexOf("transaction_id")])).isEqualTo(txId);
+        assertThat(admin.get("/admin/finance/statements/VIEWER_WALLET-u1-COIN").statusCode()).isEqualTo(400);
+        assertThat(admin.get("/admin/finance/statements/NONSENSE:u1:COIN").statusCode()).isEqualTo(400);
+        assertThat(new HttpTestClient(server.adminPort(), null).get("/admin/finance/statements/VIEWER_WALLET:u1:COIN").statusCode()).isEqualTo(401);
 
         HttpResponse<String> verify = admin.post("/admin/ledger/verify", "");
         assertThat(verify.statusCode()).isEqualTo(200);
