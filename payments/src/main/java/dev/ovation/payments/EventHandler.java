@@ -20,6 +20,7 @@ import dev.ovation.ledger.AccountKind;
 import dev.ovation.ledger.AccountRef;
 import dev.ovation.ledger.Currency;
 import dev.ovation.ledger.Entry;
+import dev.ovation.ledger.Flows;
 import dev.ovation.ledger.Ledger;
 import dev.ovation.ledger.PostRequest;
 import dev.ovation.ledger.Posted;
@@ -51,10 +52,13 @@ final class EventHandler {
     private final Ledger ledger;
     private final Recoveries recoveries;
     private final Payouts payouts;
+    private final Payments.Checkpoints checkpoints;
     /** Serializes effects per PaymentIntent in this process (refund and dispute read-modify-write). */
     private final ReentrantLock[] locks = new ReentrantLock[LOCK_STRIPES];
 
-    EventHandler(StripeClient stripe, Store store, Ledger ledger, Payouts payouts, Recoveries recoveries) {
+    EventHandler(StripeClient stripe, Store store, Ledger ledger, Payouts payouts, Recoveries recoveries,
+                 Payments.Checkpoints checkpoints) {
+        this.checkpoints = checkpoints;
         this.stripe = stripe;
         this.store = store;
         this.ledger = ledger;
@@ -180,8 +184,10 @@ final class EventHandler {
             if (md.get("packId") != null) {
                 meta.put("packId", md.get("packId"));
             }
-            Posted posted = join(ledger.coinPurchase(userId, coins, Currency.of(cur), gross, fee,
-                    "stripe:pi:" + paymentIntentId, meta));
+            // External reference = the charge id, the source of the charge's balance transaction.
+            Posted posted = ExternalRefs.post(ledger, Flows.coinPurchase(userId, coins, Currency.of(cur), gross, fee,
+                    "stripe:pi:" + paymentIntentId, meta), charge.getId());
+            checkpoints.reached("fulfilment.posted");
             store.insertLink(new Store.Link(bt.getId(), "charge", charge.getId(), posted.transactionId(), cur,
                     gross - fee, bt.getCreated()));
             Store.Fulfilment f = new Store.Fulfilment(paymentIntentId, userId, coins, cur, gross, fee,
@@ -252,9 +258,12 @@ final class EventHandler {
                 Map<String, String> meta = Map.of("stripePaymentIntent", piId, "stripeCharge", charge.getId(),
                         "stripeRefund", r.getId());
                 Posted claw = coins > 0 ? join(ledger.clawback(f.userId(), coins, base + ":coins", meta)) : null;
-                Posted fiat = join(ledger.post(PostRequest.of(base + ":fiat", TransactionType.REFUND, meta, List.of(
-                        Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), r.getAmount()),
-                        Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), r.getAmount())))));
+                checkpoints.reached("refund.clawed-back");
+                Posted fiat = ExternalRefs.post(ledger, PostRequest.of(base + ":fiat", TransactionType.REFUND, meta,
+                        List.of(Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), r.getAmount()),
+                                Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), r.getAmount()))),
+                        r.getId());
+                checkpoints.reached("refund.posted");
                 if (claw != null) {
                     recoveries.afterClawback("refund:" + r.getId(), f.userId(), claw, f.ledgerTxId());
                 }
@@ -306,8 +315,8 @@ final class EventHandler {
                             Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), amount + fee))
                     : List.of(Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), amount),
                             Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), amount));
-            Posted withdrawal = join(ledger.post(PostRequest.of(base + ":withdrawal", TransactionType.DISPUTE, meta,
-                    entries)));
+            Posted withdrawal = ExternalRefs.post(ledger, PostRequest.of(base + ":withdrawal", TransactionType.DISPUTE,
+                    meta, entries), d.getId());
             if (bt != null) {
                 store.insertLink(new Store.Link(bt.getId(), "dispute", d.getId(), withdrawal.transactionId(),
                         f.currency(), -(amount + fee), bt.getCreated()));
@@ -409,11 +418,12 @@ final class EventHandler {
             if (creator == null) {
                 log.warn("payout {} of unlinked account {}: recorded, not booked", current.getId(), accountId);
             } else if ("paid".equals(status) && paidTx == null && failedTx == null) {
-                paidTx = join(ledger.post(PostRequest.of(base + ":paid", TransactionType.PAYOUT,
+                paidTx = ExternalRefs.post(ledger, PostRequest.of(base + ":paid", TransactionType.PAYOUT,
                         Map.of("stripePayout", current.getId(), "stripeAccount", accountId, "creatorId", creator),
                         List.of(Entry.debit(new AccountRef(AccountKind.PAYOUTS, creator, Currency.of(cur)), amount),
                                 Entry.credit(new AccountRef(AccountKind.STRIPE_CLEARING, accountId, Currency.of(cur)),
-                                        amount))))).transactionId();
+                                        amount))), current.getId()).transactionId();
+                checkpoints.reached("connect-payout.posted");
             } else if (("failed".equals(status) || "canceled".equals(status)) && paidTx != null && failedTx == null) {
                 failedTx = join(ledger.reverse(paidTx, base + ":" + status,
                         Map.of("stripePayout", current.getId(), "failureCode",

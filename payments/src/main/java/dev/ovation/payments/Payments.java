@@ -78,8 +78,8 @@ public final class Payments implements AutoCloseable {
         this.metrics = new Metrics(meters);
         this.payouts = new Payouts(config, stripe, store, ledger, checkpoints);
         this.recoveries = new Recoveries(store, ledger, payouts, checkpoints);
-        this.events = new EventHandler(stripe, store, ledger, payouts, recoveries);
-        this.reconciler = new Reconciler(stripe, store, config.sweepPageLimit());
+        this.events = new EventHandler(stripe, store, ledger, payouts, recoveries, checkpoints);
+        this.reconciler = new Reconciler(stripe, store, ledger, config.sweepPageLimit());
     }
 
     /**

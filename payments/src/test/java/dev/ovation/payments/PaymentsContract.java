@@ -279,6 +279,140 @@ abstract class PaymentsContract {
         assertThat(eventsRecorded()).isEqualTo(1);
     }
 
+    // ------------------------------------------------------------------ external references
+
+    /** The id of the ledger transaction carrying {@code stripeId} as its external reference, with its key. */
+    String keyOfRef(String stripeId) {
+        return ledger.transactionByExternalRef(stripeId).join().map(p -> p.idempotencyKey()).orElse(null);
+    }
+
+    @Test
+    void everyStripeBookingCarriesItsStripeObjectAsExternalRef() {
+        String pi = buy("eve", SMALL);
+        String ch = stripe.chargeOf(pi);
+        String refundEvt = stripe.refund(ch, 50);
+        deliver(refundEvt);
+        String re = stripe.refunds.keySet().iterator().next();
+        String dp = disputeId(deliverDispute(buy("fay", SMALL)));
+        String acct = stripe.createAccount(true);
+        payments.linkConnectedAccount("cr-x", acct).join();
+        earn("cr-x", 3000);
+        PayoutRunReport.Line line = payments.runPayouts("x1").join().lines().get(0);
+        String po = payoutId(stripe.createConnectPayout(acct, 3000, "usd"));
+        deliver(stripe.payConnectPayout(po));
+
+        assertThat(keyOfRef(ch)).isEqualTo("stripe:pi:" + pi);
+        assertThat(keyOfRef(re)).isEqualTo("stripe:refund:" + re + ":fiat");
+        assertThat(keyOfRef(dp)).isEqualTo("stripe:dispute:" + dp + ":withdrawal");
+        assertThat(keyOfRef(line.transferId())).isEqualTo("payout:x1:cr-x:transfer");
+        assertThat(keyOfRef(po)).isEqualTo("stripe:payout:" + po + ":paid");
+        assertThat(keyOfRef(pi)).as("the PaymentIntent is the key, the charge the reference").isNull();
+    }
+
+    /**
+     * The process dies right after each ledger commit (before its own rows): the reference was committed with the
+     * money, so reconciliation already matches the booking, and the retry books nothing again.
+     */
+    @Test
+    void killedRightAfterEachLedgerCommitTheRetryBooksNothingAgainAndReconciliationMatches() throws Exception {
+        Instant from = Instant.now().minusSeconds(60);
+        java.util.Set<String> crashAt = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        crashAt.addAll(List.of("fulfilment.posted", "refund.clawed-back", "refund.posted", "connect-payout.posted"));
+        payments.close();
+        payments = openPayments(config(), name -> {
+            if (crashAt.remove(name)) {
+                throw new IllegalStateException("simulated crash at " + name);
+            }
+        });
+        PurchaseStarted s = payments.createPurchase("gus", "big", "o").join();
+        String completed = stripe.completeCheckout(s.stripeObjectId()).get(0);
+        assertThat(deliver(completed).httpStatus()).as("killed after the ledger commit").isEqualTo(500);
+        String pi = stripe.sessions.get(s.stripeObjectId()).get("payment_intent").getAsString();
+        String ch = stripe.chargeOf(pi);
+        String chBt = stripe.charges.get(ch).get("balance_transaction").getAsString();
+        ReconciliationReport before = payments.reconcile(from, Instant.now().plusSeconds(60)).join();
+        assertThat(before.lines()).filteredOn(l -> l.stripeId().equals(chBt)).singleElement().satisfies(l -> {
+            assertThat(l.status()).as("no link row, found by the external reference")
+                    .isEqualTo(ReconciliationReport.Status.MATCHED);
+            assertThat(l.ledgerTransactionId()).isEqualTo(
+                    ledger.transactionByExternalRef(ch).join().orElseThrow().transactionId());
+        });
+        assertThat(deliver(completed).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(wallet("gus")).isEqualTo(1200);
+
+        String refunded = stripe.refund(ch, 999);
+        assertThat(deliver(refunded).httpStatus()).as("killed after the clawback").isEqualTo(500);
+        assertThat(deliver(refunded).httpStatus()).as("killed after the refund's fiat booking").isEqualTo(500);
+        assertThat(deliver(refunded).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        long clawed = 1200L * 999 / 1999;
+        assertThat(wallet("gus")).isEqualTo(1200 - clawed);
+        assertThat(account(AccountKind.COIN_LIABILITY, AccountRef.PLATFORM, USD).balance()).isEqualTo(1999 - 999);
+
+        String acct = stripe.createAccount(true);
+        payments.linkConnectedAccount("cr-g", acct).join();
+        earn("cr-g", 2000);
+        payments.runPayouts("g1").join();
+        String po = payoutId(stripe.createConnectPayout(acct, 2000, "usd"));
+        String paid = stripe.payConnectPayout(po);
+        assertThat(deliver(paid).httpStatus()).as("killed after the payout booking").isEqualTo(500);
+        assertThat(account(AccountKind.PAYOUTS, "cr-g", USD).balance()).isZero();
+        ReconciliationReport mid = payments.reconcile(from, Instant.now().plusSeconds(60)).join();
+        assertThat(mid.lines()).filteredOn(l -> l.stripeId().equals(po)).singleElement()
+                .satisfies(l -> assertThat(l.status()).isEqualTo(ReconciliationReport.Status.MATCHED));
+        assertThat(deliver(paid).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(account(AccountKind.PAYOUTS, "cr-g", USD).balance()).isZero();
+        assertThat(account(AccountKind.STRIPE_CLEARING, acct, USD).balance()).isZero();
+        assertThat(crashAt).isEmpty();
+
+        ReconciliationReport after = payments.reconcile(from, Instant.now().plusSeconds(60)).join();
+        assertThat(after.exceptions()).isEmpty();
+        assertThat(after.lines()).extracting(ReconciliationReport.Line::category)
+                .contains("charge", "refund", "transfer", "connect_payout");
+    }
+
+    /** A purchase booked by a version without external references (same key, no reference) is not booked again. */
+    @Test
+    void aBookingFromBeforeExternalRefsIsFoundByItsKeyNotPostedTwice() {
+        PurchaseStarted s = payments.createPurchase("hub", "small", "o").join();
+        List<String> evts = stripe.completeCheckout(s.stripeObjectId());
+        String pi = stripe.sessions.get(s.stripeObjectId()).get("payment_intent").getAsString();
+        String ch = stripe.chargeOf(pi);
+        String bt = stripe.charges.get(ch).get("balance_transaction").getAsString();
+        Map<String, String> meta = new java.util.TreeMap<>(Map.of("stripePaymentIntent", pi, "stripeCharge", ch,
+                "stripeBalanceTransaction", bt, "packId", "small"));
+        long legacy = ledger.coinPurchase("hub", 100, USD, 199, StripeDouble.fee(199), "stripe:pi:" + pi, meta)
+                .join().transactionId();
+        assertThat(deliver(evts.get(0)).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(deliver(evts.get(1)).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(wallet("hub")).isEqualTo(100);
+        assertThat(ledger.transactionByExternalRef(ch).join()).isEmpty();
+        ReconciliationReport r = payments.reconcile(Instant.now().minusSeconds(60), Instant.now().plusSeconds(60))
+                .join();
+        assertThat(r.lines()).filteredOn(l -> l.stripeId().equals(bt)).singleElement().satisfies(l -> {
+            assertThat(l.status()).isEqualTo(ReconciliationReport.Status.MATCHED);
+            assertThat(l.ledgerTransactionId()).isEqualTo(legacy);
+        });
+    }
+
+    /** A Stripe object already booked under another key is not booked again: the event fails and says why. */
+    @Test
+    void aStripeObjectBookedUnderAnotherKeyFailsTheEventAndBooksNothing() {
+        PurchaseStarted s = payments.createPurchase("ivy", "small", "o").join();
+        String completed = stripe.completeCheckout(s.stripeObjectId()).get(0);
+        String pi = stripe.sessions.get(s.stripeObjectId()).get("payment_intent").getAsString();
+        String ch = stripe.chargeOf(pi);
+        ledger.post(dev.ovation.ledger.PostRequest.of("manual-1", dev.ovation.ledger.TransactionType.ADJUSTMENT,
+                Map.of(), List.of(
+                        dev.ovation.ledger.Entry.debit(AccountRef.platform(AccountKind.STRIPE_CLEARING, USD), 1),
+                        dev.ovation.ledger.Entry.credit(AccountRef.platform(AccountKind.FEES, USD), 1)))
+                .withExternalRef(ch)).join();
+        WebhookResult r = deliver(completed);
+        assertThat(r.httpStatus()).isEqualTo(500);
+        assertThat(r.detail()).contains(ch).contains("already booked");
+        assertThat(wallet("ivy")).isZero();
+        assertThat(account(AccountKind.COIN_LIABILITY, AccountRef.PLATFORM, USD).balance()).isZero();
+    }
+
     // ------------------------------------------------------------------ signatures
 
     @Test
