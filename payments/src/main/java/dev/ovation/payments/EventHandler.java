@@ -53,11 +53,13 @@ final class EventHandler {
     private final Recoveries recoveries;
     private final Payouts payouts;
     private final Payments.Checkpoints checkpoints;
+    private final int listPageSize;
     /** Serializes effects per PaymentIntent in this process (refund and dispute read-modify-write). */
     private final ReentrantLock[] locks = new ReentrantLock[LOCK_STRIPES];
 
     EventHandler(StripeClient stripe, Store store, Ledger ledger, Payouts payouts, Recoveries recoveries,
-                 Payments.Checkpoints checkpoints) {
+                 Payments.Checkpoints checkpoints, int listPageSize) {
+        this.listPageSize = listPageSize;
         this.checkpoints = checkpoints;
         this.stripe = stripe;
         this.store = store;
@@ -229,7 +231,7 @@ final class EventHandler {
             Store.Fulfilment f = fulfilmentOf(piId);
             List<Refund> all = new ArrayList<>();
             for (Refund r : stripe.v1().refunds().list(RefundListParams.builder().setCharge(charge.getId())
-                    .setLimit(100L).build()).autoPagingIterable()) {
+                    .setLimit((long) listPageSize).build()).autoPagingIterable()) {
                 if (!"failed".equals(r.getStatus()) && !"canceled".equals(r.getStatus())) {
                     all.add(r);
                 }

@@ -754,6 +754,24 @@ abstract class PaymentsContract {
         assertThat(earnings("cr-v").balance()).isZero();
     }
 
+    /** payments.refund-trace-max-postings: gifts older than the newest N wallet postings are not traced. */
+    @Test
+    void theRefundTraceWindowIsTheConfiguredNumberOfWalletPostings() {
+        payments.close();
+        payments = openPayments(config().withRefundTrace(3, 2)); // page of 2: the window is read in two pages
+        String pi = buy("wes", BIG); // wallet posting 1
+        ledger.gift("wes", "cr-old", "rose", 1, 400, 5000, "gift-wes-1", Map.of()).join(); // 2: outside the window
+        ledger.gift("wes", "cr-new", "rose", 1, 200, 5000, "gift-wes-2", Map.of()).join(); // 3
+        ledger.gift("wes", "cr-new", "rose", 1, 200, 5000, "gift-wes-3", Map.of()).join(); // 4
+        assertThat(deliver(stripe.refund(stripe.chargeOf(pi), 1999)).outcome())
+                .isEqualTo(WebhookResult.Outcome.PROCESSED); // clawback 1200 = posting 5: 400 wallet, 800 owed
+        assertThat(ledger.balance(AccountRef.creatorEarnings("cr-new")).join().balance())
+                .as("both recent gifts traced: 50%% of 400 taken back").isZero();
+        assertThat(ledger.balance(AccountRef.creatorEarnings("cr-old")).join().balance())
+                .as("the older gift is outside the window").isEqualTo(200);
+        assertThat(account(AccountKind.RECEIVABLE, "wes", Currency.COIN).balance()).isEqualTo(800 - 200);
+    }
+
     @Test
     void recoveryKilledAfterItsPlanIsCompletedByTheNextRunWithTheSameAmounts() throws Exception {
         AtomicBoolean crash = new AtomicBoolean(true);
@@ -1049,7 +1067,7 @@ abstract class PaymentsContract {
         assertThat(deliver(succeeded).outcome()).as("a live lease is respected")
                 .isEqualTo(WebhookResult.Outcome.IN_PROGRESS);
         assertThat(wallet("pete")).isZero();
-        clock.advance(java.time.Duration.ofMillis(Payments.leaseMillis(config()) + 600_000));
+        clock.advance(java.time.Duration.ofMillis(config().eventClaimLeaseMillis() + 600_000));
         assertThat(deliver(succeeded).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
         assertThat(wallet("pete")).isEqualTo(100);
         assertThat(deliver(succeeded).outcome()).isEqualTo(WebhookResult.Outcome.DUPLICATE);
