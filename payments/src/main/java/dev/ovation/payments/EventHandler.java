@@ -399,9 +399,65 @@ final class EventHandler {
      * platform's debt to the creator is settled); failed or canceled after that -> the booking is reversed (the money
      * is back in the connected account's balance). Payouts of the platform's own balance are recorded only.
      */
+    /**
+     * A payout of the platform's own balance to its bank (no {@code account}). Stripe takes the amount from the
+     * balance when the payout is created, whatever its status, and gives it back when it fails or is canceled; the
+     * ledger follows: Dr BANK_IN_TRANSIT / Cr STRIPE_CLEARING (key stripe:platform-payout:{po}, externalRef po_,
+     * linked to the payout's balance transaction), reversed on failed/canceled (linked to the failure balance
+     * transaction). The payout is retrieved, so reordered events converge on its current status; paid changes
+     * nothing in the ledger (the money is at the bank; finance clears BANK_IN_TRANSIT against the bank statement).
+     */
+    private void platformPayout(Payout p) throws StripeException {
+        ReentrantLock l = lock(p.getId());
+        l.lock();
+        try {
+            Payout current = stripe.v1().payouts().retrieve(p.getId());
+            var row = store.connectPayout(current.getId());
+            Long sentTx = row.map(Store.ConnectPayout::paidTxId).orElse(null);
+            Long backTx = row.map(Store.ConnectPayout::failedTxId).orElse(null);
+            String cur = current.getCurrency().toUpperCase(Locale.ROOT);
+            Currency c = Currency.of(cur);
+            long amount = current.getAmount();
+            String status = current.getStatus();
+            String base = "stripe:platform-payout:" + current.getId();
+            long created = current.getCreated() == null ? 0 : current.getCreated();
+            if (sentTx == null) {
+                sentTx = ExternalRefs.post(ledger, PostRequest.of(base, TransactionType.PAYOUT,
+                        Map.of("stripePayout", current.getId()),
+                        List.of(Entry.debit(AccountRef.platform(AccountKind.BANK_IN_TRANSIT, c), amount),
+                                Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, c), amount))),
+                        current.getId()).transactionId();
+                checkpoints.reached("platform-payout.posted");
+                if (current.getBalanceTransaction() != null) {
+                    store.insertLink(new Store.Link(current.getBalanceTransaction(), "payout", current.getId(),
+                            sentTx, cur, -amount, createdOf(current.getBalanceTransaction(), created)));
+                }
+            }
+            if (("failed".equals(status) || "canceled".equals(status)) && backTx == null) {
+                backTx = join(ledger.reverse(sentTx, base + ":" + status, Map.of("stripePayout", current.getId(),
+                        "failureCode", current.getFailureCode() == null ? "" : current.getFailureCode())))
+                        .transactionId();
+                if (current.getFailureBalanceTransaction() != null) {
+                    store.insertLink(new Store.Link(current.getFailureBalanceTransaction(), "payout_reversal",
+                            current.getId(), backTx, cur, amount,
+                            createdOf(current.getFailureBalanceTransaction(), created)));
+                }
+            }
+            store.upsertConnectPayout(new Store.ConnectPayout(current.getId(), AccountRef.PLATFORM, null, amount, cur,
+                    status, sentTx, backTx, created));
+        } finally {
+            l.unlock();
+        }
+    }
+
+    private long createdOf(String balanceTransactionId, long fallback) throws StripeException {
+        Long t = stripe.v1().balanceTransactions().retrieve(balanceTransactionId).getCreated();
+        return t == null ? fallback : t;
+    }
+
     private void connectPayout(String accountId, Payout p) throws StripeException {
         if (accountId == null) {
-            log.debug("platform payout {} {}: recorded only", p.getId(), p.getStatus());
+            platformPayout(p);
             return;
         }
         ReentrantLock l = lock(p.getId());

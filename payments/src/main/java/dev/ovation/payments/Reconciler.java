@@ -31,7 +31,7 @@ import java.util.Set;
  */
 final class Reconciler {
     /** Categories whose balance transaction is the only one of its source object (charge ch_, refund re_, tr_). */
-    private static final Set<String> ONE_PER_SOURCE = Set.of("charge", "refund", "transfer");
+    private static final Set<String> ONE_PER_SOURCE = Set.of("charge", "refund", "transfer", "payout");
 
     private final StripeClient stripe;
     private final Store store;
@@ -136,7 +136,9 @@ final class Reconciler {
                                 Map<String, long[]> totals) throws StripeException {
         Map<String, Store.ConnectPayout> rows = new HashMap<>();
         for (Store.ConnectPayout p : store.connectPayouts(fromEpoch, toEpoch)) {
-            rows.put(p.payoutId(), p);
+            if (!AccountRef.PLATFORM.equals(p.accountId())) { // the platform's own: its balance transactions above
+                rows.put(p.payoutId(), p);
+            }
         }
         String category = "connect_payout";
         for (Store.ConnectedAccount a : store.allAccounts()) {

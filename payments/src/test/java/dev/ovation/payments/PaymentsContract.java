@@ -930,6 +930,51 @@ abstract class PaymentsContract {
                 .containsExactlyInAnyOrder(changed, unseen);
     }
 
+    @Test
+    void platformPayoutsToTheBankAreBookedInTransitReversedOnFailureAndReconciled() {
+        Instant from = Instant.now().minusSeconds(60);
+        buy("pam", BIG);
+        long clearing = 1999 - StripeDouble.fee(1999);
+        String sentCreated = stripe.createPlatformPayout(1000, "usd");
+        String sent = payoutId(sentCreated);
+        String returnedCreated = stripe.createPlatformPayout(300, "usd");
+        String returned = payoutId(returnedCreated);
+        String onlyFailureSeen = payoutId(stripe.createPlatformPayout(200, "usd"));
+        String neverSeen = payoutId(stripe.createPlatformPayout(100, "usd")); // no webhook reaches us
+        assertThat(deliver(sentCreated).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).isEqualTo(1000);
+        assertThat(account(AccountKind.STRIPE_CLEARING, AccountRef.PLATFORM, USD).balance()).isEqualTo(clearing - 1000);
+        assertThat(keyOfRef(sent)).isEqualTo("stripe:platform-payout:" + sent);
+        assertThat(deliver(stripe.payConnectPayout(sent)).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).as("paid: unchanged")
+                .isEqualTo(1000);
+        deliver(returnedCreated);
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).isEqualTo(1300);
+        deliver(stripe.failConnectPayout(returned, "account_closed"));
+        deliver(returnedCreated.replace("\"id\":\"evt_", "\"id\":\"evt_late")); // a late, reordered copy
+        deliver(stripe.failConnectPayout(onlyFailureSeen, "no_account")); // its payout.created never came
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).isEqualTo(1000);
+        assertThat(account(AccountKind.STRIPE_CLEARING, AccountRef.PLATFORM, USD).balance()).isEqualTo(clearing - 1000);
+
+        ReconciliationReport r = payments.reconcile(from, Instant.now().plusSeconds(60)).join();
+        assertThat(r.lines()).filteredOn(l -> l.category().startsWith("payout"))
+                .extracting(ReconciliationReport.Line::sourceId, ReconciliationReport.Line::category,
+                        ReconciliationReport.Line::status)
+                .containsExactlyInAnyOrder(
+                        org.assertj.core.groups.Tuple.tuple(sent, "payout", ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(returned, "payout", ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(returned, "payout_reversal",
+                                ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(onlyFailureSeen, "payout",
+                                ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(onlyFailureSeen, "payout_reversal",
+                                ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(neverSeen, "payout",
+                                ReconciliationReport.Status.MISSING_IN_LEDGER));
+        assertThat(r.exceptions()).extracting(ReconciliationReport.Line::sourceId).containsExactly(neverSeen);
+        assertThat(r.lines()).filteredOn(l -> l.category().equals("connect_payout")).isEmpty();
+    }
+
     private static String payoutId(String eventPayload) {
         return com.google.gson.JsonParser.parseString(eventPayload).getAsJsonObject().getAsJsonObject("data")
                 .getAsJsonObject("object").get("id").getAsString();
