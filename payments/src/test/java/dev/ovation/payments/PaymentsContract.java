@@ -317,7 +317,8 @@ abstract class PaymentsContract {
     void killedRightAfterEachLedgerCommitTheRetryBooksNothingAgainAndReconciliationMatches() throws Exception {
         Instant from = Instant.now().minusSeconds(60);
         java.util.Set<String> crashAt = java.util.concurrent.ConcurrentHashMap.newKeySet();
-        crashAt.addAll(List.of("fulfilment.posted", "refund.clawed-back", "refund.posted", "connect-payout.posted"));
+        crashAt.addAll(List.of("fulfilment.posted", "refund.clawed-back", "refund.posted", "connect-payout.posted",
+                "platform-payout.posted"));
         payments.close();
         payments = openPayments(config(), name -> {
             if (crashAt.remove(name)) {
@@ -362,12 +363,17 @@ abstract class PaymentsContract {
         assertThat(deliver(paid).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
         assertThat(account(AccountKind.PAYOUTS, "cr-g", USD).balance()).isZero();
         assertThat(account(AccountKind.STRIPE_CLEARING, acct, USD).balance()).isZero();
+
+        String toBank = stripe.createPlatformPayout(400, "usd");
+        assertThat(deliver(toBank).httpStatus()).as("killed after the platform payout's booking").isEqualTo(500);
+        assertThat(deliver(toBank).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).isEqualTo(400);
         assertThat(crashAt).isEmpty();
 
         ReconciliationReport after = payments.reconcile(from, Instant.now().plusSeconds(60)).join();
         assertThat(after.exceptions()).isEmpty();
         assertThat(after.lines()).extracting(ReconciliationReport.Line::category)
-                .contains("charge", "refund", "transfer", "connect_payout");
+                .contains("charge", "refund", "transfer", "connect_payout", "payout");
     }
 
     /** A purchase booked by a version without external references (same key, no reference) is not booked again. */
