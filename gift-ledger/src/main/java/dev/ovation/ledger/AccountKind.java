@@ -26,7 +26,13 @@ public enum AccountKind {
     /** Coins or money a user owes the platform after a clawback (owner = user id). An asset. */
     RECEIVABLE(Side.DEBIT, true, false),
     /** Payouts owed to or in transit to creators (fiat, owner = "platform" or creator id). A liability. */
-    PAYOUTS(Side.CREDIT, true, false);
+    PAYOUTS(Side.CREDIT, true, false),
+    /**
+     * The platform's own money paid out from Stripe to its bank (fiat, owner = "platform"): debited when Stripe takes
+     * a payout from the balance, credited back if the payout fails or is canceled. An asset; cleared against the
+     * bank statement by finance.
+     */
+    BANK_IN_TRANSIT(Side.DEBIT, true, false);
 
     private final Side normalSide;
     private final boolean mayGoNegative;

@@ -20,6 +20,7 @@ import dev.ovation.ledger.AccountKind;
 import dev.ovation.ledger.AccountRef;
 import dev.ovation.ledger.Currency;
 import dev.ovation.ledger.Entry;
+import dev.ovation.ledger.Flows;
 import dev.ovation.ledger.Ledger;
 import dev.ovation.ledger.PostRequest;
 import dev.ovation.ledger.Posted;
@@ -51,10 +52,15 @@ final class EventHandler {
     private final Ledger ledger;
     private final Recoveries recoveries;
     private final Payouts payouts;
+    private final Payments.Checkpoints checkpoints;
+    private final int listPageSize;
     /** Serializes effects per PaymentIntent in this process (refund and dispute read-modify-write). */
     private final ReentrantLock[] locks = new ReentrantLock[LOCK_STRIPES];
 
-    EventHandler(StripeClient stripe, Store store, Ledger ledger, Payouts payouts, Recoveries recoveries) {
+    EventHandler(StripeClient stripe, Store store, Ledger ledger, Payouts payouts, Recoveries recoveries,
+                 Payments.Checkpoints checkpoints, int listPageSize) {
+        this.listPageSize = listPageSize;
+        this.checkpoints = checkpoints;
         this.stripe = stripe;
         this.store = store;
         this.ledger = ledger;
@@ -180,8 +186,10 @@ final class EventHandler {
             if (md.get("packId") != null) {
                 meta.put("packId", md.get("packId"));
             }
-            Posted posted = join(ledger.coinPurchase(userId, coins, Currency.of(cur), gross, fee,
-                    "stripe:pi:" + paymentIntentId, meta));
+            // External reference = the charge id, the source of the charge's balance transaction.
+            Posted posted = ExternalRefs.post(ledger, Flows.coinPurchase(userId, coins, Currency.of(cur), gross, fee,
+                    "stripe:pi:" + paymentIntentId, meta), charge.getId());
+            checkpoints.reached("fulfilment.posted");
             store.insertLink(new Store.Link(bt.getId(), "charge", charge.getId(), posted.transactionId(), cur,
                     gross - fee, bt.getCreated()));
             Store.Fulfilment f = new Store.Fulfilment(paymentIntentId, userId, coins, cur, gross, fee,
@@ -223,7 +231,7 @@ final class EventHandler {
             Store.Fulfilment f = fulfilmentOf(piId);
             List<Refund> all = new ArrayList<>();
             for (Refund r : stripe.v1().refunds().list(RefundListParams.builder().setCharge(charge.getId())
-                    .setLimit(100L).build()).autoPagingIterable()) {
+                    .setLimit((long) listPageSize).build()).autoPagingIterable()) {
                 if (!"failed".equals(r.getStatus()) && !"canceled".equals(r.getStatus())) {
                     all.add(r);
                 }
@@ -252,9 +260,12 @@ final class EventHandler {
                 Map<String, String> meta = Map.of("stripePaymentIntent", piId, "stripeCharge", charge.getId(),
                         "stripeRefund", r.getId());
                 Posted claw = coins > 0 ? join(ledger.clawback(f.userId(), coins, base + ":coins", meta)) : null;
-                Posted fiat = join(ledger.post(PostRequest.of(base + ":fiat", TransactionType.REFUND, meta, List.of(
-                        Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), r.getAmount()),
-                        Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), r.getAmount())))));
+                checkpoints.reached("refund.clawed-back");
+                Posted fiat = ExternalRefs.post(ledger, PostRequest.of(base + ":fiat", TransactionType.REFUND, meta,
+                        List.of(Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), r.getAmount()),
+                                Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), r.getAmount()))),
+                        r.getId());
+                checkpoints.reached("refund.posted");
                 if (claw != null) {
                     recoveries.afterClawback("refund:" + r.getId(), f.userId(), claw, f.ledgerTxId());
                 }
@@ -306,8 +317,8 @@ final class EventHandler {
                             Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), amount + fee))
                     : List.of(Entry.debit(AccountRef.platform(AccountKind.COIN_LIABILITY, cur), amount),
                             Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), amount));
-            Posted withdrawal = join(ledger.post(PostRequest.of(base + ":withdrawal", TransactionType.DISPUTE, meta,
-                    entries)));
+            Posted withdrawal = ExternalRefs.post(ledger, PostRequest.of(base + ":withdrawal", TransactionType.DISPUTE,
+                    meta, entries), d.getId());
             if (bt != null) {
                 store.insertLink(new Store.Link(bt.getId(), "dispute", d.getId(), withdrawal.transactionId(),
                         f.currency(), -(amount + fee), bt.getCreated()));
@@ -388,9 +399,65 @@ final class EventHandler {
      * platform's debt to the creator is settled); failed or canceled after that -> the booking is reversed (the money
      * is back in the connected account's balance). Payouts of the platform's own balance are recorded only.
      */
+    /**
+     * A payout of the platform's own balance to its bank (no {@code account}). Stripe takes the amount from the
+     * balance when the payout is created, whatever its status, and gives it back when it fails or is canceled; the
+     * ledger follows: Dr BANK_IN_TRANSIT / Cr STRIPE_CLEARING (key stripe:platform-payout:{po}, externalRef po_,
+     * linked to the payout's balance transaction), reversed on failed/canceled (linked to the failure balance
+     * transaction). The payout is retrieved, so reordered events converge on its current status; paid changes
+     * nothing in the ledger (the money is at the bank; finance clears BANK_IN_TRANSIT against the bank statement).
+     */
+    private void platformPayout(Payout p) throws StripeException {
+        ReentrantLock l = lock(p.getId());
+        l.lock();
+        try {
+            Payout current = stripe.v1().payouts().retrieve(p.getId());
+            var row = store.connectPayout(current.getId());
+            Long sentTx = row.map(Store.ConnectPayout::paidTxId).orElse(null);
+            Long backTx = row.map(Store.ConnectPayout::failedTxId).orElse(null);
+            String cur = current.getCurrency().toUpperCase(Locale.ROOT);
+            Currency c = Currency.of(cur);
+            long amount = current.getAmount();
+            String status = current.getStatus();
+            String base = "stripe:platform-payout:" + current.getId();
+            long created = current.getCreated() == null ? 0 : current.getCreated();
+            if (sentTx == null) {
+                sentTx = ExternalRefs.post(ledger, PostRequest.of(base, TransactionType.PAYOUT,
+                        Map.of("stripePayout", current.getId()),
+                        List.of(Entry.debit(AccountRef.platform(AccountKind.BANK_IN_TRANSIT, c), amount),
+                                Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, c), amount))),
+                        current.getId()).transactionId();
+                checkpoints.reached("platform-payout.posted");
+                if (current.getBalanceTransaction() != null) {
+                    store.insertLink(new Store.Link(current.getBalanceTransaction(), "payout", current.getId(),
+                            sentTx, cur, -amount, createdOf(current.getBalanceTransaction(), created)));
+                }
+            }
+            if (("failed".equals(status) || "canceled".equals(status)) && backTx == null) {
+                backTx = join(ledger.reverse(sentTx, base + ":" + status, Map.of("stripePayout", current.getId(),
+                        "failureCode", current.getFailureCode() == null ? "" : current.getFailureCode())))
+                        .transactionId();
+                if (current.getFailureBalanceTransaction() != null) {
+                    store.insertLink(new Store.Link(current.getFailureBalanceTransaction(), "payout_reversal",
+                            current.getId(), backTx, cur, amount,
+                            createdOf(current.getFailureBalanceTransaction(), created)));
+                }
+            }
+            store.upsertConnectPayout(new Store.ConnectPayout(current.getId(), AccountRef.PLATFORM, null, amount, cur,
+                    status, sentTx, backTx, created));
+        } finally {
+            l.unlock();
+        }
+    }
+
+    private long createdOf(String balanceTransactionId, long fallback) throws StripeException {
+        Long t = stripe.v1().balanceTransactions().retrieve(balanceTransactionId).getCreated();
+        return t == null ? fallback : t;
+    }
+
     private void connectPayout(String accountId, Payout p) throws StripeException {
         if (accountId == null) {
-            log.debug("platform payout {} {}: recorded only", p.getId(), p.getStatus());
+            platformPayout(p);
             return;
         }
         ReentrantLock l = lock(p.getId());
@@ -409,11 +476,12 @@ final class EventHandler {
             if (creator == null) {
                 log.warn("payout {} of unlinked account {}: recorded, not booked", current.getId(), accountId);
             } else if ("paid".equals(status) && paidTx == null && failedTx == null) {
-                paidTx = join(ledger.post(PostRequest.of(base + ":paid", TransactionType.PAYOUT,
+                paidTx = ExternalRefs.post(ledger, PostRequest.of(base + ":paid", TransactionType.PAYOUT,
                         Map.of("stripePayout", current.getId(), "stripeAccount", accountId, "creatorId", creator),
                         List.of(Entry.debit(new AccountRef(AccountKind.PAYOUTS, creator, Currency.of(cur)), amount),
                                 Entry.credit(new AccountRef(AccountKind.STRIPE_CLEARING, accountId, Currency.of(cur)),
-                                        amount))))).transactionId();
+                                        amount))), current.getId()).transactionId();
+                checkpoints.reached("connect-payout.posted");
             } else if (("failed".equals(status) || "canceled".equals(status)) && paidTx != null && failedTx == null) {
                 failedTx = join(ledger.reverse(paidTx, base + ":" + status,
                         Map.of("stripePayout", current.getId(), "failureCode",

@@ -54,7 +54,7 @@ public final class Payments implements AutoCloseable {
     private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
     private final Semaphore permits;
     private final java.time.Clock clock;
-    /** How long a node's claim on an event holds before another node may take it over (see {@link #leaseMillis}). */
+    /** How long a node's claim on an event holds before another node may take it over (payments.event-claim-lease-millis). */
     private final long eventLeaseMillis;
     private final EventHandler events;
     private final Payouts payouts;
@@ -67,7 +67,7 @@ public final class Payments implements AutoCloseable {
              Checkpoints checkpoints, java.time.Clock clock) {
         this.clock = Objects.requireNonNull(clock, "clock");
         this.checkpoints = checkpoints;
-        this.eventLeaseMillis = leaseMillis(config);
+        this.eventLeaseMillis = config.eventClaimLeaseMillis();
         this.config = Objects.requireNonNull(config, "config");
         this.store = new Store(Objects.requireNonNull(dataSource, "dataSource"));
         this.stripe = StripeClient.builder().setApiKey(config.secretKey()).setApiBase(config.apiBase())
@@ -77,9 +77,10 @@ public final class Payments implements AutoCloseable {
         this.permits = new Semaphore(config.maxInFlightOperations());
         this.metrics = new Metrics(meters);
         this.payouts = new Payouts(config, stripe, store, ledger, checkpoints);
-        this.recoveries = new Recoveries(store, ledger, payouts, checkpoints);
-        this.events = new EventHandler(stripe, store, ledger, payouts, recoveries);
-        this.reconciler = new Reconciler(stripe, store, config.sweepPageLimit());
+        this.recoveries = new Recoveries(config, store, ledger, payouts, checkpoints);
+        this.events = new EventHandler(stripe, store, ledger, payouts, recoveries, checkpoints,
+                config.sweepPageLimit());
+        this.reconciler = new Reconciler(stripe, store, ledger, config.sweepPageLimit());
     }
 
     /**
@@ -240,17 +241,6 @@ public final class Payments implements AutoCloseable {
             metrics.webhook(r.outcome());
             return r;
         });
-    }
-
-    /**
-     * The lease of an event claim: long enough for the slowest apply this configuration allows (a few Stripe calls,
-     * each up to connect + read timeout per try), so a live node's claim is never taken over; a crashed node's claim
-     * is taken over after it.
-     */
-    static long leaseMillis(PaymentsConfig c) {
-        long perCall = (long) (c.stripeConnectTimeoutMillis() + c.stripeReadTimeoutMillis())
-                * (c.stripeMaxNetworkRetries() + 1);
-        return 8 * perCall;
     }
 
     /**

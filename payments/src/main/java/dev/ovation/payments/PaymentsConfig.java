@@ -26,14 +26,25 @@ import java.util.Objects;
  * @param stripeConnectTimeoutMillis   SDK connect timeout (stripe.connect-timeout-millis)
  * @param stripeReadTimeoutMillis      SDK read timeout (stripe.read-timeout-millis)
  * @param stripeMaxNetworkRetries      SDK retries (with the same Idempotency-Key) (stripe.max-network-retries)
- * @param sweepPageLimit               page size when listing events/balance transactions (payments.list-page-size)
+ * @param sweepPageLimit               page size when listing events, refunds, balance transactions (payments.list-page-size)
+ * @param eventClaimLeaseMillis        how long a node's claim on a Stripe event holds before another node may take it
+ *                                     over (payments.event-claim-lease-millis); at least one Stripe call with all its
+ *                                     retries, (connect + read timeout) x (max network retries + 1)
+ * @param refundTraceMaxPostings       newest wallet postings searched for the gifts a refund's receivable paid for
+ *                                     (payments.refund-trace-max-postings)
+ * @param refundTracePageSize          wallet postings read from the ledger per statement page during that search
+ *                                     (payments.refund-trace-page-size; the ledger caps it at its own page limit)
+ * @param recoveryPlanAttempts         tries to store a recovery's plan over holds while holds change concurrently
+ *                                     (payments.recovery-plan-attempts)
  */
 public record PaymentsConfig(String secretKey, String webhookSecret, long webhookToleranceSeconds, String apiBase,
                              Mode mode, List<CoinPack> coinPacks, String successUrl, String cancelUrl,
                              String payoutCurrency, long payoutThresholdCoins, long payoutMinorPerThousandCoins,
                              int payoutHoldDays, String onboardingRefreshUrl, String onboardingReturnUrl,
                              int maxWebhookBytes, int maxInFlightOperations, int stripeConnectTimeoutMillis,
-                             int stripeReadTimeoutMillis, int stripeMaxNetworkRetries, int sweepPageLimit) {
+                             int stripeReadTimeoutMillis, int stripeMaxNetworkRetries, int sweepPageLimit,
+                             long eventClaimLeaseMillis, int refundTraceMaxPostings, int refundTracePageSize,
+                             int recoveryPlanAttempts) {
 
     /** How a purchase is paid. */
     public enum Mode { CHECKOUT, PAYMENT_INTENT }
@@ -64,31 +75,57 @@ public record PaymentsConfig(String secretKey, String webhookSecret, long webhoo
         if (sweepPageLimit > 100) {
             throw new IllegalArgumentException("sweepPageLimit must be <= 100 (Stripe's page limit)");
         }
+        positive("refundTraceMaxPostings", refundTraceMaxPostings);
+        positive("refundTracePageSize", refundTracePageSize);
+        positive("recoveryPlanAttempts", recoveryPlanAttempts);
+        long oneCall = (long) (stripeConnectTimeoutMillis + stripeReadTimeoutMillis) * (stripeMaxNetworkRetries + 1L);
+        if (eventClaimLeaseMillis < oneCall) {
+            throw new IllegalArgumentException("eventClaimLeaseMillis (" + eventClaimLeaseMillis + ") must be at least"
+                    + " one Stripe call with its retries, (connect + read timeout) x (max network retries + 1) = "
+                    + oneCall + " ms, or a live node's claim is taken over while it applies the event");
+        }
         if (payoutHoldDays < 0 || stripeMaxNetworkRetries < 0) {
             throw new IllegalArgumentException("payoutHoldDays and stripeMaxNetworkRetries must be >= 0");
         }
     }
+
+    /**
+     * Default claim lease: 8 x (connect + read timeout) x (max network retries + 1) with the default timeouts
+     * (10 s, 30 s, 2 retries), i.e. longer than the slowest apply they allow (at most 4 Stripe calls per event, doubled).
+     */
+    public static final long DEFAULT_EVENT_CLAIM_LEASE_MILLIS = 960_000;
 
     /** Defaults for everything but the keys, the API base and the packs. */
     public static PaymentsConfig defaults(String secretKey, String webhookSecret, String apiBase, List<CoinPack> packs) {
         return new PaymentsConfig(secretKey, webhookSecret, 300, apiBase, Mode.CHECKOUT, packs,
                 "http://localhost:8080/purchase/success", "http://localhost:8080/purchase/cancel",
                 "USD", 1000, 1000, 7, "http://localhost:8080/creator/onboarding/refresh",
-                "http://localhost:8080/creator/onboarding/done", 256 * 1024, 256, 10_000, 30_000, 2, 100);
+                "http://localhost:8080/creator/onboarding/done", 256 * 1024, 256, 10_000, 30_000, 2, 100,
+                DEFAULT_EVENT_CLAIM_LEASE_MILLIS, 5000, 500, 5);
     }
 
     public PaymentsConfig withMode(Mode value) {
         return new PaymentsConfig(secretKey, webhookSecret, webhookToleranceSeconds, apiBase, value, coinPacks,
                 successUrl, cancelUrl, payoutCurrency, payoutThresholdCoins, payoutMinorPerThousandCoins,
                 payoutHoldDays, onboardingRefreshUrl, onboardingReturnUrl, maxWebhookBytes, maxInFlightOperations,
-                stripeConnectTimeoutMillis, stripeReadTimeoutMillis, stripeMaxNetworkRetries, sweepPageLimit);
+                stripeConnectTimeoutMillis, stripeReadTimeoutMillis, stripeMaxNetworkRetries, sweepPageLimit,
+                eventClaimLeaseMillis, refundTraceMaxPostings, refundTracePageSize, recoveryPlanAttempts);
     }
 
     public PaymentsConfig withPayoutHoldDays(int value) {
         return new PaymentsConfig(secretKey, webhookSecret, webhookToleranceSeconds, apiBase, mode, coinPacks,
                 successUrl, cancelUrl, payoutCurrency, payoutThresholdCoins, payoutMinorPerThousandCoins,
                 value, onboardingRefreshUrl, onboardingReturnUrl, maxWebhookBytes, maxInFlightOperations,
-                stripeConnectTimeoutMillis, stripeReadTimeoutMillis, stripeMaxNetworkRetries, sweepPageLimit);
+                stripeConnectTimeoutMillis, stripeReadTimeoutMillis, stripeMaxNetworkRetries, sweepPageLimit,
+                eventClaimLeaseMillis, refundTraceMaxPostings, refundTracePageSize, recoveryPlanAttempts);
+    }
+
+    public PaymentsConfig withRefundTrace(int maxPostings, int pageSize) {
+        return new PaymentsConfig(secretKey, webhookSecret, webhookToleranceSeconds, apiBase, mode, coinPacks,
+                successUrl, cancelUrl, payoutCurrency, payoutThresholdCoins, payoutMinorPerThousandCoins,
+                payoutHoldDays, onboardingRefreshUrl, onboardingReturnUrl, maxWebhookBytes, maxInFlightOperations,
+                stripeConnectTimeoutMillis, stripeReadTimeoutMillis, stripeMaxNetworkRetries, sweepPageLimit,
+                eventClaimLeaseMillis, maxPostings, pageSize, recoveryPlanAttempts);
     }
 
     /** The pack with this id. */

@@ -252,11 +252,12 @@ final class Payouts {
                     store.setHoldState(h.holdKey(), "OPEN", "PAID", null, p.transactionId(), null);
                 }
             }
-            transferLeg = join(ledger.post(PostRequest.of(key + ":transfer", TransactionType.PAYOUT,
+            transferLeg = ExternalRefs.post(ledger, PostRequest.of(key + ":transfer", TransactionType.PAYOUT,
                     Map.of("payoutRun", i.runId(), "stripeTransfer", i.transferId(), "stripeAccount", i.accountId(),
                             "creatorId", i.creatorId()),
                     List.of(Entry.debit(new AccountRef(AccountKind.STRIPE_CLEARING, i.accountId(), cur), i.fiatMinor()),
-                            Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), i.fiatMinor())))));
+                            Entry.credit(AccountRef.platform(AccountKind.STRIPE_CLEARING, cur), i.fiatMinor()))),
+                    i.transferId());
         } catch (RuntimeException e) {
             if (!permanent(e)) {
                 throw e;

@@ -1,6 +1,12 @@
 package dev.ovation.payments;
 
 import com.stripe.StripeClient;
+import dev.ovation.ledger.AccountKind;
+import dev.ovation.ledger.AccountRef;
+import dev.ovation.ledger.Ledger;
+import dev.ovation.ledger.Posted;
+import dev.ovation.ledger.PostedEntry;
+import dev.ovation.ledger.Side;
 import com.stripe.exception.StripeException;
 import com.stripe.model.BalanceTransaction;
 import com.stripe.model.Payout;
@@ -14,6 +20,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Matches Stripe balance transactions of a period with the ledger bookings linked to them (by balance transaction
@@ -23,13 +30,18 @@ import java.util.Map;
  * failed or canceled one booked and reversed or never booked (0), a pending or in-transit one not yet booked (0).
  */
 final class Reconciler {
+    /** Categories whose balance transaction is the only one of its source object (charge ch_, refund re_, tr_). */
+    private static final Set<String> ONE_PER_SOURCE = Set.of("charge", "refund", "transfer", "payout");
+
     private final StripeClient stripe;
     private final Store store;
+    private final Ledger ledger;
     private final int pageLimit;
 
-    Reconciler(StripeClient stripe, Store store, int pageLimit) {
+    Reconciler(StripeClient stripe, Store store, Ledger ledger, int pageLimit) {
         this.stripe = stripe;
         this.store = store;
+        this.ledger = ledger;
         this.pageLimit = pageLimit;
     }
 
@@ -46,6 +58,9 @@ final class Reconciler {
             String category = bt.getReportingCategory() != null ? bt.getReportingCategory() : bt.getType();
             String cur = bt.getCurrency() == null ? "" : bt.getCurrency().toUpperCase(Locale.ROOT);
             Store.Link link = links.remove(bt.getId());
+            if (link == null) {
+                link = byExternalRef(bt, category, cur);
+            }
             ReconciliationReport.Status status;
             if (link == null) {
                 status = ReconciliationReport.Status.MISSING_IN_LEDGER;
@@ -71,6 +86,37 @@ final class Reconciler {
         return new ReconciliationReport(from, to, lines, out);
     }
 
+    /**
+     * A balance transaction without a link: its source object (ch_, re_, tr_, dp_ for the withdrawal) is the ledger's
+     * external reference of the booking, committed with the money, so a booking whose link row was never written
+     * (the process died between the ledger commit and the link insert) is still found. Ledger net = the booking's
+     * movement on the platform's STRIPE_CLEARING.
+     */
+    private Store.Link byExternalRef(BalanceTransaction bt, String category, String cur) {
+        boolean oneToOne = ONE_PER_SOURCE.contains(category)
+                || ("dispute".equals(category) && bt.getNet() != null && bt.getNet() < 0); // the withdrawal
+        if (!oneToOne || bt.getSource() == null) {
+            return null;
+        }
+        Posted p = ExternalRefs.find(ledger, bt.getSource());
+        if (p == null) {
+            return null;
+        }
+        return new Store.Link(bt.getId(), category, bt.getSource(), p.transactionId(), cur, platformClearing(p),
+                bt.getCreated());
+    }
+
+    /** The signed (debit > 0) movement of a transaction on STRIPE_CLEARING accounts owned by the platform. */
+    static long platformClearing(Posted p) {
+        long net = 0;
+        for (PostedEntry e : p.entries()) {
+            if (e.account().kind() == AccountKind.STRIPE_CLEARING && AccountRef.PLATFORM.equals(e.account().owner())) {
+                net += e.side() == Side.DEBIT ? e.amount() : -e.amount();
+            }
+        }
+        return net;
+    }
+
     private static String sourceId(BalanceTransaction bt, Store.Link link) {
         if (link != null) {
             return link.sourceId();
@@ -90,7 +136,9 @@ final class Reconciler {
                                 Map<String, long[]> totals) throws StripeException {
         Map<String, Store.ConnectPayout> rows = new HashMap<>();
         for (Store.ConnectPayout p : store.connectPayouts(fromEpoch, toEpoch)) {
-            rows.put(p.payoutId(), p);
+            if (!AccountRef.PLATFORM.equals(p.accountId())) { // the platform's own: its balance transactions above
+                rows.put(p.payoutId(), p);
+            }
         }
         String category = "connect_payout";
         for (Store.ConnectedAccount a : store.allAccounts()) {
@@ -108,7 +156,12 @@ final class Reconciler {
                     String cur = p.getCurrency() == null ? "" : p.getCurrency().toUpperCase(Locale.ROOT);
                     long stripeNet = "paid".equals(p.getStatus()) ? -p.getAmount() : 0;
                     Store.ConnectPayout row = rows.remove(p.getId());
-                    Long ledgerNet = row == null ? null : ledgerNet(row);
+                    Posted booked = ExternalRefs.find(ledger, p.getId());
+                    if (row == null && booked != null) { // booked, but the row was not written (crash): the ledger knows
+                        row = new Store.ConnectPayout(p.getId(), a.accountId(), a.creatorId(), p.getAmount(), cur,
+                                p.getStatus(), booked.transactionId(), null, p.getCreated() == null ? 0 : p.getCreated());
+                    }
+                    Long ledgerNet = row == null ? null : ledgerNet(row, booked);
                     ReconciliationReport.Status status;
                     if (row == null) {
                         status = stripeNet == 0 ? ReconciliationReport.Status.MATCHED
@@ -129,16 +182,31 @@ final class Reconciler {
             }
         }
         for (Store.ConnectPayout row : rows.values()) {
-            long ledgerNet = ledgerNet(row);
+            long ledgerNet = ledgerNet(row, ExternalRefs.find(ledger, row.payoutId()));
             lines.add(new ReconciliationReport.Line(ReconciliationReport.Status.MISSING_IN_STRIPE, category,
                     row.payoutId(), row.accountId(), txOf(row), null, ledgerNet, row.currency(), row.createdEpoch()));
             count(totals, category, ReconciliationReport.Status.MISSING_IN_STRIPE, 0, ledgerNet);
         }
     }
 
-    /** The booking's movement on STRIPE_CLEARING of the connected account: -amount when paid, back to 0 if reversed. */
-    private static long ledgerNet(Store.ConnectPayout row) {
-        return (row.paidTxId() != null ? -row.amountMinor() : 0) + (row.failedTxId() != null ? row.amountMinor() : 0);
+    /**
+     * The booking's movement on STRIPE_CLEARING of the connected account: the paid booking found by its external
+     * reference (po_), its amount as posted; a booking from before external references by the row; back by the
+     * reversal when the payout failed.
+     */
+    private static long ledgerNet(Store.ConnectPayout row, Posted booked) {
+        long paid;
+        if (booked != null) {
+            paid = 0;
+            for (PostedEntry e : booked.entries()) {
+                if (e.account().kind() == AccountKind.STRIPE_CLEARING && e.account().owner().equals(row.accountId())) {
+                    paid += e.side() == Side.DEBIT ? e.amount() : -e.amount();
+                }
+            }
+        } else {
+            paid = row.paidTxId() != null ? -row.amountMinor() : 0;
+        }
+        return paid + (row.failedTxId() != null ? -paid : 0);
     }
 
     private static Long txOf(Store.ConnectPayout row) {

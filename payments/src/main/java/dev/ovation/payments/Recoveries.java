@@ -27,7 +27,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A clawback that leaves a receivable (the coins were spent) is attributed to the viewer's gifts, newest first
  * (last in, first out), back to the purchase itself (coins held before it were not paid by it), among the last
- * {@link #MAX_TRACE_ENTRIES} wallet postings. Each creator's share of those gifts (floor(coins x share bps / 10000),
+ * {@code payments.refund-trace-max-postings} wallet postings. Each creator's share of those gifts (floor(coins x share bps / 10000),
  * the gift's own share) is a recovery: the creator's unheld earnings first, then open unassigned holds newest first,
  * which are <b>voided</b> (the reservation released); the rest of a voided hold is held again with the latest
  * release time of those voided. The taken coins are posted Dr CREATOR_EARNINGS / Cr the viewer's RECEIVABLE
@@ -38,17 +38,23 @@ import org.slf4j.LoggerFactory;
  */
 final class Recoveries {
     private static final Logger log = LoggerFactory.getLogger(Recoveries.class);
-    /** Most wallet postings read back when attributing a clawback to gifts. */
-    static final int MAX_TRACE_ENTRIES = 5000;
-    private static final int PAGE = 500;
-    private static final int PLAN_ATTEMPTS = 5;
+    /** Most wallet postings read back when attributing a clawback to gifts (payments.refund-trace-max-postings). */
+    private final int maxTracePostings;
+    /** Postings per statement page while reading them (payments.refund-trace-page-size). */
+    private final int tracePageSize;
+    /** Tries to fix a plan over holds that change meanwhile (payments.recovery-plan-attempts). */
+    private final int planAttempts;
 
     private final Store store;
     private final Ledger ledger;
     private final Payouts payouts;
     private final Payments.Checkpoints checkpoints;
 
-    Recoveries(Store store, Ledger ledger, Payouts payouts, Payments.Checkpoints checkpoints) {
+    Recoveries(PaymentsConfig config, Store store, Ledger ledger, Payouts payouts,
+               Payments.Checkpoints checkpoints) {
+        this.maxTracePostings = config.refundTraceMaxPostings();
+        this.tracePageSize = config.refundTracePageSize();
+        this.planAttempts = config.recoveryPlanAttempts();
         this.store = store;
         this.ledger = ledger;
         this.payouts = payouts;
@@ -88,10 +94,10 @@ final class Recoveries {
     Map<String, Long> attribute(String userId, long owed, Posted clawback, long purchaseTxId) {
         AccountRef wallet = AccountRef.viewerWallet(userId);
         long end = Payouts.join(ledger.balance(wallet)).entryCount();
-        long after = Math.max(0, end - MAX_TRACE_ENTRIES);
+        long after = Math.max(0, end - maxTracePostings);
         List<StatementLine> lines = new ArrayList<>();
         while (after >= 0 && after < end) {
-            StatementPage page = Payouts.join(ledger.statement(wallet, after, PAGE));
+            StatementPage page = Payouts.join(ledger.statement(wallet, after, tracePageSize));
             lines.addAll(page.lines());
             if (page.lines().isEmpty()) {
                 break;
@@ -141,7 +147,7 @@ final class Recoveries {
     }
 
     private void plan(Store.Recovery r) {
-        for (int attempt = 0; attempt < PLAN_ATTEMPTS; attempt++) {
+        for (int attempt = 0; attempt < planAttempts; attempt++) {
             long avail0 = Payouts.join(ledger.balance(AccountRef.creatorEarnings(r.creatorId()))).available();
             long need = r.coinsPlanned();
             List<Store.Hold> toVoid = new ArrayList<>();

@@ -279,6 +279,146 @@ abstract class PaymentsContract {
         assertThat(eventsRecorded()).isEqualTo(1);
     }
 
+    // ------------------------------------------------------------------ external references
+
+    /** The id of the ledger transaction carrying {@code stripeId} as its external reference, with its key. */
+    String keyOfRef(String stripeId) {
+        return ledger.transactionByExternalRef(stripeId).join().map(p -> p.idempotencyKey()).orElse(null);
+    }
+
+    @Test
+    void everyStripeBookingCarriesItsStripeObjectAsExternalRef() {
+        String pi = buy("eve", SMALL);
+        String ch = stripe.chargeOf(pi);
+        String refundEvt = stripe.refund(ch, 50);
+        deliver(refundEvt);
+        String re = stripe.refunds.keySet().iterator().next();
+        String dp = disputeId(deliverDispute(buy("fay", SMALL)));
+        String acct = stripe.createAccount(true);
+        payments.linkConnectedAccount("cr-x", acct).join();
+        earn("cr-x", 3000);
+        PayoutRunReport.Line line = payments.runPayouts("x1").join().lines().get(0);
+        String po = payoutId(stripe.createConnectPayout(acct, 3000, "usd"));
+        deliver(stripe.payConnectPayout(po));
+
+        assertThat(keyOfRef(ch)).isEqualTo("stripe:pi:" + pi);
+        assertThat(keyOfRef(re)).isEqualTo("stripe:refund:" + re + ":fiat");
+        assertThat(keyOfRef(dp)).isEqualTo("stripe:dispute:" + dp + ":withdrawal");
+        assertThat(keyOfRef(line.transferId())).isEqualTo("payout:x1:cr-x:transfer");
+        assertThat(keyOfRef(po)).isEqualTo("stripe:payout:" + po + ":paid");
+        assertThat(keyOfRef(pi)).as("the PaymentIntent is the key, the charge the reference").isNull();
+    }
+
+    /**
+     * The process dies right after each ledger commit (before its own rows): the reference was committed with the
+     * money, so reconciliation already matches the booking, and the retry books nothing again.
+     */
+    @Test
+    void killedRightAfterEachLedgerCommitTheRetryBooksNothingAgainAndReconciliationMatches() throws Exception {
+        Instant from = Instant.now().minusSeconds(60);
+        java.util.Set<String> crashAt = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        crashAt.addAll(List.of("fulfilment.posted", "refund.clawed-back", "refund.posted", "connect-payout.posted",
+                "platform-payout.posted"));
+        payments.close();
+        payments = openPayments(config(), name -> {
+            if (crashAt.remove(name)) {
+                throw new IllegalStateException("simulated crash at " + name);
+            }
+        });
+        PurchaseStarted s = payments.createPurchase("gus", "big", "o").join();
+        String completed = stripe.completeCheckout(s.stripeObjectId()).get(0);
+        assertThat(deliver(completed).httpStatus()).as("killed after the ledger commit").isEqualTo(500);
+        String pi = stripe.sessions.get(s.stripeObjectId()).get("payment_intent").getAsString();
+        String ch = stripe.chargeOf(pi);
+        String chBt = stripe.charges.get(ch).get("balance_transaction").getAsString();
+        ReconciliationReport before = payments.reconcile(from, Instant.now().plusSeconds(60)).join();
+        assertThat(before.lines()).filteredOn(l -> l.stripeId().equals(chBt)).singleElement().satisfies(l -> {
+            assertThat(l.status()).as("no link row, found by the external reference")
+                    .isEqualTo(ReconciliationReport.Status.MATCHED);
+            assertThat(l.ledgerTransactionId()).isEqualTo(
+                    ledger.transactionByExternalRef(ch).join().orElseThrow().transactionId());
+        });
+        assertThat(deliver(completed).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(wallet("gus")).isEqualTo(1200);
+
+        String refunded = stripe.refund(ch, 999);
+        assertThat(deliver(refunded).httpStatus()).as("killed after the clawback").isEqualTo(500);
+        assertThat(deliver(refunded).httpStatus()).as("killed after the refund's fiat booking").isEqualTo(500);
+        assertThat(deliver(refunded).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        long clawed = 1200L * 999 / 1999;
+        assertThat(wallet("gus")).isEqualTo(1200 - clawed);
+        assertThat(account(AccountKind.COIN_LIABILITY, AccountRef.PLATFORM, USD).balance()).isEqualTo(1999 - 999);
+
+        String acct = stripe.createAccount(true);
+        payments.linkConnectedAccount("cr-g", acct).join();
+        earn("cr-g", 2000);
+        payments.runPayouts("g1").join();
+        String po = payoutId(stripe.createConnectPayout(acct, 2000, "usd"));
+        String paid = stripe.payConnectPayout(po);
+        assertThat(deliver(paid).httpStatus()).as("killed after the payout booking").isEqualTo(500);
+        assertThat(account(AccountKind.PAYOUTS, "cr-g", USD).balance()).isZero();
+        ReconciliationReport mid = payments.reconcile(from, Instant.now().plusSeconds(60)).join();
+        assertThat(mid.lines()).filteredOn(l -> l.stripeId().equals(po)).singleElement()
+                .satisfies(l -> assertThat(l.status()).isEqualTo(ReconciliationReport.Status.MATCHED));
+        assertThat(deliver(paid).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(account(AccountKind.PAYOUTS, "cr-g", USD).balance()).isZero();
+        assertThat(account(AccountKind.STRIPE_CLEARING, acct, USD).balance()).isZero();
+
+        String toBank = stripe.createPlatformPayout(400, "usd");
+        assertThat(deliver(toBank).httpStatus()).as("killed after the platform payout's booking").isEqualTo(500);
+        assertThat(deliver(toBank).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).isEqualTo(400);
+        assertThat(crashAt).isEmpty();
+
+        ReconciliationReport after = payments.reconcile(from, Instant.now().plusSeconds(60)).join();
+        assertThat(after.exceptions()).isEmpty();
+        assertThat(after.lines()).extracting(ReconciliationReport.Line::category)
+                .contains("charge", "refund", "transfer", "connect_payout", "payout");
+    }
+
+    /** A purchase booked by a version without external references (same key, no reference) is not booked again. */
+    @Test
+    void aBookingFromBeforeExternalRefsIsFoundByItsKeyNotPostedTwice() {
+        PurchaseStarted s = payments.createPurchase("hub", "small", "o").join();
+        List<String> evts = stripe.completeCheckout(s.stripeObjectId());
+        String pi = stripe.sessions.get(s.stripeObjectId()).get("payment_intent").getAsString();
+        String ch = stripe.chargeOf(pi);
+        String bt = stripe.charges.get(ch).get("balance_transaction").getAsString();
+        Map<String, String> meta = new java.util.TreeMap<>(Map.of("stripePaymentIntent", pi, "stripeCharge", ch,
+                "stripeBalanceTransaction", bt, "packId", "small"));
+        long legacy = ledger.coinPurchase("hub", 100, USD, 199, StripeDouble.fee(199), "stripe:pi:" + pi, meta)
+                .join().transactionId();
+        assertThat(deliver(evts.get(0)).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(deliver(evts.get(1)).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(wallet("hub")).isEqualTo(100);
+        assertThat(ledger.transactionByExternalRef(ch).join()).isEmpty();
+        ReconciliationReport r = payments.reconcile(Instant.now().minusSeconds(60), Instant.now().plusSeconds(60))
+                .join();
+        assertThat(r.lines()).filteredOn(l -> l.stripeId().equals(bt)).singleElement().satisfies(l -> {
+            assertThat(l.status()).isEqualTo(ReconciliationReport.Status.MATCHED);
+            assertThat(l.ledgerTransactionId()).isEqualTo(legacy);
+        });
+    }
+
+    /** A Stripe object already booked under another key is not booked again: the event fails and says why. */
+    @Test
+    void aStripeObjectBookedUnderAnotherKeyFailsTheEventAndBooksNothing() {
+        PurchaseStarted s = payments.createPurchase("ivy", "small", "o").join();
+        String completed = stripe.completeCheckout(s.stripeObjectId()).get(0);
+        String pi = stripe.sessions.get(s.stripeObjectId()).get("payment_intent").getAsString();
+        String ch = stripe.chargeOf(pi);
+        ledger.post(dev.ovation.ledger.PostRequest.of("manual-1", dev.ovation.ledger.TransactionType.ADJUSTMENT,
+                Map.of(), List.of(
+                        dev.ovation.ledger.Entry.debit(AccountRef.platform(AccountKind.STRIPE_CLEARING, USD), 1),
+                        dev.ovation.ledger.Entry.credit(AccountRef.platform(AccountKind.FEES, USD), 1)))
+                .withExternalRef(ch)).join();
+        WebhookResult r = deliver(completed);
+        assertThat(r.httpStatus()).isEqualTo(500);
+        assertThat(r.detail()).contains(ch).contains("already booked");
+        assertThat(wallet("ivy")).isZero();
+        assertThat(account(AccountKind.COIN_LIABILITY, AccountRef.PLATFORM, USD).balance()).isZero();
+    }
+
     // ------------------------------------------------------------------ signatures
 
     @Test
@@ -623,6 +763,24 @@ abstract class PaymentsContract {
         assertThat(earnings("cr-v").balance()).isZero();
     }
 
+    /** payments.refund-trace-max-postings: gifts older than the newest N wallet postings are not traced. */
+    @Test
+    void theRefundTraceWindowIsTheConfiguredNumberOfWalletPostings() {
+        payments.close();
+        payments = openPayments(config().withRefundTrace(3, 2)); // page of 2: the window is read in two pages
+        String pi = buy("wes", BIG); // wallet posting 1
+        ledger.gift("wes", "cr-old", "rose", 1, 400, 5000, "gift-wes-1", Map.of()).join(); // 2: outside the window
+        ledger.gift("wes", "cr-new", "rose", 1, 200, 5000, "gift-wes-2", Map.of()).join(); // 3
+        ledger.gift("wes", "cr-new", "rose", 1, 200, 5000, "gift-wes-3", Map.of()).join(); // 4
+        assertThat(deliver(stripe.refund(stripe.chargeOf(pi), 1999)).outcome())
+                .isEqualTo(WebhookResult.Outcome.PROCESSED); // clawback 1200 = posting 5: 400 wallet, 800 owed
+        assertThat(ledger.balance(AccountRef.creatorEarnings("cr-new")).join().balance())
+                .as("both recent gifts traced: 50%% of 400 taken back").isZero();
+        assertThat(ledger.balance(AccountRef.creatorEarnings("cr-old")).join().balance())
+                .as("the older gift is outside the window").isEqualTo(200);
+        assertThat(account(AccountKind.RECEIVABLE, "wes", Currency.COIN).balance()).isEqualTo(800 - 200);
+    }
+
     @Test
     void recoveryKilledAfterItsPlanIsCompletedByTheNextRunWithTheSameAmounts() throws Exception {
         AtomicBoolean crash = new AtomicBoolean(true);
@@ -781,6 +939,51 @@ abstract class PaymentsContract {
                 .containsExactlyInAnyOrder(changed, unseen);
     }
 
+    @Test
+    void platformPayoutsToTheBankAreBookedInTransitReversedOnFailureAndReconciled() {
+        Instant from = Instant.now().minusSeconds(60);
+        buy("pam", BIG);
+        long clearing = 1999 - StripeDouble.fee(1999);
+        String sentCreated = stripe.createPlatformPayout(1000, "usd");
+        String sent = payoutId(sentCreated);
+        String returnedCreated = stripe.createPlatformPayout(300, "usd");
+        String returned = payoutId(returnedCreated);
+        String onlyFailureSeen = payoutId(stripe.createPlatformPayout(200, "usd"));
+        String neverSeen = payoutId(stripe.createPlatformPayout(100, "usd")); // no webhook reaches us
+        assertThat(deliver(sentCreated).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).isEqualTo(1000);
+        assertThat(account(AccountKind.STRIPE_CLEARING, AccountRef.PLATFORM, USD).balance()).isEqualTo(clearing - 1000);
+        assertThat(keyOfRef(sent)).isEqualTo("stripe:platform-payout:" + sent);
+        assertThat(deliver(stripe.payConnectPayout(sent)).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).as("paid: unchanged")
+                .isEqualTo(1000);
+        deliver(returnedCreated);
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).isEqualTo(1300);
+        deliver(stripe.failConnectPayout(returned, "account_closed"));
+        deliver(returnedCreated.replace("\"id\":\"evt_", "\"id\":\"evt_late")); // a late, reordered copy
+        deliver(stripe.failConnectPayout(onlyFailureSeen, "no_account")); // its payout.created never came
+        assertThat(account(AccountKind.BANK_IN_TRANSIT, AccountRef.PLATFORM, USD).balance()).isEqualTo(1000);
+        assertThat(account(AccountKind.STRIPE_CLEARING, AccountRef.PLATFORM, USD).balance()).isEqualTo(clearing - 1000);
+
+        ReconciliationReport r = payments.reconcile(from, Instant.now().plusSeconds(60)).join();
+        assertThat(r.lines()).filteredOn(l -> l.category().startsWith("payout"))
+                .extracting(ReconciliationReport.Line::sourceId, ReconciliationReport.Line::category,
+                        ReconciliationReport.Line::status)
+                .containsExactlyInAnyOrder(
+                        org.assertj.core.groups.Tuple.tuple(sent, "payout", ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(returned, "payout", ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(returned, "payout_reversal",
+                                ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(onlyFailureSeen, "payout",
+                                ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(onlyFailureSeen, "payout_reversal",
+                                ReconciliationReport.Status.MATCHED),
+                        org.assertj.core.groups.Tuple.tuple(neverSeen, "payout",
+                                ReconciliationReport.Status.MISSING_IN_LEDGER));
+        assertThat(r.exceptions()).extracting(ReconciliationReport.Line::sourceId).containsExactly(neverSeen);
+        assertThat(r.lines()).filteredOn(l -> l.category().equals("connect_payout")).isEmpty();
+    }
+
     private static String payoutId(String eventPayload) {
         return com.google.gson.JsonParser.parseString(eventPayload).getAsJsonObject().getAsJsonObject("data")
                 .getAsJsonObject("object").get("id").getAsString();
@@ -918,7 +1121,7 @@ abstract class PaymentsContract {
         assertThat(deliver(succeeded).outcome()).as("a live lease is respected")
                 .isEqualTo(WebhookResult.Outcome.IN_PROGRESS);
         assertThat(wallet("pete")).isZero();
-        clock.advance(java.time.Duration.ofMillis(Payments.leaseMillis(config()) + 600_000));
+        clock.advance(java.time.Duration.ofMillis(config().eventClaimLeaseMillis() + 600_000));
         assertThat(deliver(succeeded).outcome()).isEqualTo(WebhookResult.Outcome.PROCESSED);
         assertThat(wallet("pete")).isEqualTo(100);
         assertThat(deliver(succeeded).outcome()).isEqualTo(WebhookResult.Outcome.DUPLICATE);

@@ -255,15 +255,16 @@ public final class StripeDouble implements AutoCloseable {
                 return ok(list(data, false, "/v1/refunds"));
             }
             case "payouts" -> {
-                // Payouts live on a connected account: without (or with another) Stripe-Account header, not found.
+                // A payout lives on its account (the platform's: no Stripe-Account header); on another, not found.
                 if (seg.length == 3) {
                     JsonObject po = payouts.get(seg[2]);
-                    return po == null || !payoutAccount.get(seg[2]).equals(onAccount) ? notFound("payout") : ok(po);
+                    return po == null || !java.util.Objects.equals(payoutAccount.get(seg[2]), onAccount)
+                            ? notFound("payout") : ok(po);
                 }
                 List<JsonObject> mine = new ArrayList<>();
                 Map<String, Integer> idx = new HashMap<>();
                 for (JsonObject po : payouts.values()) {
-                    if (payoutAccount.get(po.get("id").getAsString()).equals(onAccount)) {
+                    if (java.util.Objects.equals(payoutAccount.get(po.get("id").getAsString()), onAccount)) {
                         idx.put(po.get("id").getAsString(), mine.size());
                         mine.add(po);
                     }
@@ -681,6 +682,32 @@ public final class StripeDouble implements AutoCloseable {
         return event("payout.created", po, accountId);
     }
 
+    /**
+     * The platform pays {@code amount} of its own balance out to its bank (status pending): the amount leaves the
+     * balance at once (balance transaction type payout, category payout, net -amount, source po_); returns
+     * payout.created (no {@code account}).
+     */
+    synchronized String createPlatformPayout(long amount, String currency) {
+        String poId = id("po");
+        JsonObject po = new JsonObject();
+        po.addProperty("id", poId);
+        po.addProperty("object", "payout");
+        po.addProperty("amount", amount);
+        po.addProperty("currency", currency);
+        po.addProperty("status", "pending");
+        po.addProperty("method", "standard");
+        po.addProperty("type", "bank_account");
+        po.addProperty("automatic", true);
+        po.addProperty("arrival_date", now() + 2 * 86400);
+        po.add("failure_code", null);
+        po.add("failure_balance_transaction", null);
+        po.addProperty("balance_transaction", addRow("payout", "payout", -amount, 0, currency, poId).id);
+        po.addProperty("created", now());
+        payouts.put(poId, po);
+        payoutAccount.put(poId, null);
+        return event("payout.created", po, null);
+    }
+
     /** The bank received it; returns payout.paid. */
     synchronized String payConnectPayout(String poId) {
         JsonObject po = payouts.get(poId);
@@ -693,6 +720,10 @@ public final class StripeDouble implements AutoCloseable {
         JsonObject po = payouts.get(poId);
         po.addProperty("status", "failed");
         po.addProperty("failure_code", failureCode);
+        if (payoutAccount.get(poId) == null) { // the platform's own: the amount returns to its balance
+            po.addProperty("failure_balance_transaction", addRow("payout_failure", "payout_reversal",
+                    po.get("amount").getAsLong(), 0, po.get("currency").getAsString(), poId).id);
+        }
         return event("payout.failed", po, payoutAccount.get(poId));
     }
 

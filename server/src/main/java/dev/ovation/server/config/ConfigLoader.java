@@ -368,7 +368,11 @@ public final class ConfigLoader {
                     intIn(c, "stripe.connect-timeout-millis", 100, 600_000),
                     intIn(c, "stripe.read-timeout-millis", 100, 600_000),
                     intIn(c, "stripe.max-network-retries", 0, 10),
-                    intIn(c, "payments.list-page-size", 1, 100));
+                    intIn(c, "payments.list-page-size", 1, 100),
+                    longIn(c, "payments.event-claim-lease-millis", 1000, 7L * 86_400_000),
+                    intIn(c, "payments.refund-trace-max-postings", 1, 1_000_000),
+                    intIn(c, "payments.refund-trace-page-size", 1, 10_000),
+                    intIn(c, "payments.recovery-plan-attempts", 1, 100));
         } catch (IllegalArgumentException e) {
             throw new ConfigError("payments configuration: " + e.getMessage(), e);
         }

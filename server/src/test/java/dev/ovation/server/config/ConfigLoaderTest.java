@@ -205,4 +205,23 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> loader.load(Optional.of(broken), Map.of()))
                 .isInstanceOf(ConfigError.class).hasMessageContaining("cannot be parsed");
     }
+
+    @Test
+    void paymentsLimitsAreNamedInConfigAndChecked() throws IOException {
+        var defaults = loader.load(Optional.empty(), Map.of()).payments();
+        assertThat(defaults.eventClaimLeaseMillis()).isEqualTo(960_000);
+        assertThat(defaults.refundTraceMaxPostings()).isEqualTo(5000);
+        assertThat(defaults.refundTracePageSize()).isEqualTo(500);
+        assertThat(defaults.recoveryPlanAttempts()).isEqualTo(5);
+        var set = loader.load(Optional.of(file("payments.event-claim-lease-millis = 200000\n"
+                + "payments.refund-trace-max-postings = 20000\n")), Map.of()).payments();
+        assertThat(set.eventClaimLeaseMillis()).isEqualTo(200_000);
+        assertThat(set.refundTraceMaxPostings()).isEqualTo(20_000);
+        // A lease shorter than one Stripe call with its retries would let a live node's claim be taken over.
+        assertThatThrownBy(() -> loader.load(Optional.of(file("payments.event-claim-lease-millis = 60000\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("eventClaimLeaseMillis")
+                .hasMessageContaining("120000");
+        assertThatThrownBy(() -> loader.load(Optional.of(file("payments.refund-trace-max-postings = 0\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("payments.refund-trace-max-postings");
+    }
 }
