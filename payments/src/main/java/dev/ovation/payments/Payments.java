@@ -400,6 +400,32 @@ public final class Payments implements AutoCloseable {
         return submit(() -> new PayoutRunReport("*", store.itemsOfCreator(creatorId).stream().map(Payouts::line).toList()));
     }
 
+    /**
+     * The creator's open payout holds split by whether their release time has come (now, by this
+     * instance's clock). Only OPEN holds count: a NEW hold has not reserved its coins yet (they are still the
+     * available balance), and paid, voiding and voided ones hold nothing.
+     */
+    public CompletableFuture<HoldSummary> holdSummary(String creatorId) {
+        return submit(() -> {
+            long now = clock.millis();
+            long held = 0;
+            long matured = 0;
+            long nextRelease = -1;
+            for (Store.Hold h : store.holdsOf(creatorId)) {
+                if (!h.state().equals("OPEN")) {
+                    continue;
+                }
+                if (h.releaseAtMillis() <= now) {
+                    matured = Math.addExact(matured, h.coins());
+                } else {
+                    held = Math.addExact(held, h.coins());
+                    nextRelease = nextRelease < 0 ? h.releaseAtMillis() : Math.min(nextRelease, h.releaseAtMillis());
+                }
+            }
+            return new HoldSummary(creatorId, held, matured, nextRelease);
+        });
+    }
+
     /** Reconciles ledger bookings against Stripe balance transactions created in [from, to). */
     public CompletableFuture<ReconciliationReport> reconcile(Instant from, Instant to) {
         if (!from.isBefore(to)) {

@@ -690,7 +690,14 @@ abstract class PaymentsContract {
         ledger.gift("fan-late", "cr-h", "rose", 1, 2000, 5000, "gift-late", Map.of()).join(); // +1000 earnings
         assertThat(payments.runPayouts("day-4").join().lines()).as("nothing matured yet").isEmpty();
         assertThat(earnings("cr-h").reserved()).isEqualTo(8000);
+        HoldSummary young = payments.holdSummary("cr-h").join();
+        assertThat(young.heldCoins()).as("both holds inside the dispute window").isEqualTo(8000);
+        assertThat(young.maturedCoins()).isZero();
         clock.advance(java.time.Duration.ofDays(4).plusSeconds(1));
+        HoldSummary matured = payments.holdSummary("cr-h").join();
+        assertThat(matured.maturedCoins()).as("the day-1 hold is past its release time").isEqualTo(7000);
+        assertThat(matured.heldCoins()).isEqualTo(1000);
+        assertThat(matured.nextReleaseAtMillis()).isGreaterThan(clock.millis());
         PayoutRunReport r = payments.runPayouts("day-8").join();
         assertThat(r.lines()).singleElement().satisfies(l -> {
             assertThat(l.state()).isEqualTo("DONE");
@@ -702,6 +709,8 @@ abstract class PaymentsContract {
         assertThat(after.reserved()).as("the younger hold stays").isEqualTo(1000);
         assertThat(holds("cr-h")).extracting(h -> h.get("key") + "=" + h.get("state"))
                 .containsExactly("hold:day-1:cr-h=PAID", "hold:day-4:cr-h=OPEN");
+        assertThat(payments.holdSummary("cr-h").join()).as("a paid hold holds nothing")
+                .satisfies(h -> assertThat(h.maturedCoins() + h.heldCoins()).isEqualTo(1000));
         // The transfer moved the money from the platform's Stripe balance to the connected account's.
         assertThat(account(AccountKind.STRIPE_CLEARING, a, USD).balance()).isEqualTo(7000);
         assertThat(account(AccountKind.PAYOUTS, "cr-h", USD).balance()).isEqualTo(7000);

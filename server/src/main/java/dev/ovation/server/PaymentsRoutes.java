@@ -59,6 +59,7 @@ final class PaymentsRoutes {
                 new Route(HttpMethod.POST, "/admin/creators/{id}/onboarding-link", Route.Access.ADMIN, this::onboardingLink),
                 new Route(HttpMethod.POST, "/admin/payouts/runs", Route.Access.ADMIN, this::runPayouts),
                 new Route(HttpMethod.GET, "/admin/payouts", Route.Access.ADMIN, this::payoutHistory),
+                new Route(HttpMethod.GET, "/admin/finance/payouts", Route.Access.ADMIN, this::payoutHistory),
                 new Route(HttpMethod.GET, "/admin/finance/reconciliation", Route.Access.ADMIN, this::reconcile),
                 new Route(HttpMethod.POST, "/admin/payments/sweep", Route.Access.ADMIN, this::sweep));
     }

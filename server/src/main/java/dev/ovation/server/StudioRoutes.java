@@ -9,6 +9,7 @@ import dev.ovation.ledger.Ledger;
 import dev.ovation.packager.Packager;
 import dev.ovation.payments.Payments;
 import dev.ovation.payments.PaymentsConfig;
+import dev.ovation.payments.HoldSummary;
 import dev.ovation.payments.PayoutRunReport;
 import dev.ovation.server.auth.ViewerTokens;
 import dev.ovation.server.creators.Creator;
@@ -196,17 +197,16 @@ final class StudioRoutes {
      */
     private CompletableFuture<ApiResponse> earnings(ApiRequest request) {
         return creatorOf(request).thenCompose(c -> {
-            Instant payableBefore = clock.instant().minus(Duration.ofDays(paymentsConfig.payoutHoldDays()));
             Currency fiat = Currency.of(paymentsConfig.payoutCurrency());
             CompletableFuture<dev.ovation.ledger.Balance> earned = ledger.balance(AccountRef.creatorEarnings(c.id()));
-            CompletableFuture<Long> aged = ledger.balanceAt(AccountRef.creatorEarnings(c.id()), payableBefore);
-            CompletableFuture<dev.ovation.ledger.Balance> held = ledger.balance(AccountRef.creatorPendingEarnings(c.id()));
+            CompletableFuture<HoldSummary> holds = payments.holdSummary(c.id());
             CompletableFuture<dev.ovation.ledger.Balance> paidFiat = ledger.balance(new AccountRef(AccountKind.PAYOUTS, c.id(), fiat));
             CompletableFuture<PayoutRunReport> history = payments.payoutHistory(c.id());
-            return CompletableFuture.allOf(earned, aged, held, paidFiat, history).thenApply(done -> {
-                long available = earned.join().available();
-                long payable = Math.max(0, Math.min(available, aged.join()));
-                long pending = earned.join().balance() - payable + held.join().balance();
+            return CompletableFuture.allOf(earned, holds, paidFiat, history).thenApply(done -> {
+                // Earnings not yet held (the available balance; the next payout run holds them) and open holds
+                // inside the dispute window are pending; open holds past their release time are payable.
+                long pending = Math.addExact(earned.join().available(), holds.join().heldCoins());
+                long payable = holds.join().maturedCoins();
                 long paidCoins = 0;
                 long lastPaidFiat = 0;
                 String lastRun = null;

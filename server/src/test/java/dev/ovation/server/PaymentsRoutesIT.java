@@ -135,6 +135,11 @@ class PaymentsRoutesIT {
         HttpResponse<String> run = admin.post("/admin/payouts/runs", "{\"runId\":\"2026-11-23\"}");
         assertThat(run.statusCode()).as(run.body()).isEqualTo(200);
         assertThat(JSON.readTree(run.body()).get("lines")).as("nobody has earnings yet").isEmpty();
+        HttpResponse<String> payouts = admin.get("/admin/finance/payouts?format=csv");
+        assertThat(payouts.statusCode()).isEqualTo(200);
+        assertThat(payouts.headers().firstValue("Content-Type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/csv"));
+        assertThat(payouts.body().lines().findFirst()).hasValue(dev.ovation.payments.PayoutRunReport.CSV_HEADER);
+        assertThat(JSON.readTree(admin.get("/admin/finance/payouts").body()).get("lines")).isEmpty();
         assertThat(admin.post("/admin/creators/nobody/connect", "{\"accountId\":\"acct_123\"}").statusCode()).isEqualTo(404);
     }
 }
