@@ -499,7 +499,7 @@ abstract class LedgerContract {
         await(ledger.gift("v1", "c1", "rose", 1, 4, 5000, "g", Map.of()));
         assertVerifies();
         long wallet = await(ledger.balance(AccountRef.viewerWallet("v1"))).accountId();
-        sql("UPDATE ledger_balances SET balance = balance - 1 WHERE account_id = " + wallet);
+        sql("UPDATE ledger_balances SET balance = balance - 1, reserved = 7 WHERE account_id = " + wallet);
         // A forged posting with no counterpart.
         sql("INSERT INTO ledger_transactions (id, idempotency_key, request_hash, type, effective_at, posted_at, metadata)"
                 + " VALUES (999999999, 'forged', '" + "0".repeat(64) + "', 'ADJUSTMENT', '2026-01-01 00:00:00',"
@@ -514,7 +514,7 @@ abstract class LedgerContract {
         assertThat(report.problems()).extracting(VerifyReport.Problem::check).contains(
                 VerifyReport.Check.BALANCE_MISMATCH, VerifyReport.Check.ENTRY_COUNT_MISMATCH,
                 VerifyReport.Check.CURRENCY_UNBALANCED, VerifyReport.Check.TRANSACTION_UNBALANCED,
-                VerifyReport.Check.EMPTY_TRANSACTION);
+                VerifyReport.Check.EMPTY_TRANSACTION, VerifyReport.Check.RESERVED_MISMATCH);
     }
 
     @Test
