@@ -11,8 +11,8 @@ import org.jooq.SQLDialect;
 /**
  * The double-entry gift ledger.
  *
- * <p>Every method is asynchronous and never blocks the caller: writes go to one writer thread that groups many
- * requests into each database transaction (group commit) and completes each future only after that transaction has
+ * <p>Every method is asynchronous and never blocks the caller: writes go to writer threads (each request to the
+ * one that owns the wallet it draws from) that group many requests into each database transaction (group commit) and completes each future only after that transaction has
  * committed; reads run on the ledger's reader threads. Futures complete on ledger threads: hop to your own event
  * loop (e.g. {@code thenAcceptAsync(..., channel.eventLoop())}) before doing I/O. Refusals complete the future
  * exceptionally with a {@link LedgerException} carrying a {@link LedgerError}; nothing of a refused request is
@@ -89,13 +89,18 @@ public interface Ledger extends AutoCloseable {
     /** Voids an open pending transaction, releasing its reservation (idempotent). */
     CompletableFuture<PendingTransaction> voidPending(long pendingId);
 
-    /** The current cached balance (zero for an account never used). */
+    /** The current cached balance (zero for an account never used); the sum of the shards for a sharded kind. */
     CompletableFuture<Balance> balance(AccountRef account);
 
     /** The normal-side balance from all postings with effective time <= {@code time}. */
     CompletableFuture<Long> balanceAt(AccountRef account, Instant time);
 
-    /** Postings of an account with entryNo > afterEntryNo (start with 0), at most {@code limit} (capped by config). */
+    /**
+     * Postings of an account with entryNo > afterEntryNo (start with 0), at most {@code limit} (capped by config).
+     * For a {@link AccountKind#sharded() sharded} kind (creator earnings, platform revenue) the lines of all shards
+     * come in transaction id order and the cursor is a transaction id: pass back {@link
+     * StatementPage#nextAfterEntryNo()} as it is, either way. balanceAfter is always the whole account's.
+     */
     CompletableFuture<StatementPage> statement(AccountRef account, long afterEntryNo, int limit);
 
     /** Every account's balance by effective time <= asOf. */

@@ -156,14 +156,22 @@ final class LedgerImpl implements Ledger {
         return CompletableFuture.failedFuture(e);
     }
 
+    /** A checked request and its metadata as JSON (built once: it goes into the transaction row). */
+    record Checked(PostRequest request, String metadataJson) {
+    }
+
     /** Checks what can be checked without the database and normalizes times to microseconds. */
     PostRequest validate(PostRequest r) {
+        return check(r).request();
+    }
+
+    private Checked check(PostRequest r) {
         checkKey(r.idempotencyKey());
         if (r.entries().size() < 2 || r.entries().size() > config.maxEntriesPerTransaction()) {
             throw new LedgerException(LedgerError.INVALID_REQUEST, "a transaction needs 2.."
                     + config.maxEntriesPerTransaction() + " entries, got " + r.entries().size());
         }
-        checkMetadata(r.metadata());
+        String metadataJson = checkMetadata(r.metadata());
         Map<String, long[]> perCurrency = new TreeMap<>(); // {debits, credits}
         for (Entry e : r.entries()) {
             if (e.amount() <= 0) {
@@ -187,7 +195,8 @@ final class LedgerImpl implements Ledger {
                     + " characters");
         }
         Instant effective = r.effectiveAt() == null ? null : Schema.micros(r.effectiveAt());
-        return new PostRequest(r.idempotencyKey(), r.type(), effective, r.metadata(), r.entries(), r.externalRef());
+        return new Checked(new PostRequest(r.idempotencyKey(), r.type(), effective, r.metadata(), r.entries(),
+                r.externalRef()), metadataJson);
     }
 
     private static void checkKey(String key) {
@@ -212,17 +221,18 @@ final class LedgerImpl implements Ledger {
 
     @Override
     public CompletableFuture<Posted> post(PostRequest request) {
-        PostRequest r;
+        Checked checked;
         try {
-            r = validate(Objects.requireNonNull(request, "request"));
+            checked = check(Objects.requireNonNull(request, "request"));
         } catch (LedgerException e) {
             return refuse(e);
         }
+        PostRequest r = checked.request();
         String hash = Codec.fingerprint("post", r.type(), r.effectiveAt(), null, r.metadata(), r.entries(), 0,
                 r.externalRef());
         CompletableFuture<Posted> f = new CompletableFuture<>();
         submit(new Commands.Post(r.idempotencyKey(), hash, r.type(), r.effectiveAt(), null, r.metadata(),
-                codec.metadataJson(r.metadata()), r.entries(), null, 0, r.externalRef(), f));
+                checked.metadataJson(), r.entries(), null, 0, r.externalRef(), f));
         return f;
     }
 

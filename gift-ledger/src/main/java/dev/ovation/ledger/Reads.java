@@ -234,11 +234,30 @@ final class Reads {
         return new TrialBalance(asOf, lines, debits, credits);
     }
 
-    void closePeriod(Instant through) {
-        DSLContext db = db();
+    /**
+     * Records the close in one transaction holding the period row exclusively: it waits for batches that read the
+     * closed period before (they hold the row shared), and batches after it see the close (also in other processes).
+     */
+    void closePeriod(Instant through) throws SQLException {
         LocalDateTime t = toDb(micros(through));
-        if (!db.fetchExists(db.selectOne().from(CLOSED).where(C_THROUGH.eq(t)))) {
-            db.insertInto(CLOSED, C_THROUGH, C_AT).values(t, toDb(micros(Instant.now()))).execute();
+        try (Connection conn = dataSource.getConnection()) {
+            boolean auto = conn.getAutoCommit();
+            conn.setAutoCommit(false);
+            try {
+                DSLContext db = DSL.using(conn, dialect, settings);
+                if (db.select(SEQ_NEXT).from(SEQUENCES).where(SEQ_NAME.eq("period")).forUpdate().fetchOne() == null) {
+                    throw new SQLException("ledger_sequences has no 'period' row (migration V5)");
+                }
+                if (!db.fetchExists(db.selectOne().from(CLOSED).where(C_THROUGH.eq(t)))) {
+                    db.insertInto(CLOSED, C_THROUGH, C_AT).values(t, toDb(micros(Instant.now()))).execute();
+                }
+                conn.commit();
+            } catch (SQLException | RuntimeException e) {
+                conn.rollback();
+                throw e;
+            } finally {
+                conn.setAutoCommit(auto);
+            }
         }
     }
 

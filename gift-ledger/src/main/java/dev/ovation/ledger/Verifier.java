@@ -7,7 +7,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.jooq.Cursor;
 import org.jooq.DSLContext;
+import org.jooq.Record2;
 import org.jooq.Field;
 import org.jooq.Record;
 import org.jooq.Table;
@@ -15,6 +17,9 @@ import org.jooq.impl.DSL;
 
 /** Recomputes balances from postings and checks the ledger's invariants. */
 final class Verifier {
+    /** Rows per round trip when streaming balances (MariaDB Connector/J streams a result set with a fetch size). */
+    private static final int STREAM_FETCH_SIZE = 1000;
+
     private Verifier() {
     }
 
@@ -33,20 +38,16 @@ final class Verifier {
         Field<BigDecimal> sTotal = perAccount.field("total", BigDecimal.class);
         Field<Integer> sCount = perAccount.field("n", Integer.class);
         Field<Long> sMax = perAccount.field("max_entry", Long.class);
-        Map<Long, AccountRef> refs = new HashMap<>();
-        Map<Long, Boolean> mayGoNegative = new HashMap<>();
-        for (Record r : db.select(A_ID, A_KIND, A_OWNER, A_CURRENCY).from(ACCOUNTS).fetch()) {
-            AccountRef ref = Reads.ref(r);
-            refs.put(r.get(A_ID), ref);
-            mayGoNegative.put(r.get(A_ID), ref.kind().mayGoNegative());
-        }
-        for (Record r : db.select(B_ACCOUNT, B_BALANCE, B_ENTRIES, B_RESERVED, sTotal, sCount, sMax).from(BALANCES)
-                .leftJoin(perAccount).on(sAccount.eq(B_ACCOUNT)).fetch()) {
+        // Streamed row by row (a cursor with a fetch size): memory does not grow with the number of accounts.
+        try (Cursor<? extends Record> rows = db.select(B_ACCOUNT, B_BALANCE, B_ENTRIES, B_RESERVED, A_KIND, A_OWNER, A_CURRENCY,
+                        sTotal, sCount, sMax).from(BALANCES).leftJoin(ACCOUNTS).on(A_ID.eq(B_ACCOUNT))
+                .leftJoin(perAccount).on(sAccount.eq(B_ACCOUNT)).fetchSize(STREAM_FETCH_SIZE).fetchLazy()) {
+          for (Record r : rows) {
             long id = r.get(B_ACCOUNT);
             BigDecimal total = r.get(sTotal) == null ? BigDecimal.ZERO : r.get(sTotal);
             long n = r.get(sCount) == null ? 0 : r.get(sCount);
             long max = r.get(sMax) == null ? 0 : r.get(sMax);
-            AccountRef ref = refs.get(id);
+            AccountRef ref = r.get(A_KIND) == null ? null : Reads.ref(r);
             if (total.compareTo(BigDecimal.valueOf(r.get(B_BALANCE))) != 0) {
                 add(problems, maxProblems, VerifyReport.Check.BALANCE_MISMATCH, "account " + id + " " + ref
                         + ": cached " + r.get(B_BALANCE) + ", postings sum " + total);
@@ -62,6 +63,7 @@ final class Verifier {
                 add(problems, maxProblems, VerifyReport.Check.NEGATIVE_BALANCE, "account " + id + " " + ref
                         + " is at " + ref.kind().normalBalance(r.get(B_BALANCE)));
             }
+          }
         }
         // Postings whose account has no balance row or a different currency.
         for (Record r : db.select(P_TX, P_SEQ, P_ACCOUNT, P_CURRENCY, A_CURRENCY).from(POSTINGS).leftJoin(ACCOUNTS)
@@ -100,29 +102,41 @@ final class Verifier {
             add(problems, maxProblems, VerifyReport.Check.DUPLICATE_IDEMPOTENCY_KEY, "key " + r.get(T_KEY) + " used "
                     + r.get(uses) + " times");
         }
-        // Reserved = what the open pending transactions hold.
+        // Reserved = what the open pending transactions hold (only open pending lines are held in memory).
         Map<Long, Long> expected = new HashMap<>();
         Map<Long, Map<Long, Long>> perPending = new HashMap<>();
-        for (Record r : db.select(PL_PENDING, PL_ACCOUNT, PL_AMOUNT).from(PENDING_LINES).join(PENDING)
-                .on(PE_ID.eq(PL_PENDING)).where(PE_STATE.eq("OPEN")).fetch()) {
+        Map<Long, AccountKind> kinds = new HashMap<>();
+        for (Record r : db.select(PL_PENDING, PL_ACCOUNT, PL_AMOUNT, A_KIND).from(PENDING_LINES).join(PENDING)
+                .on(PE_ID.eq(PL_PENDING)).join(ACCOUNTS).on(A_ID.eq(PL_ACCOUNT)).where(PE_STATE.eq("OPEN")).fetch()) {
             perPending.computeIfAbsent(r.get(PL_PENDING), k -> new HashMap<>())
                     .merge(r.get(PL_ACCOUNT), r.get(PL_AMOUNT), Math::addExact);
+            kinds.put(r.get(PL_ACCOUNT), AccountKind.valueOf(r.get(A_KIND)));
         }
         for (Map<Long, Long> net : perPending.values()) {
             net.forEach((account, delta) -> {
-                AccountRef ref = refs.get(account);
-                if (ref != null && !ref.kind().mayGoNegative() && ref.kind().normalBalance(delta) < 0) {
-                    expected.merge(account, -ref.kind().normalBalance(delta), Math::addExact);
+                AccountKind kind = kinds.get(account);
+                if (!kind.mayGoNegative() && kind.normalBalance(delta) < 0) {
+                    expected.merge(account, -kind.normalBalance(delta), Math::addExact);
                 }
             });
         }
-        for (Record r : db.select(B_ACCOUNT, B_RESERVED).from(BALANCES).fetch()) {
-            long want = expected.getOrDefault(r.get(B_ACCOUNT), 0L);
-            if (want != r.get(B_RESERVED)) {
-                add(problems, maxProblems, VerifyReport.Check.RESERVED_MISMATCH, "account " + r.get(B_ACCOUNT)
-                        + ": reserved " + r.get(B_RESERVED) + ", open pending hold " + want);
+        try (Cursor<Record2<Long, Long>> rows = db.select(B_ACCOUNT, B_RESERVED).from(BALANCES)
+                .where(B_RESERVED.ne(0L)).fetchSize(STREAM_FETCH_SIZE).fetchLazy()) {
+            for (Record2<Long, Long> r : rows) {
+                long want = expected.getOrDefault(r.value1(), 0L);
+                expected.remove(r.value1());
+                if (want != r.value2()) {
+                    add(problems, maxProblems, VerifyReport.Check.RESERVED_MISMATCH, "account " + r.value1()
+                            + ": reserved " + r.value2() + ", open pending hold " + want);
+                }
             }
         }
+        expected.forEach((account, want) -> {
+            if (want != 0) {
+                add(problems, maxProblems, VerifyReport.Check.RESERVED_MISMATCH, "account " + account
+                        + ": reserved 0, open pending hold " + want);
+            }
+        });
         return new VerifyReport(problems.isEmpty(), accounts, transactions, postings, problems);
     }
 

@@ -661,9 +661,23 @@ final class Writer implements Runnable {
             }
         }
 
-        // 3. Closed period.
-        LocalDateTime closed = db.select(DSL.max(C_THROUGH)).from(CLOSED).fetchOne(0, LocalDateTime.class);
-        Instant closedThrough = fromDb(closed);
+        // 3. Closed period, under the period row held shared until commit (closePeriod holds it exclusively), read
+        //    with a locking read on MariaDB so that an earlier REPEATABLE READ snapshot cannot hide a close.
+        Instant closedThrough;
+        boolean mariadb = dialect.family() == SQLDialect.MARIADB || dialect.family() == SQLDialect.MYSQL;
+        try (java.sql.Statement st = conn.createStatement()) {
+            try (java.sql.ResultSet r = st.executeQuery("SELECT next_value FROM ledger_sequences WHERE name = 'period'"
+                    + (mariadb ? " LOCK IN SHARE MODE" : " FOR UPDATE"))) {
+                if (!r.next()) {
+                    throw new SQLException("ledger_sequences has no 'period' row (migration V5)");
+                }
+            }
+            try (java.sql.ResultSet r = st.executeQuery("SELECT MAX(closed_through) FROM ledger_closed_periods"
+                    + (mariadb ? " LOCK IN SHARE MODE" : ""))) {
+                r.next();
+                closedThrough = fromDb(r.getObject(1, LocalDateTime.class));
+            }
+        }
 
         // 4. Lock every balance row the batch touches, in ascending account id.
         Set<Long> accounts = new TreeSet<>();

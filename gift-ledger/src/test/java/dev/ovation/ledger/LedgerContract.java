@@ -499,7 +499,7 @@ abstract class LedgerContract {
         await(ledger.gift("v1", "c1", "rose", 1, 4, 5000, "g", Map.of()));
         assertVerifies();
         long wallet = await(ledger.balance(AccountRef.viewerWallet("v1"))).accountId();
-        sql("UPDATE ledger_balances SET balance = balance - 1 WHERE account_id = " + wallet);
+        sql("UPDATE ledger_balances SET balance = balance - 1, reserved = 7 WHERE account_id = " + wallet);
         // A forged posting with no counterpart.
         sql("INSERT INTO ledger_transactions (id, idempotency_key, request_hash, type, effective_at, posted_at, metadata)"
                 + " VALUES (999999999, 'forged', '" + "0".repeat(64) + "', 'ADJUSTMENT', '2026-01-01 00:00:00',"
@@ -514,7 +514,7 @@ abstract class LedgerContract {
         assertThat(report.problems()).extracting(VerifyReport.Problem::check).contains(
                 VerifyReport.Check.BALANCE_MISMATCH, VerifyReport.Check.ENTRY_COUNT_MISMATCH,
                 VerifyReport.Check.CURRENCY_UNBALANCED, VerifyReport.Check.TRANSACTION_UNBALANCED,
-                VerifyReport.Check.EMPTY_TRANSACTION);
+                VerifyReport.Check.EMPTY_TRANSACTION, VerifyReport.Check.RESERVED_MISMATCH);
     }
 
     @Test
@@ -529,6 +529,43 @@ abstract class LedgerContract {
         assertThat(onTime.effectiveAt()).isEqualTo(cut);
         assertThat(coins(w)).isEqualTo(5);
         assertThat(meters.counter("ledger.rejections", "reason", "PERIOD_CLOSED").count()).isEqualTo(1);
+    }
+
+    @Test
+    void closingAPeriodIsOrderedAgainstBatchesInFlightAlsoFromOtherProcesses() throws Exception {
+        Instant t0 = Instant.now().minus(1, ChronoUnit.HOURS).truncatedTo(ChronoUnit.MICROS);
+        Instant cut = t0.plusSeconds(1);
+        boolean mariadb = dialect.family() != SQLDialect.H2;
+        grant("v1", 100);
+        // A batch in flight elsewhere (it holds the period row as every batch does): the close waits for it.
+        CompletableFuture<Void> close;
+        try (Connection batch = dataSource.getConnection(); Statement s = batch.createStatement()) {
+            batch.setAutoCommit(false);
+            s.executeQuery("SELECT next_value FROM ledger_sequences WHERE name = 'period'"
+                    + (mariadb ? " LOCK IN SHARE MODE" : " FOR UPDATE")).close();
+            close = ledger.closePeriod(cut);
+            Thread.sleep(300);
+            assertThat(close).as("close waits for the batch in flight").isNotDone();
+            batch.commit();
+        }
+        await(close);
+        // A close in progress elsewhere (it holds the period row exclusively): a gift waits, then sees it.
+        CompletableFuture<Posted> late;
+        Instant cut2 = t0.plusSeconds(2);
+        try (Connection closer = dataSource.getConnection(); Statement s = closer.createStatement()) {
+            closer.setAutoCommit(false);
+            s.executeQuery("SELECT next_value FROM ledger_sequences WHERE name = 'period' FOR UPDATE").close();
+            late = ledger.post(new PostRequest("late", TransactionType.ADJUSTMENT, cut.plusMillis(500), Map.of(),
+                    List.of(Entry.debit(AccountRef.viewerWallet("v1"), 1), Entry.credit(PROMO, 1))));
+            Thread.sleep(300);
+            assertThat(late).as("the batch waits for the close in progress").isNotDone();
+            s.executeUpdate("INSERT INTO ledger_closed_periods (closed_through, closed_at) VALUES ('"
+                    + java.time.LocalDateTime.ofInstant(cut2, java.time.ZoneOffset.UTC).toString().replace('T', ' ') + "', '2026-01-01 00:00:00')");
+            closer.commit();
+        }
+        assertThat(errorOf(late)).isEqualTo(LedgerError.PERIOD_CLOSED);
+        assertThat(coins(AccountRef.viewerWallet("v1"))).isEqualTo(100);
+        assertVerifies();
     }
 
     @Test
