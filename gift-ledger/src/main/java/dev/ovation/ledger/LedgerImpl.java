@@ -31,6 +31,8 @@ final class LedgerImpl implements Ledger {
     private final Codec codec = new Codec();
     private final Writer writer;
     private final List<Writer> writers = new ArrayList<>();
+    /** The writers' queues; a field, because a Micrometer gauge holds its object only weakly. */
+    private final List<java.util.concurrent.BlockingQueue<Commands>> queues = new ArrayList<>();
     private final Reads reads;
     private final List<Thread> writerThreads = new ArrayList<>();
     private final ExecutorService readers;
@@ -50,7 +52,6 @@ final class LedgerImpl implements Ledger {
         // their batches share no row at all and commit in parallel. Embedded H2 commits in-process: one writer.
         int count = dialect.family() == SQLDialect.H2 ? 1 : config.writerThreads();
         int perQueue = Math.max(1, (config.maxQueuedRequests() + count - 1) / count);
-        List<java.util.concurrent.BlockingQueue<Commands>> queues = new ArrayList<>();
         for (int i = 0; i < count; i++) {
             queues.add(new java.util.concurrent.ArrayBlockingQueue<>(perQueue));
         }

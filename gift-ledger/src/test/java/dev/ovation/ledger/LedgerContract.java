@@ -688,6 +688,8 @@ abstract class LedgerContract {
         assertThat(meters.counter("ledger.transactions", "type", "PROMO_GRANT").count()).isEqualTo(1);
         assertThat(meters.find("ledger.batch.size").summary().count()).isGreaterThanOrEqualTo(2);
         assertThat(meters.find("ledger.commit.latency").timer().count()).isGreaterThanOrEqualTo(2);
+        System.gc(); // a gauge holds its object weakly: the queues must stay reachable
+        assertThat(meters.find("ledger.queue.depth").gauge().value()).isZero();
     }
 
     @Test
