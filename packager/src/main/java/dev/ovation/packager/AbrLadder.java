@@ -273,6 +273,7 @@ final class AbrLadder {
         } catch (RuntimeException e) {
             log.error("channel {}: ABR supervisor failed", handle, e);
         } finally {
+            closed = true; // the publisher's side stops enqueuing
             if (gaveUp) {
                 source.setRenditions(List.of());
             }
