@@ -193,6 +193,13 @@ final class AbrLadder {
         return null;
     }
 
+    /** The recent source segment starts as "msn@pts-ms", for logs. */
+    List<String> segmentStarts() {
+        synchronized (segmentStarts) {
+            return segmentStarts.stream().map(s -> s[1] + "@" + s[0] / 90).toList();
+        }
+    }
+
     long pdtBaseMillis() {
         return pdtBaseMillis;
     }
@@ -362,7 +369,7 @@ final class AbrLadder {
                     "-vf", "scale=-2:" + r.height(), "-pix_fmt", "yuv420p",
                     "-b:v", r.videoKbps() + "k", "-maxrate", r.videoKbps() + "k", "-bufsize", 2 * r.videoKbps() + "k",
                     "-force_key_frames", "source", "-forced-idr", "1", "-g", "100000", "-sc_threshold", "0",
-                    "-fps_mode", "passthrough", "-flvflags", "no_duration_filesize", "-f", "flv",
+                    "-fps_mode", "passthrough", "-enc_time_base:v", "1:1000", "-flvflags", "no_duration_filesize", "-f", "flv",
                     "tcp://127.0.0.1:" + outputs.get(i).getLocalPort()));
         }
         return c;

@@ -75,6 +75,7 @@ final class SessionSink implements MediaSink {
     private long mediaAnchorMillis;
     private long nextAudioTicks = -1;
     private long renditionShiftMillis;
+    private int alignMisses;
 
     // cutting
     private boolean videoStarted;
@@ -377,6 +378,11 @@ final class SessionSink implements MediaSink {
                         ? alignedTo.sourceSegmentAt((f.dtsMillis() + f.ctsMillis()) * 90) : null;
                 if (start == null) {
                     metrics.dropped("abr-align");
+                    if (f.video() && f.keyframe() && alignMisses++ < 3) {
+                        log.info("channel {} session {}: keyframe at {} ms (pts {}) starts no source segment {}; "
+                                + "waiting for one", channel.handle(), sessionId, f.dtsMillis(),
+                                f.dtsMillis() + f.ctsMillis(), alignedTo.segmentStarts());
+                    }
                     return;
                 }
                 channel.startAt(start[0]);
