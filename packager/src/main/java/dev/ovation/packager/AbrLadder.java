@@ -241,7 +241,8 @@ final class AbrLadder {
         try {
             while (!closed) {
                 Inputs in = inputs;
-                if (in == null) {
+                if (in == null) { // the stream has no H.264 video (any more)
+                    source.setRenditions(List.of());
                     Item item = queue.poll(200, TimeUnit.MILLISECONDS);
                     consumed(item);
                     continue;

@@ -157,6 +157,7 @@ public final class Packager implements PublishListener, AutoCloseable {
         SessionSink sink = new SessionSink(channel, session.sessionId(), config, metrics, nanoClock, wallClock,
                 recording, ladder, null);
         channel.attach(sink);
+        channel.setRenditions(List.of()); // a previous session's renditions; this session's ladder lists its own
         log.info("channel {}: publish session {} started", handle, session.sessionId());
         return sink;
     }
