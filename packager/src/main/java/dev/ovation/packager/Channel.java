@@ -25,6 +25,9 @@ final class Channel {
     private final String handle;
     private final String streamId;
     private final PackagerConfig config;
+    private final Channel parent;
+    private final String rendition;
+    private volatile List<Channel> renditions = List.of();
     private final Object lock = new Object();
 
     // guarded by lock
@@ -61,9 +64,16 @@ final class Channel {
     }
 
     Channel(String handle, String streamId, PackagerConfig config) {
+        this(handle, streamId, config, null, null);
+    }
+
+    /** A channel; with {@code parent} and {@code rendition} an ABR rendition of the parent's stream. */
+    Channel(String handle, String streamId, PackagerConfig config, Channel parent, String rendition) {
         this.handle = handle;
         this.streamId = streamId;
         this.config = config;
+        this.parent = parent;
+        this.rendition = rendition;
         this.snapshot = new Snapshot(handle, streamId, 0, List.of(), 0, 0, null, 0, Map.of(), false, stream);
     }
 
@@ -73,6 +83,52 @@ final class Channel {
 
     Snapshot snapshot() {
         return snapshot;
+    }
+
+    /** The source channel of a rendition, or null for a source channel. */
+    Channel parent() {
+        return parent;
+    }
+
+    /** The rendition's name (its path segment), or null for a source channel. */
+    String rendition() {
+        return rendition;
+    }
+
+    /** The ABR renditions of this (source) channel, highest first; empty without a ladder. */
+    List<Channel> renditions() {
+        return renditions;
+    }
+
+    /** Replaces the renditions the playlists list (the ladder's current rendition channels). */
+    void setRenditions(List<Channel> list) {
+        renditions = List.copyOf(list);
+    }
+
+    /** The rendition named {@code name}, if any. */
+    java.util.Optional<Channel> renditionNamed(String name) {
+        for (Channel c : renditions) {
+            if (c.rendition.equals(name)) {
+                return java.util.Optional.of(c);
+            }
+        }
+        return java.util.Optional.empty();
+    }
+
+    /**
+     * Numbers the first segment of an empty channel {@code msn} (a rendition takes the number of the source's
+     * segment that starts at the same time, so both playlists count alike). Ignored once the channel has media.
+     */
+    void startAt(long msn) {
+        List<Waiter> ready;
+        synchronized (lock) {
+            if (!segments.isEmpty() || open != null || msn < 0) {
+                return;
+            }
+            nextMsn = msn;
+            ready = publish();
+        }
+        complete(ready);
     }
 
     /** Makes {@code session} the one whose media is appended; a previous session is superseded. */

@@ -117,20 +117,34 @@ public final class HlsOrigin {
         String path = q.path();
         String rest = path.substring(PATH_PREFIX.length());
         int slash = rest.indexOf('/');
-        if (slash <= 0 || rest.indexOf('/', slash + 1) >= 0) {
+        if (slash <= 0) {
             r.error(HttpResponseStatus.NOT_FOUND, "other");
             return;
         }
         String handle = rest.substring(0, slash);
         String file = rest.substring(slash + 1);
+        String renditionName = null;
+        int second = file.indexOf('/');
+        if (second >= 0) { // {handle}/{rendition}/{file}: an ABR rendition
+            renditionName = file.substring(0, second);
+            file = file.substring(second + 1);
+            if (renditionName.isEmpty() || file.indexOf('/') >= 0) {
+                r.error(HttpResponseStatus.NOT_FOUND, "other");
+                return;
+            }
+        }
         Optional<Channel> found = Packager.HANDLE.matcher(handle).matches() ? packager.channel(handle) : Optional.empty();
+        if (renditionName != null) {
+            String name = renditionName;
+            found = found.flatMap(c -> c.renditionNamed(name));
+        }
         if (found.isEmpty() || !found.get().snapshot().hasMedia()) {
             r.error(HttpResponseStatus.NOT_FOUND, kind(file));
             return;
         }
         Channel channel = found.get();
         Snapshot s = channel.snapshot();
-        if (file.equals(Playlists.MULTIVARIANT_PLAYLIST)) {
+        if (file.equals(Playlists.MULTIVARIANT_PLAYLIST) && renditionName == null) {
             r.playlist(rendered(channel, s, MULTIVARIANT), "playlist");
         } else if (file.equals(Playlists.MEDIA_PLAYLIST)) {
             mediaPlaylist(r, channel, s, q);
@@ -205,10 +219,10 @@ public final class HlsOrigin {
             return cached;
         }
         String text = switch (kind) {
-            case MEDIA -> playlists.media(s, false, false);
-            case MEDIA_SKIP -> playlists.media(s, true, false);
-            case MEDIA_SKIP_V2 -> playlists.media(s, true, true);
-            default -> playlists.multivariant(s);
+            case MEDIA -> playlists.media(s, false, false, reports(channel));
+            case MEDIA_SKIP -> playlists.media(s, true, false, reports(channel));
+            case MEDIA_SKIP_V2 -> playlists.media(s, true, true, reports(channel));
+            default -> playlists.multivariant(variants(channel, s));
         };
         byte[] body = text.getBytes(StandardCharsets.UTF_8);
         CRC32 crc = new CRC32();
@@ -217,6 +231,42 @@ public final class HlsOrigin {
                 "\"" + Long.toHexString(s.version()) + "-" + Long.toHexString(crc.getValue()) + "\"");
         channel.cache(kind, r);
         return r;
+    }
+
+    /**
+     * EXT-X-RENDITION-REPORT for the other renditions of the channel's stream (none without an ABR ladder). URIs are
+     * relative to the playlist: the source's is {@code /hls/{handle}/media.m3u8}, a rendition's
+     * {@code /hls/{handle}/{name}/media.m3u8}. Rendered with the playlist, so as fresh as the channel's last update.
+     */
+    private static List<Playlists.Report> reports(Channel channel) {
+        Channel source = channel.parent() != null ? channel.parent() : channel;
+        List<Channel> renditions = source.renditions();
+        if (renditions.isEmpty()) {
+            return List.of();
+        }
+        boolean fromRendition = channel.parent() != null;
+        List<Playlists.Report> reports = new java.util.ArrayList<>(renditions.size());
+        if (fromRendition) {
+            reports.add(new Playlists.Report("../" + Playlists.MEDIA_PLAYLIST, source.snapshot()));
+        }
+        for (Channel c : renditions) {
+            if (c != channel) {
+                String uri = (fromRendition ? "../" : "") + c.rendition() + "/" + Playlists.MEDIA_PLAYLIST;
+                reports.add(new Playlists.Report(uri, c.snapshot()));
+            }
+        }
+        return reports;
+    }
+
+    /** The source and its ABR renditions for the multivariant playlist. */
+    private static List<Playlists.Variant> variants(Channel channel, Snapshot s) {
+        List<Channel> renditions = channel.renditions();
+        List<Playlists.Variant> variants = new java.util.ArrayList<>(1 + renditions.size());
+        variants.add(new Playlists.Variant(Playlists.MEDIA_PLAYLIST, s));
+        for (Channel c : renditions) {
+            variants.add(new Playlists.Variant(c.rendition() + "/" + Playlists.MEDIA_PLAYLIST, c.snapshot()));
+        }
+        return variants;
     }
 
     /** The draft: more than two segments beyond the last one, or more parts ahead than the advance part limit. */

@@ -9,6 +9,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -37,6 +43,8 @@ public final class Packager implements PublishListener, AutoCloseable {
     private final SecureRandom random = new SecureRandom();
     private final HlsOrigin origin;
     private final Recorder recorder;
+    private final AbrConfig abr;
+    private final Set<AbrLadder> ladders = ConcurrentHashMap.newKeySet();
 
     /** A packager without recording. */
     public Packager(PackagerConfig config, MeterRegistry registry) {
@@ -52,8 +60,22 @@ public final class Packager implements PublishListener, AutoCloseable {
         this(config, RecordingConfig.disabled(), registry, nanoClock, wallClock);
     }
 
+    /**
+     * A packager that records when {@code recording.enabled()} and runs an ABR ladder per live H.264 stream when
+     * {@code abr.enabled()}; close it at shutdown (it stops and reaps the ladders' processes).
+     */
+    public Packager(PackagerConfig config, RecordingConfig recording, AbrConfig abr, MeterRegistry registry) {
+        this(config, recording, abr, registry, System::nanoTime, System::currentTimeMillis);
+    }
+
     Packager(PackagerConfig config, RecordingConfig recording, MeterRegistry registry, LongSupplier nanoClock,
              LongSupplier wallClock) {
+        this(config, recording, AbrConfig.disabled(), registry, nanoClock, wallClock);
+    }
+
+    Packager(PackagerConfig config, RecordingConfig recording, AbrConfig abr, MeterRegistry registry,
+             LongSupplier nanoClock, LongSupplier wallClock) {
+        this.abr = Objects.requireNonNull(abr, "abr");
         this.config = Objects.requireNonNull(config, "config");
         this.metrics = new PackagerMetrics(Objects.requireNonNull(registry, "registry"));
         this.nanoClock = nanoClock;
@@ -67,9 +89,27 @@ public final class Packager implements PublishListener, AutoCloseable {
     /** Finishes pending recording writes (bounded wait). Live channels stay in memory until the packager is dropped. */
     @Override
     public void close() {
+        List<CompletableFuture<Void>> stopping = new ArrayList<>();
+        for (AbrLadder ladder : ladders) {
+            ladder.close();
+            stopping.add(ladder.terminated());
+        }
+        try {
+            CompletableFuture.allOf(stopping.toArray(CompletableFuture[]::new))
+                    .get(4 * abr.killTimeoutMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            log.warn("ABR ladders not stopped in time: {}", e.toString());
+        }
         if (recorder != null) {
             recorder.close();
         }
+    }
+
+    /** The ABR ladders running (one per live publish session with the ladder on); for tests and shutdown. */
+    Set<AbrLadder> ladders() {
+        return Set.copyOf(ladders);
     }
 
     public PackagerConfig config() {
@@ -105,8 +145,19 @@ public final class Packager implements PublishListener, AutoCloseable {
             return new DroppingSink(metrics, "max-channels");
         }
         Recorder.Recording recording = recorder != null ? recorder.start(handle, session.sessionId(), now) : null;
-        SessionSink sink = new SessionSink(channel, session.sessionId(), config, metrics, nanoClock, wallClock, recording);
+        AbrLadder ladder = null;
+        if (abr.enabled()) {
+            Channel source = channel;
+            ladder = new AbrLadder(handle, session.sessionId(), channel, abr, config, metrics, nanoClock, wallClock,
+                    name -> new Channel(handle, newStreamId(), config, source, name));
+            AbrLadder started = ladder;
+            ladders.add(started);
+            started.terminated().whenComplete((v, e) -> ladders.remove(started));
+        }
+        SessionSink sink = new SessionSink(channel, session.sessionId(), config, metrics, nanoClock, wallClock,
+                recording, ladder, null);
         channel.attach(sink);
+        channel.setRenditions(List.of()); // a previous session's renditions; this session's ladder lists its own
         log.info("channel {}: publish session {} started", handle, session.sessionId());
         return sink;
     }

@@ -20,6 +20,8 @@ final class PackagerMetrics {
     final Counter blockedReloads;
     final Counter blockedTimeouts;
     final Counter bytesOut;
+    final Counter abrRestarts;
+    final java.util.concurrent.atomic.AtomicInteger abrProcesses = new java.util.concurrent.atomic.AtomicInteger();
     private final ConcurrentMap<String, Counter> dropped = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> requests = new ConcurrentHashMap<>();
 
@@ -45,6 +47,11 @@ final class PackagerMetrics {
                 .description("Held requests answered 503 because the media did not appear in time").register(registry);
         bytesOut = Counter.builder("ovation.hls.bytes.out").baseUnit("bytes")
                 .description("Response body bytes sent by the origin").register(registry);
+        abrRestarts = Counter.builder("ovation.hls.abr.restarts")
+                .description("ABR ladder ffmpeg processes restarted after they died").register(registry);
+        io.micrometer.core.instrument.Gauge.builder("ovation.hls.abr.processes", abrProcesses,
+                java.util.concurrent.atomic.AtomicInteger::get).description("ABR ladder ffmpeg processes running")
+                .register(registry);
     }
 
     void dropped(String reason) {

@@ -66,6 +66,20 @@ final class Playlists {
      * @param skipV2 the client asked {@code _HLS_skip=v2} (date ranges skipped too; this packager writes none)
      */
     String media(Snapshot s, boolean skip, boolean skipV2) {
+        return media(s, skip, skipV2, List.of());
+    }
+
+    /** Another rendition of the same stream, for EXT-X-RENDITION-REPORT: its playlist URI (relative) and state. */
+    record Report(String uri, Snapshot snapshot) {}
+
+    /** A variant of the multivariant playlist: its media playlist URI (relative) and state. */
+    record Variant(String uri, Snapshot snapshot) {}
+
+    /**
+     * The media playlist with an EXT-X-RENDITION-REPORT for each of {@code reports} that has media (the other
+     * renditions of the stream).
+     */
+    String media(Snapshot s, boolean skip, boolean skipV2, List<Report> reports) {
         List<Segment> window = s.segments().subList(s.windowStart(), s.segments().size());
         OpenSegment open = s.openSegment();
         long edgeTicks = 0;
@@ -158,7 +172,33 @@ final class Playlists {
             b.append("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"").append(partName(s.streamId(), s.nextMsn(), s.nextPartIndex()))
                     .append("\"\n");
         }
+        for (Report r : reports) {
+            renditionReport(b, r);
+        }
         return b.toString();
+    }
+
+    /** LAST-MSN/LAST-PART: the newest part the other rendition has published (the open segment's, when it has one). */
+    private static void renditionReport(StringBuilder b, Report r) {
+        Snapshot o = r.snapshot();
+        OpenSegment open = o.openSegment();
+        long msn;
+        int part;
+        if (open != null && !open.parts().isEmpty()) {
+            msn = open.msn();
+            part = open.parts().size() - 1;
+        } else if (!o.segments().isEmpty()) {
+            Segment last = o.segments().getLast();
+            msn = last.msn();
+            part = last.parts().size() - 1;
+        } else {
+            return;
+        }
+        b.append("#EXT-X-RENDITION-REPORT:URI=\"").append(r.uri()).append("\",LAST-MSN=").append(msn);
+        if (part >= 0) {
+            b.append(",LAST-PART=").append(part);
+        }
+        b.append('\n');
     }
 
     private int map(StringBuilder b, Snapshot s, int initId, int currentInit, boolean first) {
@@ -184,6 +224,29 @@ final class Playlists {
 
     /** The multivariant playlist: one variant, described from the stream itself. */
     String multivariant(Snapshot s) {
+        return multivariant(List.of(new Variant(MEDIA_PLAYLIST, s)));
+    }
+
+    /**
+     * The multivariant playlist: one EXT-X-STREAM-INF per variant that has media (the source first, then the ABR
+     * renditions), each described from its own stream: BANDWIDTH (peak segment bitrate), AVERAGE-BANDWIDTH, CODECS,
+     * RESOLUTION, FRAME-RATE.
+     */
+    String multivariant(List<Variant> variants) {
+        StringBuilder b = new StringBuilder(256 * variants.size());
+        b.append("#EXTM3U\n#EXT-X-VERSION:6\n");
+        boolean first = true;
+        for (Variant v : variants) {
+            if (first || v.snapshot().hasMedia()) {
+                streamInf(b, v);
+            }
+            first = false;
+        }
+        return b.toString();
+    }
+
+    private static void streamInf(StringBuilder b, Variant v) {
+        Snapshot s = v.snapshot();
         long peak = 0;
         long bits = 0;
         long ticks = 0;
@@ -204,8 +267,6 @@ final class Playlists {
         }
         long average = ticks > 0 ? bits * 90_000 / ticks : 0;
         Snapshot.StreamInfo info = s.stream();
-        StringBuilder b = new StringBuilder(256);
-        b.append("#EXTM3U\n#EXT-X-VERSION:6\n");
         b.append("#EXT-X-STREAM-INF:BANDWIDTH=").append(Math.max(peak, average));
         if (average > 0) {
             b.append(",AVERAGE-BANDWIDTH=").append(average);
@@ -217,7 +278,6 @@ final class Playlists {
         if (info.video() && info.frameRate() > 0) {
             b.append(",FRAME-RATE=").append(String.format(Locale.ROOT, "%.3f", info.frameRate()));
         }
-        b.append('\n').append(MEDIA_PLAYLIST).append('\n');
-        return b.toString();
+        b.append('\n').append(v.uri()).append('\n');
     }
 }

@@ -74,6 +74,8 @@ final class SessionSink implements MediaSink {
     private long wallAnchorMillis;
     private long mediaAnchorMillis;
     private long nextAudioTicks = -1;
+    private long renditionShiftMillis;
+    private int alignMisses;
 
     // cutting
     private boolean videoStarted;
@@ -93,9 +95,27 @@ final class SessionSink implements MediaSink {
     private int segmentVideoFrames;
 
     private final Recorder.Recording recording;
+    /** The source session's ABR ladder (fed with every frame), or null. */
+    private final AbrLadder ladder;
+    /** For an ABR rendition: the ladder whose source timeline this session's frames are on, or null. */
+    private final AbrLadder alignedTo;
 
     SessionSink(Channel channel, String sessionId, PackagerConfig config, PackagerMetrics metrics,
                 LongSupplier nanoClock, LongSupplier wallClock, Recorder.Recording recording) {
+        this(channel, sessionId, config, metrics, nanoClock, wallClock, recording, null, null);
+    }
+
+    /**
+     * @param ladder    the ABR ladder to feed (source sessions), or null
+     * @param alignedTo for a rendition session: the ladder of its source; its frames carry the source's timeline
+     *                  milliseconds (no offset, no smoothing), PROGRAM-DATE-TIME comes from the source's anchor, and
+     *                  the first segment starts where a source segment starts, with its media sequence number
+     */
+    SessionSink(Channel channel, String sessionId, PackagerConfig config, PackagerMetrics metrics,
+                LongSupplier nanoClock, LongSupplier wallClock, Recorder.Recording recording, AbrLadder ladder,
+                AbrLadder alignedTo) {
+        this.ladder = ladder;
+        this.alignedTo = alignedTo;
         this.channel = channel;
         this.recording = recording;
         this.sessionId = sessionId;
@@ -140,6 +160,9 @@ final class SessionSink implements MediaSink {
         probe.clear();
         if (recording != null) {
             recording.finish();
+        }
+        if (ladder != null) {
+            ladder.close();
         }
         channel.detach(this, wallClock.getAsLong());
         log.info("channel {} session {} ended: {}", channel.handle(), sessionId, reason);
@@ -312,6 +335,10 @@ final class SessionSink implements MediaSink {
             ts = new TsWriter(v, a);
         }
         updateStreamInfo(0);
+        if (ladder != null) {
+            ladder.configure(videoTrack != null ? videoCodec : null, videoTrack != null ? videoRecord : null,
+                    audioRecord);
+        }
         log.info("channel {} session {}: packaging {} as {}", channel.handle(), sessionId,
                 tracks.stream().map(Track::codecString).toList(), config.format());
     }
@@ -341,7 +368,32 @@ final class SessionSink implements MediaSink {
             return;
         }
         long out = f.dtsMillis() + offsetMillis;
-        if (!anchored) {
+        if (alignedTo != null) {
+            // A rendition: its timestamps are the source's timeline, but ffmpeg's output has no B-frames, so its DTS
+            // is the source's PTS. It starts on a keyframe whose PTS is that of a source segment's first frame, and
+            // all its timestamps move back by that frame's composition offset: its DTS then equal the source's, so
+            // segments are cut and dated alike.
+            if (!anchored) {
+                long[] start = f.video() && f.keyframe()
+                        ? alignedTo.sourceSegmentAt((f.dtsMillis() + f.ctsMillis()) * 90) : null;
+                if (start == null) {
+                    metrics.dropped("abr-align");
+                    if (f.video() && f.keyframe() && alignMisses++ < 3) {
+                        log.info("channel {} session {}: keyframe at {} ms (pts {}) starts no source segment {}; "
+                                + "waiting for one", channel.handle(), sessionId, f.dtsMillis(),
+                                f.dtsMillis() + f.ctsMillis(), alignedTo.segmentStarts());
+                    }
+                    return;
+                }
+                channel.startAt(start[0]);
+                renditionShiftMillis = start[1];
+                anchored = true;
+                wallAnchorMillis = alignedTo.pdtBaseMillis();
+                mediaAnchorMillis = 0;
+                lastOutMillis = f.dtsMillis() - renditionShiftMillis;
+            }
+            out = f.dtsMillis() - renditionShiftMillis;
+        } else if (!anchored) {
             long end = channel.timelineEndTicks();
             long start = end < 0 ? FIRST_TIMELINE_MILLIS : (end + 89) / 90 + 1;
             offsetMillis = start - f.dtsMillis();
@@ -350,6 +402,9 @@ final class SessionSink implements MediaSink {
             lastOutMillis = out;
             wallAnchorMillis = f.wallClockMillis();
             mediaAnchorMillis = out;
+            if (ladder != null) {
+                ladder.anchor(wallAnchorMillis - mediaAnchorMillis);
+            }
         } else if (out > lastOutMillis + config.maxTimestampGapMillis()
                 || out < lastOutMillis - config.maxTimestampGapMillis()) {
             long continueAt = lastOutMillis + Math.max(1, lastVideoDuration / 90);
@@ -373,7 +428,10 @@ final class SessionSink implements MediaSink {
             if (pendingVideo != null && dts <= pendingVideoDts) {
                 dts = pendingVideoDts + 1;
             }
-            onVideo(f, dts);
+            onVideo(f, dts); // first: a segment it starts is known before ffmpeg can return the frame
+            if (ladder != null) {
+                ladder.video(dts / 90, f.ctsMillis(), f.keyframe(), f.data());
+            }
         } else {
             if (videoTrack != null && !videoStarted) {
                 metrics.dropped("before-keyframe");
@@ -386,6 +444,9 @@ final class SessionSink implements MediaSink {
                     metrics.audioResyncs.increment();
                 }
                 nextAudioTicks = actual;
+            }
+            if (ladder != null) {
+                ladder.audio(out, f.data());
             }
             Sample s = new Sample(nextAudioTicks, AAC_FRAME_SAMPLES, 0, true, f.data(), f.arrivalNanos());
             nextAudioTicks += AAC_FRAME_SAMPLES;
@@ -422,7 +483,7 @@ final class SessionSink implements MediaSink {
                 } else {
                     cutPart(pendingVideoDts, f.arrivalNanos());
                 }
-                openPart(pendingVideoDts, pendingVideo.keyframe());
+                openPart(pendingVideoDts, pendingVideo.keyframe(), pendingVideo.ctsMillis());
             }
             partVideo.add(new Sample(pendingVideoDts, (int) Math.min(duration, Integer.MAX_VALUE),
                     pendingVideo.ctsMillis() * 90, pendingVideo.keyframe(), pendingVideo.data(),
@@ -446,7 +507,7 @@ final class SessionSink implements MediaSink {
             }
         }
         if (!partOpen) {
-            openPart(dts, f.keyframe());
+            openPart(dts, f.keyframe(), f.ctsMillis());
         }
         pendingVideo = f;
         pendingVideoDts = dts;
@@ -465,7 +526,7 @@ final class SessionSink implements MediaSink {
                 }
             }
             if (!partOpen) {
-                openPart(start, true);
+                openPart(start, true, 0);
             }
             partAudio.add(s);
         } else if (partOpen) {
@@ -479,11 +540,14 @@ final class SessionSink implements MediaSink {
         }
     }
 
-    private void openPart(long start, boolean independent) {
+    private void openPart(long start, boolean independent, int ctsMillis) {
         partOpen = true;
         partStart = start;
         partIndependent = independent;
         if (!segmentOpen) {
+            if (ladder != null) {
+                ladder.segmentStart(start, ctsMillis, channel.snapshot().nextMsn());
+            }
             segmentOpen = true;
             segmentStart = start;
             segmentVideoFrames = 0;

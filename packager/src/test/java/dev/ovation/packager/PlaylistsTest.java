@@ -119,4 +119,48 @@ class PlaylistsTest {
                 media.m3u8
                 """);
     }
+
+    @Test
+    void mediaPlaylistReportsTheOtherRenditionsLastPart() {
+        List<Segment> segs = List.of(segment(5, 0, false, T0, 6, 30_000), segment(6, 0, false, T0 + 2000, 6, 30_000));
+        OpenSegment open = new OpenSegment(7, 0, false, true, T0 + 4000, parts(7, 2, 30_000));
+        Snapshot s = new Snapshot("alice", "abc", 1, segs, 0, 0, open, 7, Map.of(), true, info);
+        // 480p: segment 7 has one part so far; 240p: between segments (its last is 6, with 6 parts); 144p: no media
+        Snapshot r480 = new Snapshot("alice", "d", 1, segs, 0, 0, new OpenSegment(7, 0, false, true, T0 + 4000,
+                parts(7, 1, 30_000)), 7, Map.of(), true, info);
+        Snapshot r240 = new Snapshot("alice", "e", 1, segs, 0, 0, null, 7, Map.of(), true, info);
+        Snapshot r144 = new Snapshot("alice", "f", 1, List.of(), 0, 0, null, 0, Map.of(), true, info);
+        String text = playlists.media(s, false, false, List.of(new Playlists.Report("480p/media.m3u8", r480),
+                new Playlists.Report("240p/media.m3u8", r240), new Playlists.Report("144p/media.m3u8", r144)));
+        assertThat(text).endsWith("""
+                #EXT-X-PRELOAD-HINT:TYPE=PART,URI="abc-7.2.m4s"
+                #EXT-X-RENDITION-REPORT:URI="480p/media.m3u8",LAST-MSN=7,LAST-PART=0
+                #EXT-X-RENDITION-REPORT:URI="240p/media.m3u8",LAST-MSN=6,LAST-PART=5
+                """);
+        assertThat(playlists.media(s, false, false)).as("one rendition: no report").doesNotContain("RENDITION-REPORT");
+        assertThat(playlists.media(s, true, false, List.of(new Playlists.Report("480p/media.m3u8", r480))))
+                .as("delta updates carry them too").contains("#EXT-X-RENDITION-REPORT:URI=\"480p/media.m3u8\"");
+    }
+
+    @Test
+    void multivariantPlaylistListsTheSourceAndEachRenditionWithMedia() {
+        List<Segment> segs = List.of(new Segment(0, 0, false, true, T0, 180_000, parts(0, 1, 180_000), 500_000));
+        Snapshot s = new Snapshot("alice", "abc", 1, segs, 0, 0, null, 1, Map.of(), true, info);
+        Snapshot r240 = new Snapshot("alice", "d", 1, List.of(new Segment(0, 0, false, true, T0, 180_000,
+                parts(0, 1, 180_000), 100_000)), 0, 0, null, 1, Map.of(), true,
+                new StreamInfo("avc1.64000c,mp4a.40.2", 426, 240, 29.97, true, true));
+        Snapshot empty = new Snapshot("alice", "e", 1, List.of(), 0, 0, null, 0, Map.of(), true, info);
+        assertThat(playlists.multivariant(List.of(new Playlists.Variant("media.m3u8", s),
+                new Playlists.Variant("240p/media.m3u8", r240), new Playlists.Variant("144p/media.m3u8", empty))))
+                .isEqualTo("""
+                #EXTM3U
+                #EXT-X-VERSION:6
+                #EXT-X-STREAM-INF:BANDWIDTH=2000000,AVERAGE-BANDWIDTH=2000000,CODECS="avc1.64000d,mp4a.40.2",\
+                RESOLUTION=320x240,FRAME-RATE=30.000
+                media.m3u8
+                #EXT-X-STREAM-INF:BANDWIDTH=400000,AVERAGE-BANDWIDTH=400000,CODECS="avc1.64000c,mp4a.40.2",\
+                RESOLUTION=426x240,FRAME-RATE=29.970
+                240p/media.m3u8
+                """);
+    }
 }

@@ -169,7 +169,7 @@ public final class OvationServer implements AutoCloseable {
             this.workerGroup = transport.newGroup("ovation-io", threads);
             new NettyEventExecutorMetrics(workerGroup).bindTo(registry);
 
-            openedPackager = new Packager(config.hls(), config.recording(), registry);
+            openedPackager = new Packager(config.hls(), config.recording(), config.abr(), registry);
             workerGroup.scheduleAtFixedRate(openedPackager::removeExpired, 5, 5, TimeUnit.SECONDS);
             workerGroup.scheduleAtFixedRate(() -> creatorCache.refresh().exceptionally(e -> {
                 log.warn("refreshing the creator cache failed: {}", e.toString());
@@ -402,7 +402,7 @@ public final class OvationServer implements AutoCloseable {
             log.warn("closing the chat gateway failed", e);
         }
         try {
-            packager.close(); // flushes recordings
+            packager.close(); // flushes recordings, stops and reaps the ABR ladders' ffmpeg processes
         } catch (RuntimeException e) {
             log.warn("closing the packager failed", e);
         }

@@ -13,6 +13,7 @@ import dev.ovation.ledger.Gift;
 import dev.ovation.packager.PackagerConfig;
 import dev.ovation.payments.CoinPack;
 import dev.ovation.payments.PaymentsConfig;
+import dev.ovation.packager.AbrConfig;
 import dev.ovation.packager.RecordingConfig;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.ledger.LedgerConfig;
@@ -263,6 +264,19 @@ public final class ConfigLoader {
         }
     }
 
+    private static AbrConfig abr(Config c) {
+        try {
+            return new AbrConfig(c.getBoolean("hls.abr.enabled"), nonBlank(c, "hls.abr.ffmpeg"),
+                    c.getStringList("hls.abr.renditions").stream().map(AbrConfig.Rendition::parse).toList(),
+                    longIn(c, "hls.abr.restart-backoff-millis", 1, 600_000),
+                    intIn(c, "hls.abr.max-restarts", 0, 1_000_000),
+                    longIn(c, "hls.abr.kill-timeout-millis", 1, 600_000),
+                    longIn(c, "hls.abr.max-queued-bytes", 64 * 1024, 1L << 32));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("hls.abr configuration: " + e.getMessage(), e);
+        }
+    }
+
     private static RecordingConfig recording(Config c, Path dataDir) {
         Path directory = optional(c, "hls.recording.directory").map(Path::of).orElse(dataDir.resolve("recordings"));
         try {
@@ -404,6 +418,7 @@ public final class ConfigLoader {
                 rtmp(c),
                 hls(c),
                 recording(c, Path.of(nonBlank(c, "data.dir"))),
+                abr(c),
                 db,
                 optional(c, "redis.url").map(u -> check("redis.url", u,
                         u.startsWith("redis://") || u.startsWith("rediss://"), "must be a redis:// or rediss:// URL")),

@@ -5,6 +5,7 @@ import dev.ovation.ingest.RtmpConfig;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.packager.PackagerConfig;
 import dev.ovation.payments.PaymentsConfig;
+import dev.ovation.packager.AbrConfig;
 import dev.ovation.packager.RecordingConfig;
 import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Path;
@@ -21,6 +22,7 @@ public record OvationConfig(
         RtmpConfig rtmp,
         PackagerConfig hls,
         RecordingConfig recording,
+        AbrConfig abr,
         Db db,
         Optional<String> redisUrl,
         Jwt jwt,

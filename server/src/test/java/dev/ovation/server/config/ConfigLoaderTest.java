@@ -168,6 +168,28 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theAbrLadderIsOffByDefaultAndItsRenditionsAreValidated() throws IOException {
+        var abr = loader.load(Optional.empty(), Map.of()).abr();
+        assertThat(abr.enabled()).isFalse();
+        assertThat(abr.renditions()).extracting(r -> r.name() + "/" + r.height() + "/" + r.videoKbps())
+                .containsExactly("480p/480/1200", "240p/240/400");
+        var on = loader.load(Optional.of(file("hls.abr { enabled = true, ffmpeg = \"/usr/bin/ffmpeg\", "
+                + "renditions = [\"360p:360:800\"], max-restarts = 2 }\n")), Map.of()).abr();
+        assertThat(on.enabled()).isTrue();
+        assertThat(on.ffmpegPath()).isEqualTo("/usr/bin/ffmpeg");
+        assertThat(on.renditions()).hasSize(1).first().extracting(r -> r.height()).isEqualTo(360);
+        assertThat(on.maxRestarts()).isEqualTo(2);
+        assertThatThrownBy(() -> loader.load(Optional.of(file("hls.abr.renditions = [\"360p:360\"]\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("hls.abr").hasMessageContaining("name:height:kbps");
+        assertThatThrownBy(() -> loader.load(Optional.of(file("hls.abr.renditions = [\"a:361:800\"]\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("even");
+        assertThatThrownBy(() -> loader.load(Optional.of(file("hls.abr { enabled = true, renditions = [] }\n")), Map.of()))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("without renditions");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_HLS_ABR_MAX_QUEUED_BYTES", "10")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("hls.abr.max-queued-bytes");
+    }
+
+    @Test
     void badValuesNameTheKey() throws IOException {
         assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_HTTP_PORT", "eighty")))
                 .isInstanceOf(ConfigError.class).hasMessageContaining("http.port");
