@@ -669,6 +669,23 @@ abstract class PaymentsContract {
     }
 
     @Test
+    void aCreatorsPayoutLinesAreIndexedByCreator() throws Exception {
+        try (Connection c = dataSource.getConnection()) {
+            java.util.Set<String> indexedFirstColumns = new java.util.HashSet<>();
+            for (String table : new String[] {"payments_payout_items", "PAYMENTS_PAYOUT_ITEMS"}) {
+                try (var rs = c.getMetaData().getIndexInfo(c.getCatalog(), null, table, false, false)) {
+                    while (rs.next()) {
+                        if (rs.getShort("ORDINAL_POSITION") == 1 && rs.getString("COLUMN_NAME") != null) {
+                            indexedFirstColumns.add(rs.getString("COLUMN_NAME").toLowerCase(java.util.Locale.ROOT));
+                        }
+                    }
+                }
+            }
+            assertThat(indexedFirstColumns).as("payoutHistory(creatorId) reads by creator_id").contains("creator_id");
+        }
+    }
+
+    @Test
     void holdIsAPendingLedgerTransactionAndOnlyMaturedHoldsArePaid() throws Exception {
         useHoldDays(7);
         String a = stripe.createAccount(true);
