@@ -200,7 +200,9 @@ final class LedgerRoutes {
                             .append(l.balanceAfter()).append('\n');
                 }
                 ApiResponse answer = ApiResponse.raw(HttpResponseStatus.OK, "text/csv; charset=utf-8", out.toString().getBytes(StandardCharsets.UTF_8))
-                        .withHeader("Content-Disposition", "attachment; filename=\"statement-" + account.toString().replace(':', '_') + ".csv\"");
+                        .withHeader("Content-Disposition", "attachment; filename=\"statement-"
+                                // the owner comes from the URL: only safe characters reach the header
+                                + account.toString().replaceAll("[^A-Za-z0-9_.-]", "_") + ".csv\"");
                 // the next page's cursor, since CSV has no room for it
                 return next == null ? answer : answer.withHeader("X-Next-After", Long.toString(next));
             }

@@ -98,6 +98,9 @@ class LedgerRoutesTest {
         assertThat(financeStatement.get("lines")).hasSize(1);
         HttpResponse<String> statementCsv = admin.get("/admin/finance/statements/VIEWER_WALLET:u1:COIN?format=csv");
         assertThat(statementCsv.headers().firstValue("Content-Type")).hasValue("text/csv; charset=utf-8");
+        assertThat(statementCsv.headers().firstValue("Content-Disposition")).hasValue("attachment; filename=\"statement-VIEWER_WALLET_u1_COIN.csv\"");
+        assertThat(admin.get("/admin/finance/statements/VIEWER_WALLET:u%22%3B%20x:COIN?format=csv").headers().firstValue("Content-Disposition"))
+                .as("a hostile owner does not reach the header as it is").hasValue("attachment; filename=\"statement-VIEWER_WALLET_u___x_COIN.csv\"");
         List<String> rows = statementCsv.body().lines().toList();
         assertThat(rows).hasSize(2);
         List<String> header = List.of(rows.get(0).split(","));
