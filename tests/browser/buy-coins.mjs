@@ -5,7 +5,7 @@
 // usage: node buy-coins.mjs '{"base":"http://127.0.0.1:PORT","handle":"h","token":"…","pack":"coins-550",
 //          "expectCoins":550,"artifacts":"/dir"}'
 // Prints JSON lines; the last is {ok, checks:[…]}; exits 0 only when every check passed.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -15,11 +15,7 @@ const checks = [];
 const check = (name, ok, detail) => checks.push({ name, ok: !!ok, detail: detail === undefined ? null : detail });
 const stdinLines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();

@@ -2,7 +2,7 @@
 // the admin token, reads the trial balance, finds a reconciliation exception and downloads the CSV.
 // usage: node finance-page.mjs ADMIN_BASE_URL ADMIN_TOKEN STRIPE_ID ARTIFACT_DIR
 // Prints one JSON line: {ok, balanced, exceptionShown, exceptionRow, csvFile, csvHasException, statementRows, errors}.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -11,11 +11,7 @@ if (!base || !token || !stripeId || !artifacts) {
   console.error('usage: node finance-page.mjs ADMIN_BASE_URL ADMIN_TOKEN STRIPE_ID ARTIFACT_DIR');
   process.exit(2);
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 const errors = [];
 const result = { ok: false, errors };
 try {

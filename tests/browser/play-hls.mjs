@@ -2,7 +2,7 @@
 // usage: node play-hls.mjs URL [seconds] [screenshot.png]
 // Prints one JSON line: {ok, playedSeconds, currentTime, latencySeconds, lowLatency, levels, errors, mseH264}
 // and exits 0 only when video time advanced by at least half the watch time with no fatal hls.js error.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -15,14 +15,8 @@ const watchSeconds = Number(secondsArg);
 const here = path.dirname(fileURLToPath(import.meta.url));
 const hlsJs = path.join(here, 'node_modules', 'hls.js', 'dist', 'hls.min.js');
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required',
-    // IGNORE_CERT_ERRORS=1: accept a test server's self-signed certificate (h2 over TLS tests)
-    ...(process.env.IGNORE_CERT_ERRORS === '1' ? ['--ignore-certificate-errors'] : [])],
-});
+// IGNORE_CERT_ERRORS=1: accept a test server's self-signed certificate (h2 over TLS tests)
+const browser = await launchChromium(process.env.IGNORE_CERT_ERRORS === '1' ? ['--ignore-certificate-errors'] : []);
 let result;
 try {
   const page = await browser.newPage({ viewport: { width: 640, height: 360 } });

@@ -2,18 +2,14 @@
 // usage: node studio-page.mjs BASE_URL PLATFORM_TOKEN SCREENSHOT.png
 // Prints one JSON line: {ok, handle, obsServer, health:{bitrateKbps,fps,keyframeIntervalMillis,...}, moderation,
 // newKeyShown, tokenKept, errors} and exits 0 only when the page showed a live stream's health.
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [base, token, screenshot] = process.argv.slice(2);
 if (!base || !token) {
   console.error('usage: node studio-page.mjs BASE_URL PLATFORM_TOKEN [SCREENSHOT.png]');
   process.exit(2);
 }
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-});
+const browser = await launchChromium();
 const errors = [];
 const result = { ok: false, errors };
 try {

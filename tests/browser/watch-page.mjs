@@ -10,7 +10,7 @@
 //          "artifacts":"/dir"}'
 // Prints one JSON line {ok, checks:[{name, ok, detail}], pageErrors:[…], richBalanceShown, poorBalanceShown}
 // and exits 0 only when every check passed. Every wait is for a condition, with generous timeouts (2-core machines).
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 
@@ -39,12 +39,7 @@ async function step(name, fn) {
 
 const shot = (page, name, options = {}) => page.screenshot({ path: path.join(cfg.artifacts, name), ...options }).catch(e => console.error(`screenshot ${name}: ${e.message}`));
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launchChromium();
 
 async function open(url, contextOptions = {}, beforeLoad = async () => {}) {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...contextOptions });

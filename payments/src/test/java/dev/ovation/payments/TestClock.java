@@ -20,9 +20,26 @@ final class TestClock extends Clock {
         return ZoneOffset.UTC;
     }
 
+    /** The same clock (same offset) in another zone; instants do not depend on the zone. */
     @Override
     public Clock withZone(ZoneId zone) {
-        throw new UnsupportedOperationException();
+        TestClock outer = this;
+        return new Clock() {
+            @Override
+            public ZoneId getZone() {
+                return zone;
+            }
+
+            @Override
+            public Clock withZone(ZoneId other) {
+                return outer.withZone(other);
+            }
+
+            @Override
+            public Instant instant() {
+                return outer.instant();
+            }
+        };
     }
 
     @Override
