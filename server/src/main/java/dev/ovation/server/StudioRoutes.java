@@ -23,7 +23,6 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -199,13 +198,16 @@ final class StudioRoutes {
         return creatorOf(request).thenCompose(c -> {
             Currency fiat = Currency.of(paymentsConfig.payoutCurrency());
             CompletableFuture<dev.ovation.ledger.Balance> earned = ledger.balance(AccountRef.creatorEarnings(c.id()));
+            // coins a Flows.holdEarnings posting moved aside (not used by the payout runs, but pending if anyone does)
+            CompletableFuture<dev.ovation.ledger.Balance> heldAside = ledger.balance(AccountRef.creatorPendingEarnings(c.id()));
             CompletableFuture<HoldSummary> holds = payments.holdSummary(c.id());
             CompletableFuture<dev.ovation.ledger.Balance> paidFiat = ledger.balance(new AccountRef(AccountKind.PAYOUTS, c.id(), fiat));
             CompletableFuture<PayoutRunReport> history = payments.payoutHistory(c.id());
-            return CompletableFuture.allOf(earned, holds, paidFiat, history).thenApply(done -> {
+            return CompletableFuture.allOf(earned, heldAside, holds, paidFiat, history).thenApply(done -> {
                 // Earnings not yet held (the available balance; the next payout run holds them) and open holds
                 // inside the dispute window are pending; open holds past their release time are payable.
-                long pending = Math.addExact(earned.join().available(), holds.join().heldCoins());
+                long pending = Math.addExact(Math.addExact(earned.join().available(), holds.join().heldCoins()),
+                        heldAside.join().balance());
                 long payable = holds.join().maturedCoins();
                 long paidCoins = 0;
                 long lastPaidFiat = 0;
