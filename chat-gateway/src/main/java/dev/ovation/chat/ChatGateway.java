@@ -168,7 +168,8 @@ public final class ChatGateway implements AutoCloseable {
 
     /** The flusher of an event loop (one per loop, made on first use). */
     Flusher flusher(io.netty.util.concurrent.EventExecutor loop) {
-        return flushers.computeIfAbsent(loop, l -> new Flusher(l, config.flushDelayMicros()));
+        return flushers.computeIfAbsent(loop, l -> new Flusher(l, config.flushDelayMicros(), config.minFlushIntervalMillis(),
+                metrics));
     }
 
     @ChannelHandler.Sharable

@@ -39,7 +39,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Writes: frames are written pre-encoded (one buffer per event for all members). While the channel is writable
  * and nothing is queued, frames go straight to the channel and the event loop's {@link Flusher} flushes every written
- * connection once per {@link ChatConfig#flushDelayMicros()} (one syscall for many events); otherwise they wait in a queue of at most {@link ChatConfig#maxQueuedEvents()}.
+ * connection after {@link ChatConfig#flushDelayMicros()} and at most once per {@link ChatConfig#minFlushIntervalMillis()}
+ * (one syscall for many events; replies to the connection's own requests are not held for the interval); otherwise
+ * they wait in a queue of at most {@link ChatConfig#maxQueuedEvents()}.
  * A full queue drops a non-essential event (likes, viewer counts), or evicts a queued one for an essential event; with
  * nothing left to drop, the connection is closed with {@link CloseCodes#SLOW_CONSUMER}.
  */
@@ -75,7 +77,11 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private ArrayDeque<Pending> queue;
     private Map<String, List<Held>> held;
     private int heldCount;
-    private boolean flushScheduled;
+    // Flusher state (event-loop only; see Flusher).
+    boolean flushScheduled;
+    boolean flushedOnce;
+    long flushDueNanos;
+    long lastFlushNanos;
     private volatile boolean closed;
     private boolean firstRequest = true;
     private long lastReadNanos = System.nanoTime();
@@ -273,7 +279,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     }
 
     private void sendBytes(byte[] bytes) {
-        onLoop(() -> deliver(Frames.textFrame(ctx.alloc(), bytes), true));
+        onLoop(() -> deliver(Frames.textFrame(ctx.alloc(), bytes), true, true));
     }
 
     private void onLoop(Runnable task) {
@@ -304,7 +310,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
             if (r != null) {
                 r.remove(room);
             }
-            deliver(Frames.textFrame(ctx.alloc(), message), true);
+            deliver(Frames.textFrame(ctx.alloc(), message), true, true);
             try {
                 chain = chain.thenRunAsync(leave, gateway.workers());
             } catch (RejectedExecutionException shuttingDown) {
@@ -326,7 +332,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
         onLoop(() -> {
             long floor = floorEventId;
             for (RoomBus.Event e : events) {
-                deliver(Frames.eventFrame(ctx.alloc(), e), true);
+                deliver(Frames.eventFrame(ctx.alloc(), e), true, false);
                 floor = Math.max(floor, e.eventId());
             }
             replaying().remove(room);
@@ -335,14 +341,14 @@ final class Connection extends ChannelInboundHandlerAdapter {
                 heldCount -= list.size();
                 for (Held h : list) {
                     if (h.eventId() > floor) {
-                        deliver(h.frame(), h.essential());
+                        deliver(h.frame(), h.essential(), false);
                     } else {
                         h.frame().release();
                     }
                 }
             }
             if (answer != null) {
-                deliver(Frames.textFrame(ctx.alloc(), answer), true);
+                deliver(Frames.textFrame(ctx.alloc(), answer), true, true);
             }
         });
     }
@@ -364,16 +370,17 @@ final class Connection extends ChannelInboundHandlerAdapter {
             }
             return;
         }
-        deliver(frame, essential);
+        deliver(frame, essential, false);
     }
 
-    private void deliver(ByteBuf frame, boolean essential) {
+    /** {@code urgent}: a reply to this connection's own request, not held for the flush interval. */
+    private void deliver(ByteBuf frame, boolean essential, boolean urgent) {
         if (closed || state == State.CLOSING) {
             frame.release();
             return;
         }
         if ((queue == null || queue.isEmpty()) && ctx.channel().isWritable()) {
-            write(frame);
+            write(frame, urgent);
             return;
         }
         if (queue == null) {
@@ -414,17 +421,15 @@ final class Connection extends ChannelInboundHandlerAdapter {
     }
 
     /** Writes an encoded WebSocket frame (it passes the frame encoder as is); the flush waits for the loop's flusher. */
-    private void write(ByteBuf frame) {
+    private void write(ByteBuf frame, boolean urgent) {
         ctx.write(frame, ctx.voidPromise());
-        if (!flushScheduled) {
-            flushScheduled = true;
-            gateway.flusher(ctx.executor()).add(this);
+        if (urgent || !flushScheduled) {
+            gateway.flusher(ctx.executor()).add(this, urgent);
         }
     }
 
-    /** Called by the event loop's {@link Flusher}. */
+    /** Called by the event loop's {@link Flusher} (which keeps the flush state). */
     void flushNow() {
-        flushScheduled = false;
         if (!closed) {
             ctx.flush();
         }
@@ -442,7 +447,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
             return;
         }
         while (!q.isEmpty() && ctx.channel().isWritable() && !closed) {
-            write(q.pollFirst().frame());
+            write(q.pollFirst().frame(), false);
         }
         if (queue == q && q.isEmpty()) {
             queue = null; // an idle connection keeps no queue

@@ -18,6 +18,7 @@ final class GatewayMetrics {
     private final Counter dropped;
     private final Counter slowConsumerDisconnects;
     private final Counter kicked;
+    private final Counter flushes;
     private final Timer fanOut;
 
     GatewayMetrics(MeterRegistry registry, Supplier<Number> connections, Supplier<Number> rooms) {
@@ -33,6 +34,9 @@ final class GatewayMetrics {
         this.slowConsumerDisconnects = Counter.builder("ovation.chat.slow.consumer.disconnects").register(registry);
         this.kicked = Counter.builder("ovation.chat.kicked")
                 .description("members removed from a room by a ban or timeout").register(registry);
+        this.flushes = Counter.builder("ovation.chat.flushes")
+                .description("flushes of WebSocket connections (about one write syscall each); deliveries / flushes is"
+                        + " the events carried per write").register(registry);
         this.fanOut = Timer.builder("ovation.chat.fanout.latency")
                 .description("from receiving an event off the bus to writing it to the members of one event loop")
                 .register(registry);
@@ -56,6 +60,10 @@ final class GatewayMetrics {
     void delivered(int members, long nanos) {
         deliveries.increment(members);
         fanOut.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    void flushed(int connections) {
+        flushes.increment(connections);
     }
 
     void dropped() {

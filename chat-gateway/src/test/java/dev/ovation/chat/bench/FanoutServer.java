@@ -45,12 +45,13 @@ public final class FanoutServer {
         String padding = "x".repeat(Integer.parseInt(args[2]));
         Path control = Path.of(args[3]);
         long flushMicros = Long.getLong("bench.flushMicros", ChatConfig.defaults().flushDelayMicros());
+        long flushIntervalMillis = Long.getLong("bench.flushIntervalMillis", ChatConfig.defaults().minFlushIntervalMillis());
         int loops = Integer.getInteger("bench.loops", 2);
         ChatConfig d = ChatConfig.defaults().withConnectionLimits(1_000_000, 8, 1_000_000)
                 .withTimeouts(30_000, 90_000, 3_600_000);
         ChatConfig config = new ChatConfig(d.path(), d.maxMessageBytes(), d.maxChatChars(), d.maxRoomsPerConnection(),
                 d.maxConnectionsPerIp(), d.maxRoomMembers(), d.maxQueuedEvents(), d.writeBufferLowBytes(),
-                d.writeBufferHighBytes(), flushMicros, d.chatRateLimit(), d.giftRateLimit(), 1_000_000,
+                d.writeBufferHighBytes(), flushMicros, flushIntervalMillis, d.chatRateLimit(), d.giftRateLimit(), 1_000_000,
                 d.rateWindowMillis(), d.maxErrorsBeforeClose(), d.maxGiftCount(), d.maxIdempotencyKeyChars(),
                 d.giftComboWindowMillis(), d.tickMillis(), d.leaderboardSize(), d.historyEvents(),
                 d.pingIntervalMillis(), d.idleTimeoutMillis(), d.authTimeoutMillis(), d.giftTimeoutMillis(),
@@ -67,6 +68,12 @@ public final class FanoutServer {
             if (t != null) {
                 System.err.printf("FANOUT count=%d mean_ms=%.2f max_ms=%.2f%n", t.count(),
                         t.mean(java.util.concurrent.TimeUnit.MILLISECONDS), t.max(java.util.concurrent.TimeUnit.MILLISECONDS));
+            }
+            var flushes = meters.find("ovation.chat.flushes").counter();
+            var deliveries = meters.find("ovation.chat.deliveries").counter();
+            if (flushes != null && deliveries != null && flushes.count() > 0) {
+                System.err.printf("FLUSHES flushes=%.0f deliveries=%.0f deliveries_per_flush=%.2f%n", flushes.count(),
+                        deliveries.count(), deliveries.count() / flushes.count());
             }
         }));
         boolean epoll = !"nio".equals(System.getProperty("bench.transport")) && Epoll.isAvailable();
