@@ -8,6 +8,10 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.EventLoop;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
@@ -25,21 +29,30 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The load client of scripts/bench/ws-fanout: N WebSocket connections join room "bench"; after it prints CONNECTED
  * it waits for a line on stdin, then counts deliveries for warmup + duration seconds and the fan-out latency (now
  * minus the epoch microseconds at the start of each event's text), printing WINDOW_START, WINDOW_END and a RESULT
  * line. Args: url connections warmupSeconds durationSeconds.
+ *
+ * <p>Kept cheap, since it shares the machine's cores with the server it measures: native epoll (NIO with
+ * {@code -Dbench.clientTransport=nio}), and counts and latency histograms kept per event loop (no shared atomics
+ * written per message), read through the loops at the window's end.
  */
 public final class FanoutClient {
     private static final byte[] MARK = "\"text\":\"".getBytes(StandardCharsets.US_ASCII);
     private static final int BUCKETS = 20_000; // 0.5 ms buckets up to 10 s
 
-    private final AtomicLong deliveries = new AtomicLong();
-    private final AtomicLongArray histogram = new AtomicLongArray(BUCKETS + 1);
+    /** Counts of one event loop, touched only by it. */
+    private static final class LoopStats {
+        long deliveries;
+        final long[] histogram = new long[BUCKETS + 1];
+    }
+
+    private final Map<EventLoop, LoopStats> stats = new ConcurrentHashMap<>();
     private volatile boolean measuring;
 
     private FanoutClient() {
@@ -51,13 +64,14 @@ public final class FanoutClient {
     }
 
     private void run(URI uri, int n, int warmup, int duration) throws Exception {
+        boolean epoll = !"nio".equals(System.getProperty("bench.clientTransport")) && Epoll.isAvailable();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(Integer.getInteger("bench.clientLoops", 2),
-                NioIoHandler.newFactory());
+                epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
         CountDownLatch joined = new CountDownLatch(n);
         List<Channel> channels = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             CountDownLatch ready = new CountDownLatch(1);
-            Channel ch = new Bootstrap().group(group).channel(NioSocketChannel.class)
+            Channel ch = new Bootstrap().group(group).channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
                     .handler(new ChannelInitializer<Channel>() {
                         @Override
                         protected void initChannel(Channel c) {
@@ -83,7 +97,7 @@ public final class FanoutClient {
                                                 joined.countDown();
                                                 return;
                                             }
-                                            onEvent(f.content());
+                                            onEvent(ctx.channel().eventLoop(), f.content());
                                         }
                                     });
                         }
@@ -101,20 +115,32 @@ public final class FanoutClient {
         System.out.flush();
         new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
         Thread.sleep(warmup * 1000L);
-        deliveries.set(0);
+        for (var loop : group) {
+            EventLoop l = (EventLoop) loop;
+            l.submit(() -> stats.put(l, new LoopStats())).sync();
+        }
         measuring = true;
         long start = System.nanoTime();
         System.out.println("WINDOW_START");
         System.out.flush();
         Thread.sleep(duration * 1000L);
         measuring = false;
-        long got = deliveries.get();
         double seconds = (System.nanoTime() - start) / 1e9;
+        long got = 0;
+        long[] histogram = new long[BUCKETS + 1];
+        for (var loop : group) {
+            EventLoop l = (EventLoop) loop;
+            LoopStats st = l.submit(() -> stats.get(l)).get();
+            got += st.deliveries;
+            for (int i = 0; i <= BUCKETS; i++) {
+                histogram[i] += st.histogram[i];
+            }
+        }
         System.out.println("WINDOW_END");
         System.out.flush();
         System.out.printf("RESULT deliveries=%d seconds=%.2f deliveries_per_s=%.0f p50_ms=%.1f p99_ms=%.1f max_ms=%.1f "
-                        + "connected=%d%n", got, seconds, got / seconds, percentile(0.50), percentile(0.99),
-                percentile(1.0), channels.stream().filter(Channel::isActive).count());
+                        + "connected=%d%n", got, seconds, got / seconds, percentile(histogram, 0.50),
+                percentile(histogram, 0.99), percentile(histogram, 1.0), channels.stream().filter(Channel::isActive).count());
         System.out.flush();
         for (Channel c : channels) {
             c.close();
@@ -122,15 +148,16 @@ public final class FanoutClient {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
     }
 
-    private void onEvent(ByteBuf content) {
-        if (!measuring) {
+    private void onEvent(EventLoop loop, ByteBuf content) {
+        LoopStats st = stats.get(loop);
+        if (!measuring || st == null) {
             return;
         }
         int at = indexOf(content, MARK);
         if (at < 0) {
             return; // viewer counts and the like: not part of the published load
         }
-        deliveries.incrementAndGet();
+        st.deliveries++;
         long sent = 0;
         for (int i = at + MARK.length; i < content.writerIndex(); i++) {
             byte b = content.getByte(i);
@@ -141,7 +168,7 @@ public final class FanoutClient {
         }
         long now = ChronoUnit.MICROS.between(Instant.EPOCH, Instant.now());
         long bucket = Math.max(0, Math.min(BUCKETS, (now - sent) / 500));
-        histogram.incrementAndGet((int) bucket);
+        st.histogram[(int) bucket]++;
     }
 
     private static int indexOf(ByteBuf buf, byte[] mark) {
@@ -157,10 +184,10 @@ public final class FanoutClient {
         return -1;
     }
 
-    private double percentile(double p) {
+    private static double percentile(long[] histogram, double p) {
         long total = 0;
         for (int i = 0; i <= BUCKETS; i++) {
-            total += histogram.get(i);
+            total += histogram[i];
         }
         if (total == 0) {
             return Double.NaN;
@@ -168,7 +195,7 @@ public final class FanoutClient {
         long want = (long) Math.ceil(total * p);
         long seen = 0;
         for (int i = 0; i <= BUCKETS; i++) {
-            seen += histogram.get(i);
+            seen += histogram[i];
             if (seen >= want) {
                 return (i + 1) * 0.5;
             }
