@@ -1,15 +1,21 @@
 // The peer of scripts/bench/ws-fanout: a minimal broadcast server on Node's `ws` package. Same shape of load as
-// FanoutServer: one room, joins acknowledged, once the control file exists `rate` events per second are sent to every
-// client, each encoded once and sent with ws.send (one write per delivery).
+// FanoutServer: rooms joined with a join request (acknowledged), once the control file exists `rate` events per second
+// are sent to every member of each room, each encoded once per room and sent with ws.send (one write per delivery).
 // Args: port rate paddingChars controlFile
 const { WebSocketServer } = require('ws');
 const fs = require('fs');
 const [port, rate, pad, control] = [+process.argv[2], +process.argv[3], +process.argv[4], process.argv[5]];
 const wss = new WebSocketServer({ host: '127.0.0.1', port, perMessageDeflate: false });
+const rooms = new Map(); // room name -> Set of members
 wss.on('connection', (ws) => {
+  ws.on('close', () => { for (const members of rooms.values()) members.delete(ws); });
   ws.on('message', (data) => {
     try {
       const req = JSON.parse(data);
+      if (req.type === 'join') {
+        if (!rooms.has(req.room)) rooms.set(req.room, new Set());
+        rooms.get(req.room).add(ws);
+      }
       ws.send(JSON.stringify({ type: 'ack', id: String(req.id), room: req.room, lastEventId: 0, viewers: 0 }));
     } catch (e) { /* ignore */ }
   });
@@ -25,10 +31,13 @@ function tick() {
     started = true;
     next = performance.now();
   }
-  const micros = Math.round((performance.timeOrigin + performance.now()) * 1000);
-  const msg = JSON.stringify({ eventId: ++eventId, type: 'system', room: 'bench', serverTime: Date.now(),
-    mediaTime: null, text: micros + '|' + padding });
-  for (const c of wss.clients) c.send(msg);
+  ++eventId;
+  for (const [room, members] of rooms) {
+    const micros = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    const msg = JSON.stringify({ eventId, type: 'system', room, serverTime: Date.now(),
+      mediaTime: null, text: micros + '|' + padding });
+    for (const c of members) c.send(msg);
+  }
   next += 1000 / rate;
   setTimeout(tick, Math.max(0, next - performance.now()));
 }

@@ -36,7 +36,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * The load client of scripts/bench/ws-fanout: N WebSocket connections join room "bench"; after it prints CONNECTED
  * it waits for a line on stdin, then counts deliveries for warmup + duration seconds and the fan-out latency (now
  * minus the epoch microseconds at the start of each event's text), printing WINDOW_START, WINDOW_END and a RESULT
- * line. Args: url connections warmupSeconds durationSeconds.
+ * line. Args: url connections warmupSeconds durationSeconds [rooms] (with rooms > 1, connection i joins
+ * {@code bench-(i % rooms)}).
  *
  * <p>Kept cheap, since it shares the machine's cores with the server it measures: native epoll (NIO with
  * {@code -Dbench.clientTransport=nio}), and counts and latency histograms kept per event loop (no shared atomics
@@ -60,10 +61,15 @@ public final class FanoutClient {
 
     public static void main(String[] args) throws Exception {
         new FanoutClient().run(URI.create(args[0]), Integer.parseInt(args[1]), Integer.parseInt(args[2]),
-                Integer.parseInt(args[3]));
+                Integer.parseInt(args[3]), args.length > 4 ? Integer.parseInt(args[4]) : 1);
     }
 
-    private void run(URI uri, int n, int warmup, int duration) throws Exception {
+    /** The room connection {@code i} of {@code n} joins when there are {@code rooms} rooms. */
+    static String room(int i, int rooms) {
+        return rooms == 1 ? "bench" : "bench-" + (i % rooms);
+    }
+
+    private void run(URI uri, int n, int warmup, int duration, int rooms) throws Exception {
         boolean epoll = !"nio".equals(System.getProperty("bench.clientTransport")) && Epoll.isAvailable();
         EventLoopGroup group = new MultiThreadIoEventLoopGroup(Integer.getInteger("bench.clientLoops", 2),
                 epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
@@ -105,7 +111,8 @@ public final class FanoutClient {
             if (!ready.await(30, TimeUnit.SECONDS)) {
                 throw new IllegalStateException("handshake " + i + " timed out");
             }
-            ch.writeAndFlush(new TextWebSocketFrame("{\"type\":\"join\",\"id\":\"1\",\"room\":\"bench\"}"));
+            ch.writeAndFlush(new TextWebSocketFrame("{\"type\":\"join\",\"id\":\"1\",\"room\":\"" + room(i, rooms)
+                    + "\"}"));
             channels.add(ch);
         }
         if (!joined.await(60, TimeUnit.SECONDS)) {

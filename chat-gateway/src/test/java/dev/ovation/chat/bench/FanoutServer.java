@@ -44,6 +44,7 @@ public final class FanoutServer {
         int rate = Integer.parseInt(args[1]);
         String padding = "x".repeat(Integer.parseInt(args[2]));
         Path control = Path.of(args[3]);
+        int rooms = args.length > 4 ? Integer.parseInt(args[4]) : 1;
         long flushMicros = Long.getLong("bench.flushMicros", ChatConfig.defaults().flushDelayMicros());
         long flushIntervalMillis = Long.getLong("bench.flushIntervalMillis", ChatConfig.defaults().minFlushIntervalMillis());
         int loops = Integer.getInteger("bench.loops", 2);
@@ -100,9 +101,10 @@ public final class FanoutServer {
         long periodNanos = 1_000_000_000L / rate;
         long next = System.nanoTime();
         while (server.isActive()) {
-            Instant now = Instant.now();
-            long micros = ChronoUnit.MICROS.between(Instant.EPOCH, now);
-            gateway.publishSystem("bench", micros + "|" + padding);
+            for (int r = 0; r < rooms; r++) {
+                long micros = ChronoUnit.MICROS.between(Instant.EPOCH, Instant.now());
+                gateway.publishSystem(FanoutClient.room(r, rooms), micros + "|" + padding);
+            }
             next += periodNanos;
             long sleep = next - System.nanoTime();
             if (sleep > 0) {
