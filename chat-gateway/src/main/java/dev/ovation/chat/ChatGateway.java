@@ -8,30 +8,23 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelPipeline;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerKeepAliveHandler;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
-import io.netty.handler.codec.http.websocketx.WebSocketDecoderConfig;
-import io.netty.handler.codec.http.websocketx.WebSocketFrameAggregator;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshaker;
 import io.netty.handler.codec.http.websocketx.WebSocketServerHandshakerFactory;
 import io.netty.handler.timeout.IdleStateHandler;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalLong;
@@ -62,7 +55,8 @@ import org.slf4j.LoggerFactory;
  * turns the channel into a chat connection: it removes itself, every handler after it, any {@link IdleStateHandler}
  * and {@link HttpServerKeepAliveHandler} (the gateway has its own ping/idle policy: {@link IdleSweeper}, one per event
  * loop), sets the write-buffer water marks
- * and adds its own handlers. Handlers before it (TLS, for example) stay. Over
+ * and adds the RFC 6455 handlers ({@link WebSocketLayer}: frame limits, UTF-8, fragments, ping, close handshake) and
+ * the {@link Connection}. Handlers before it (TLS, for example) stay. Over
  * {@link ChatConfig#maxConnectionsPerIp()} the request gets 429; a request that is not a WebSocket upgrade gets 400.
  *
  * <p><b>Threads.</b> Frames are decoded on the event loop; requests are processed in order per connection on virtual
@@ -192,9 +186,7 @@ public final class ChatGateway implements AutoCloseable {
     }
 
     private void upgrade(ChannelHandlerContext ctx, FullHttpRequest req, QueryStringDecoder uri) {
-        if (!req.method().equals(HttpMethod.GET)
-                || !req.headers().containsValue(HttpHeaderNames.CONNECTION, HttpHeaderValues.UPGRADE, true)
-                || !req.headers().contains(HttpHeaderNames.UPGRADE, HttpHeaderValues.WEBSOCKET, true)) {
+        if (!WebSocketLayer.isUpgrade(req)) {
             respond(ctx, req, HttpResponseStatus.BAD_REQUEST, "a WebSocket upgrade is required at " + config.path());
             return;
         }
@@ -208,14 +200,8 @@ public final class ChatGateway implements AutoCloseable {
             respond(ctx, req, HttpResponseStatus.TOO_MANY_REQUESTS, "too many connections from this address");
             return;
         }
-        String wsUrl = "ws://" + req.headers().get(HttpHeaderNames.HOST, "localhost") + config.path();
-        WebSocketDecoderConfig decoderConfig = WebSocketDecoderConfig.newBuilder()
-                .maxFramePayloadLength(config.maxMessageBytes())
-                .allowExtensions(false)
-                .closeOnProtocolViolation(false) // Connection sends the close frame with the decoder's status
-                .build();
         WebSocketServerHandshaker handshaker =
-                new WebSocketServerHandshakerFactory(wsUrl, SUBPROTOCOL, decoderConfig).newHandshaker(req);
+                WebSocketLayer.handshaker(req, config.path(), SUBPROTOCOL, config.maxMessageBytes());
         if (handshaker == null) {
             releaseIp(ip);
             WebSocketServerHandshakerFactory.sendUnsupportedVersionResponse(ctx.channel());
@@ -223,34 +209,12 @@ public final class ChatGateway implements AutoCloseable {
         }
         List<String> tokens = uri.parameters().get("token");
         String token = tokens == null || tokens.isEmpty() ? null : tokens.get(0);
-        Connection conn = new Connection(this, config, ip, token);
-
-        ChannelPipeline p = ctx.pipeline();
-        List<String> names = p.names();
-        int me = names.indexOf(ctx.name());
-        for (String name : new ArrayList<>(names.subList(me + 1, names.size()))) {
-            if (p.get(name) != null && !name.startsWith("DefaultChannelPipeline$TailContext")) {
-                p.remove(name);
-            }
-        }
-        for (Map.Entry<String, ChannelHandler> e : p.toMap().entrySet()) {
-            if (e.getValue() instanceof IdleStateHandler || e.getValue() instanceof HttpServerKeepAliveHandler) {
-                p.remove(e.getKey());
-            }
-        }
+        WebSocketLayer layer = new WebSocketLayer();
+        Connection conn = new Connection(this, config, ip, token, layer);
         ctx.channel().config().setWriteBufferWaterMark(
                 new WriteBufferWaterMark(config.writeBufferLowBytes(), config.writeBufferHighBytes()));
-        p.addLast("chat-aggregate", new WebSocketFrameAggregator(config.maxMessageBytes()));
-        p.addLast("chat-connection", conn);
-        p.remove(ctx.name());
         connections.add(conn);
-        handshaker.handshake(ctx.channel(), req).addListener((ChannelFutureListener) f -> {
-            if (f.isSuccess()) {
-                conn.start();
-            } else {
-                f.channel().close();
-            }
-        });
+        layer.install(ctx, req, handshaker, config.maxMessageBytes(), "chat-connection", conn, conn::start);
     }
 
     private static void respond(ChannelHandlerContext ctx, FullHttpRequest req, HttpResponseStatus status,

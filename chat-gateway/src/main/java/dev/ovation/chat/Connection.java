@@ -1,20 +1,13 @@
 package dev.ovation.chat;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.TooLongFrameException;
 import io.netty.handler.codec.http.websocketx.BinaryWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CloseWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.CorruptedWebSocketFrameException;
 import io.netty.handler.codec.http.websocketx.PingWebSocketFrame;
-import io.netty.handler.codec.http.websocketx.PongWebSocketFrame;
 import io.netty.handler.codec.http.websocketx.TextWebSocketFrame;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -31,8 +24,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One WebSocket connection after the upgrade: decodes requests on the event loop and hands them, in order, to the
- * gateway's worker threads; writes acks, errors and events through one bounded queue.
+ * One WebSocket connection after the upgrade, the endpoint behind its {@link WebSocketLayer} (which answers pings,
+ * does the close handshake and hands over whole, valid text messages): decodes requests on the event loop and hands
+ * them, in order, to the gateway's worker threads; writes acks, errors and events through one bounded queue.
  *
  * <p>State machine: {@code NEW} (no request yet; an {@code auth} request is allowed) -> {@code AUTHENTICATED} or
  * {@code ANONYMOUS} (read-only) -> {@code CLOSING}. A token in the query string authenticates before the first request.
@@ -60,6 +54,7 @@ final class Connection extends ChannelInboundHandlerAdapter {
     private final ChatConfig config;
     private final String remoteIp;
     private final String queryToken;
+    private final WebSocketLayer layer;
     private ChannelHandlerContext ctx;
 
     private volatile State state = State.NEW;
@@ -90,11 +85,12 @@ final class Connection extends ChannelInboundHandlerAdapter {
     int sweepIndex = -1;
     private CompletableFuture<Void> chain = CompletableFuture.completedFuture(null);
 
-    Connection(ChatGateway gateway, ChatConfig config, String remoteIp, String queryToken) {
+    Connection(ChatGateway gateway, ChatConfig config, String remoteIp, String queryToken, WebSocketLayer layer) {
         this.gateway = gateway;
         this.config = config;
         this.remoteIp = remoteIp;
         this.queryToken = queryToken;
+        this.layer = layer;
     }
 
     EventExecutor loop() {
@@ -174,23 +170,15 @@ final class Connection extends ChannelInboundHandlerAdapter {
         }, config.authTimeoutMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Whole text and binary messages from the {@link WebSocketLayer}; text is valid UTF-8 (its ws-utf8 handler). */
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        lastReadNanos = System.nanoTime();
         try {
             if (msg instanceof TextWebSocketFrame text) {
-                if (ByteBufUtil.isText(text.content(), StandardCharsets.UTF_8)) {
-                    onText(text.content());
-                } else {
-                    closeWith(CloseCodes.INVALID_PAYLOAD, "invalid UTF-8");
-                }
-            } else if (msg instanceof PingWebSocketFrame ping) {
-                ctx.writeAndFlush(new PongWebSocketFrame(ping.content().retain()));
-            } else if (msg instanceof CloseWebSocketFrame close) {
-                onClose(close);
+                onText(text.content());
             } else if (msg instanceof BinaryWebSocketFrame) {
                 sendError(null, "binary_not_supported", "protocol v1 uses text frames only");
-            } else if (!(msg instanceof PongWebSocketFrame)) {
+            } else {
                 sendError(null, "invalid_request", "unexpected frame");
             }
         } finally {
@@ -198,24 +186,22 @@ final class Connection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** The client's close: answered with 1000, or 1002 / 1007 for an invalid code or reason (RFC 6455 7.4). */
-    private void onClose(CloseWebSocketFrame close) {
-        ByteBuf body = close.content();
-        if (body.readableBytes() == 0) {
-            closeWith(CloseCodes.NORMAL, "bye");
-        } else if (body.readableBytes() == 1 || !validCloseCode(body.getUnsignedShort(body.readerIndex()))) {
-            closeWith(CloseCodes.PROTOCOL_ERROR, "invalid close code");
-        } else if (!ByteBufUtil.isText(body, body.readerIndex() + 2, body.readableBytes() - 2,
-                StandardCharsets.UTF_8)) {
-            closeWith(CloseCodes.INVALID_PAYLOAD, "invalid UTF-8 in close reason");
-        } else {
-            closeWith(CloseCodes.NORMAL, "bye");
-        }
+    /** Any bytes from the client (a pong, a control frame, part of a message) count as activity for the idle check. */
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        lastReadNanos = System.nanoTime();
+        ctx.fireChannelReadComplete();
     }
 
-    /** Codes a peer may send: 1000-1003, 1007-1014 (IANA registered), 3000-4999. */
-    static boolean validCloseCode(int code) {
-        return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+    /** The layer is about to send its close frame (the client's close, a protocol error, {@link #closeWith}). */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof WebSocketLayer.Closing) {
+            state = State.CLOSING;
+            releaseQueued();
+        } else {
+            super.userEventTriggered(ctx, evt);
+        }
     }
 
     private void onText(ByteBuf content) {
@@ -454,18 +440,12 @@ final class Connection extends ChannelInboundHandlerAdapter {
         }
     }
 
-    /** Sends a close frame with the code and closes (at once if the peer does not take it within a second). */
+    /** Sends a close frame with the code and closes, through the {@link WebSocketLayer} (any thread). */
     void closeWith(int code, String reason) {
         onLoop(() -> {
-            if (closed || state == State.CLOSING) {
-                return;
+            if (!closed) {
+                layer.close(code, reason);
             }
-            state = State.CLOSING;
-            releaseQueued();
-            ctx.writeAndFlush(new CloseWebSocketFrame(code, reason)).addListener(ChannelFutureListener.CLOSE);
-            ctx.executor().schedule(() -> {
-                ctx.close();
-            }, 1, TimeUnit.SECONDS);
         });
     }
 
@@ -519,18 +499,10 @@ final class Connection extends ChannelInboundHandlerAdapter {
         return closed || !ctx.channel().isActive();
     }
 
+    /** An exception in this handler (frame-level errors are the {@link WebSocketLayer}'s). */
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (cause instanceof CorruptedWebSocketFrameException corrupt) {
-            // The frame decoder found a protocol violation (it then discards the rest of the input): close with its
-            // RFC 6455 status (1002 protocol error, 1007 invalid payload, 1009 frame too big).
-            int code = corrupt.closeStatus() == null ? CloseCodes.PROTOCOL_ERROR : corrupt.closeStatus().code();
-            closeWith(code, code == CloseCodes.MESSAGE_TOO_BIG ? "message too big" : "protocol error");
-        } else if (cause instanceof TooLongFrameException) {
-            closeWith(CloseCodes.MESSAGE_TOO_BIG, "message too big");
-        } else {
-            log.debug("connection error", cause);
-            ctx.close();
-        }
+        log.debug("connection error", cause);
+        ctx.close();
     }
 }

@@ -50,10 +50,11 @@ class ConnectionQueueTest {
 
     @Test
     void dropsLikesAndViewerCountsFirstThenClosesWith4008() {
-        Connection conn = new Connection(gateway, ChatConfig.defaults().withQueue(3, 1, 64), "127.0.0.1", null);
+        WebSocketLayer layer = new WebSocketLayer();
+        Connection conn = new Connection(gateway, ChatConfig.defaults().withQueue(3, 1, 64), "127.0.0.1", null, layer);
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(1, 64));
-        ch.pipeline().addLast(conn);
+        ch.pipeline().addLast(layer, conn);
 
         conn.deliverEvent("r", 1, frame("chat1"), true);      // written; the socket is now over the high mark
         assertThat(ch.isWritable()).isFalse();
@@ -85,10 +86,11 @@ class ConnectionQueueTest {
 
     @Test
     void queuedEventsGoOutInOrderWhenTheSocketDrains() {
-        Connection conn = new Connection(gateway, ChatConfig.defaults().withQueue(3, 1, 64), "127.0.0.1", null);
+        WebSocketLayer layer = new WebSocketLayer();
+        Connection conn = new Connection(gateway, ChatConfig.defaults().withQueue(3, 1, 64), "127.0.0.1", null, layer);
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.config().setWriteBufferWaterMark(new WriteBufferWaterMark(1, 64));
-        ch.pipeline().addLast(conn);
+        ch.pipeline().addLast(layer, conn);
         conn.deliverEvent("r", 1, frame("a"), true);
         conn.deliverEvent("r", 2, frame("b"), true);
         conn.deliverEvent("r", 3, frame("c"), false);

@@ -26,11 +26,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * RFC 6455 conformance of the /ws endpoint for the cases that matter to the gateway (in the spirit of the Autobahn
- * testsuite, which cannot be installed here): raw bytes on a plain socket against the real server. Fragmentation,
- * control frames between fragments, invalid UTF-8 (1007), oversized frames and messages (1009), and protocol errors
- * (bad close codes, unmasked frames, reserved bits and opcodes, broken fragmentation, big or fragmented control
- * frames: 1002).
+ * RFC 6455 conformance of the /ws endpoint with the real chat endpoint behind the WebSocket layer: raw bytes on a plain
+ * socket against the real server with the default limits. Fragmentation, control frames between fragments, invalid
+ * UTF-8 (1007, also before a fragmented message ends), oversized frames and messages (1009), and protocol errors (bad
+ * close codes, unmasked frames, reserved bits and opcodes, broken fragmentation, big or fragmented control frames:
+ * 1002). The Autobahn testsuite checks the same layer with an echo endpoint in the build (AutobahnEchoServer); this
+ * test covers what that run cannot: the chat endpoint, the default 16 KiB limit, and Autobahn's excluded 6.4.3/6.4.4.
  */
 class WebSocketConformanceTest {
     @RegisterExtension
@@ -100,6 +101,12 @@ class WebSocketConformanceTest {
 
         /** One frame: the first byte as given (FIN, RSV, opcode), masked unless {@code masked} is false. */
         void frame(int firstByte, byte[] payload, boolean masked) throws IOException {
+            out.write(encode(firstByte, payload, masked));
+            out.flush();
+        }
+
+        /** The bytes of one frame (see {@link #frame(int, byte[], boolean)}). */
+        byte[] encode(int firstByte, byte[] payload, boolean masked) {
             ByteArrayOutputStream f = new ByteArrayOutputStream();
             f.write(firstByte);
             int maskBit = masked ? 0x80 : 0;
@@ -118,15 +125,14 @@ class WebSocketConformanceTest {
             if (masked) {
                 byte[] key = new byte[4];
                 ThreadLocalRandom.current().nextBytes(key);
-                f.write(key);
+                f.writeBytes(key);
                 for (int i = 0; i < payload.length; i++) {
                     f.write(payload[i] ^ key[i % 4]);
                 }
             } else {
-                f.write(payload);
+                f.write(payload, 0, payload.length);
             }
-            out.write(f.toByteArray());
-            out.flush();
+            return f.toByteArray();
         }
 
         void frame(boolean fin, int opcode, byte[] payload) throws IOException {
@@ -253,6 +259,36 @@ class WebSocketConformanceTest {
             // A valid 4-byte sequence start, then a continuation that breaks it.
             ws.frame(false, OP_TEXT, new byte[] {'{', (byte) 0xF0, (byte) 0x9F});
             ws.frame(true, OP_CONT, new byte[] {(byte) 0x41, '}'});
+            ws.expectClose(1007);
+        }
+    }
+
+    @Test
+    void invalidUtf8InAFragmentClosesBeforeTheMessageEnds() throws Exception {
+        try (Raw ws = new Raw()) {
+            // Fail fast (Autobahn 6.4.1/6.4.2): the 2nd fragment is U+110000 (out of range); no final fragment comes.
+            ws.frame(false, OP_TEXT, "{\"text\":\"\u03BA\u1F79".getBytes(StandardCharsets.UTF_8));
+            ws.frame(false, OP_CONT, new byte[] {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80});
+            ws.expectClose(1007);
+        }
+    }
+
+    @Test
+    void invalidUtf8InAChoppedFrameCloses1007() throws Exception {
+        // Autobahn 6.4.3/6.4.4 (excluded there as NON-STRICT): one frame whose bytes come in three TCP writes; it is
+        // refused when the frame is complete (Netty's decoder hands on whole frames), not at the invalid chop.
+        byte[] part1 = "{\"text\":\"\u03BA\u1F79".getBytes(StandardCharsets.UTF_8);
+        byte[] part2 = {(byte) 0xF4, (byte) 0x90, (byte) 0x80, (byte) 0x80};
+        byte[] part3 = "\"}".getBytes(StandardCharsets.UTF_8);
+        try (Raw ws = new Raw()) {
+            byte[] frame = ws.encode(0x80 | OP_TEXT, concat(part1, part2, part3), true);
+            int header = frame.length - part1.length - part2.length - part3.length;
+            int[] cuts = {0, header + part1.length, header + part1.length + part2.length, frame.length};
+            for (int i = 0; i < 3; i++) {
+                ws.out.write(frame, cuts[i], cuts[i + 1] - cuts[i]);
+                ws.out.flush();
+                Thread.sleep(100);
+            }
             ws.expectClose(1007);
         }
     }
