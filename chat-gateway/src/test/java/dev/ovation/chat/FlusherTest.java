@@ -38,8 +38,9 @@ class FlusherTest {
                 GatewayTest.CATALOG, bus, bus, MediaClock.NONE, RoomRoles.NONE, meters, Clock.systemUTC());
         ch = new EmbeddedChannel();
         ch.freezeTime();
-        conn = new Connection(gateway, config, "127.0.0.1", null);
-        ch.pipeline().addLast(conn);
+        WebSocketLayer layer = new WebSocketLayer();
+        conn = new Connection(gateway, config, "127.0.0.1", null, layer);
+        ch.pipeline().addLast(layer, conn);
     }
 
     @AfterEach
