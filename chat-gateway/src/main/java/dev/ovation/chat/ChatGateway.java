@@ -148,7 +148,8 @@ public final class ChatGateway implements AutoCloseable {
      * through {@link RoomRoles#setModerator}, tells every node through {@link RoomBus#invalidate} (also when nothing
      * changed, so a retry after a failure heals) and, when it changed, announces it to the room as a
      * {@code moderation} event. May block (directory, bus): call it off the event loop. Throws
-     * {@link IllegalStateException} when the roles could not be saved in time.
+     * {@link IllegalStateException} when the roles could not be saved in time, and the bus's exception when the
+     * change was saved but could not be announced (a retry announces nothing more, but tells the nodes again).
      */
     public ModeratorUpdate setModerator(String room, String userId, boolean moderator, String byUserId) {
         RoomRoles.Change change;
@@ -157,7 +158,7 @@ public final class ChatGateway implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted", e);
-        } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+        } catch (java.util.concurrent.ExecutionException | TimeoutException | RuntimeException e) {
             throw new IllegalStateException("the moderators of room " + room + " could not be saved", e);
         }
         if (change != RoomRoles.Change.CHANGED && change != RoomRoles.Change.UNCHANGED) {

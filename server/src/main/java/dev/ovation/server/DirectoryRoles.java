@@ -31,6 +31,8 @@ import org.slf4j.LoggerFactory;
 final class DirectoryRoles implements RoomRoles {
 
     private static final Logger log = LoggerFactory.getLogger(DirectoryRoles.class);
+    /** After a failed load, {@link #role} starts no other load of the room for this long (no storm while the database is down). */
+    static final long RETRY_AFTER_FAILURE_MILLIS = 1000;
 
     private final CreatorCache creators;
     private final ModeratorDirectory moderators;
@@ -44,6 +46,7 @@ final class DirectoryRoles implements RoomRoles {
         volatile boolean trusted; // false from an invalidation until the next load completes
         volatile long loadedAtMillis;
         volatile long usedAtMillis;
+        volatile long failedAtMillis;
         long generation; // guarded by this: bumped by invalidate, a load of an older generation is not trusted
         CompletableFuture<Void> loading; // guarded by this: the load in flight, or null
     }
@@ -70,7 +73,9 @@ final class DirectoryRoles implements RoomRoles {
         Slot slot = slot(room);
         Set<String> ids = slot.userIds;
         if (ids == null || !slot.trusted) {
-            load(room, slot);
+            if (clock.millis() - slot.failedAtMillis >= RETRY_AFTER_FAILURE_MILLIS) {
+                load(room, slot);
+            }
             return Role.VIEWER;
         }
         if (clock.millis() - slot.loadedAtMillis > limits.cacheTtlMillis()) {
@@ -139,6 +144,11 @@ final class DirectoryRoles implements RoomRoles {
         }).orTimeout(limits.timeoutMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Rooms cached on this node (tests). */
+    int cachedRooms() {
+        return rooms.size();
+    }
+
     /** The room's slot, made on first use; beyond the limit the least recently used room is dropped. */
     private Slot slot(String room) {
         long now = clock.millis();
@@ -178,14 +188,22 @@ final class DirectoryRoles implements RoomRoles {
             generation = slot.generation;
         }
         Creator creator = creators.byHandle(room).orElse(null);
-        CompletableFuture<Set<String>> ids = creator == null
-                ? CompletableFuture.completedFuture(Set.of())
-                : moderators.list(creator.id()).thenApply(list -> list.stream().map(Moderator::userId)
-                        .collect(Collectors.toUnmodifiableSet()));
+        CompletableFuture<Set<String>> ids;
+        try {
+            ids = creator == null
+                    ? CompletableFuture.completedFuture(Set.of())
+                    : moderators.list(creator.id()).thenApply(list -> list.stream().map(Moderator::userId)
+                            .collect(Collectors.toUnmodifiableSet()));
+        } catch (RuntimeException e) { // e.g. the executor is shut down: a failed load, never the caller's problem
+            ids = CompletableFuture.failedFuture(e);
+        }
         ids.orTimeout(limits.timeoutMillis(), TimeUnit.MILLISECONDS).whenComplete((loaded, failure) -> {
             boolean current;
             synchronized (slot) {
                 slot.loading = null;
+                if (failure != null) {
+                    slot.failedAtMillis = clock.millis();
+                }
                 current = slot.generation == generation;
                 if (failure == null && current) {
                     slot.userIds = loaded;

@@ -29,6 +29,8 @@ import java.util.regex.Pattern;
  */
 final class ModeratorRoutes {
 
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ModeratorRoutes.class);
+
     private static final Pattern USER_ID = Pattern.compile("[A-Za-z0-9_.:@-]{1,64}");
 
     private final CreatorDirectory creators;
@@ -116,9 +118,10 @@ final class ModeratorRoutes {
             ChatGateway.ModeratorUpdate update;
             try {
                 update = chat.setModerator(c.handle(), userId, moderator, by);
-            } catch (IllegalStateException e) {
+            } catch (RuntimeException e) { // not saved in time, or saved but the chat bus failed: a retry heals both
+                log.warn("changing moderator {} of {} failed", userId, c.handle(), e);
                 throw new ApiException(HttpResponseStatus.SERVICE_UNAVAILABLE, "moderation_unavailable",
-                        "the moderators could not be saved; retry", null);
+                        "the moderators could not be saved or announced; retry", null);
             }
             return switch (update.change()) {
                 case CHANGED, UNCHANGED -> {
