@@ -498,7 +498,8 @@ public final class ChatGateway implements AutoCloseable {
                 return;
             }
         }
-        boolean viewer = roles.role(c.room(), v.userId()) == RoomRoles.Role.VIEWER;
+        RoomRoles.Role role = roles.role(c.room(), v.userId());
+        boolean viewer = role == RoomRoles.Role.VIEWER;
         String mode = state.chatMode(c.room());
         if (viewer && mode.equals("followers") && !roles.isFollower(c.room(), v.userId())
                 && !roles.isSubscriber(c.room(), v.userId())) {
@@ -517,7 +518,13 @@ public final class ChatGateway implements AutoCloseable {
             return;
         }
         long eventId = publish(c.room(), "chat", g -> {
-            writeUser(g, v);
+            g.writeObjectFieldStart("user");
+            g.writeStringField("id", v.userId());
+            g.writeStringField("name", v.displayName());
+            if (!viewer) { // for badges: "creator" or "moderator"; absent for viewers
+                g.writeStringField("role", role.name().toLowerCase(java.util.Locale.ROOT));
+            }
+            g.writeEndObject();
             g.writeStringField("text", c.text());
         });
         conn.sendAck(c.id(), g -> g.writeNumberField("eventId", eventId));
@@ -716,13 +723,6 @@ public final class ChatGateway implements AutoCloseable {
             case TOO_MANY -> conn.sendError(m.id(), "too_many_moderators",
                     "the room has as many moderators as it may have");
         }
-    }
-
-    private static void writeUser(com.fasterxml.jackson.core.JsonGenerator g, Viewer v) throws java.io.IOException {
-        g.writeObjectFieldStart("user");
-        g.writeStringField("id", v.userId());
-        g.writeStringField("name", v.displayName());
-        g.writeEndObject();
     }
 
     private long publish(String room, String type, Frames.Fields body) {

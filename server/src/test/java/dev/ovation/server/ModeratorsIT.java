@@ -162,8 +162,14 @@ class ModeratorsIT {
             assertThat(code(mia.moderate("dora", "mod", "fan"))).as("a moderator cannot appoint").isEqualTo("forbidden");
             assertThat(code(mia.moderate("dora", "unmod", "mia"))).as("nor remove").isEqualTo("forbidden");
 
+            // chat events carry the sender's role for badges: creator, moderator, none for viewers
+            assertThat(code(mia.send("{\"type\":\"chat\",\"room\":\"dora\",\"text\":\"hi, mod here\"}"))).isEqualTo("ack");
+            assertThat(fan.next(m -> "hi, mod here".equals(m.path("text").asText())).at("/user/role").asText()).isEqualTo("moderator");
+            assertThat(code(owner.send("{\"type\":\"chat\",\"room\":\"dora\",\"text\":\"hi, owner here\"}"))).isEqualTo("ack");
+            assertThat(fan.next(m -> "hi, owner here".equals(m.path("text").asText())).at("/user/role").asText()).isEqualTo("creator");
             long chatId = eve.send("{\"type\":\"chat\",\"room\":\"dora\",\"text\":\"spam spam\"}").path("eventId").asLong();
             assertThat(chatId).isPositive();
+            assertThat(fan.next(m -> "spam spam".equals(m.path("text").asText())).path("user").has("role")).isFalse();
             assertThat(code(mia.send("{\"type\":\"moderate\",\"room\":\"dora\",\"action\":\"delete\",\"eventId\":" + chatId + "}")))
                     .isEqualTo("ack");
             assertThat(fan.moderation("delete").path("deletedEventId").asLong()).isEqualTo(chatId);
