@@ -155,7 +155,7 @@ public final class RedisBus implements RoomBus, RoomState {
         this.redis = RedisClient.create(url);
         this.address = JedisURIHelper.getHostAndPort(url);
         this.clientConfig = DefaultJedisClientConfig.builder().user(JedisURIHelper.getUser(url))
-                .password(JedisURIHelper.getPassword(url)).build();
+                .password(JedisURIHelper.getPassword(url)).clientName(subscriberName()).build();
         this.control = "{" + prefix + "}:node:" + java.util.UUID.randomUUID();
         this.invalidations = "{" + prefix + "}:invalidate";
         this.subscriberThread = new Thread(this::subscribeLoop, "chat-redis-subscriber");
@@ -446,6 +446,11 @@ public final class RedisBus implements RoomBus, RoomState {
                 }
             }
         }
+    }
+
+    /** The client name of this node's subscriber connection (CLIENT LIST shows it). */
+    String subscriberName() {
+        return "ovation-chat-subscriber-" + nodeId;
     }
 
     /** This node's id in the presence keys. */

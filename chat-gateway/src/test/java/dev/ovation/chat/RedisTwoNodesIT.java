@@ -332,4 +332,48 @@ class RedisTwoNodesIT {
             assertThat(unchanged.path("changed").asBoolean(true)).isFalse();
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void invalidationsReachEveryNodeAndAReconnectedSubscriberTreatsEverythingAsStale() throws Exception {
+        List<String> seenByB = new java.util.concurrent.CopyOnWriteArrayList<>();
+        RoomRoles recording = new RoomRoles() {
+            @Override
+            public Role role(String room, String user) {
+                return Role.VIEWER;
+            }
+
+            @Override
+            public void invalidate(String room) {
+                seenByB.add(String.valueOf(room));
+            }
+        };
+        start(false, RoomRoles.NONE, recording);
+        busA.invalidate("alice"); // node B has no member anywhere
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!seenByB.contains("alice") && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(seenByB).containsExactly("alice");
+
+        // node B's subscriber connection drops (found by its client name: only this test's connection is killed)
+        try (redis.clients.jedis.Jedis admin = new redis.clients.jedis.Jedis(REDIS)) {
+            String line = admin.clientList().lines().filter(l -> l.contains(" name=" + busB.subscriberName() + " "))
+                    .findFirst().orElseThrow();
+            String id = line.substring(line.indexOf("id=") + 3, line.indexOf(' ', line.indexOf("id=")));
+            admin.sendCommand(redis.clients.jedis.Protocol.Command.CLIENT, "KILL", "ID", id);
+        }
+        busA.invalidate("bob"); // published while B is reconnecting (within its 1 s back-off): B misses it
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!seenByB.contains("null") && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(seenByB).as("after resubscribing: everything may be stale").contains("null");
+        assertThat(seenByB).doesNotContain("bob");
+        busA.invalidate("carol");
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!seenByB.contains("carol") && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(seenByB).as("subscribed again").endsWith("carol");
+    }
 }
