@@ -706,6 +706,10 @@ public final class ChatGateway implements AutoCloseable {
             conn.sendError(m.id(), "forbidden", "only the creator may appoint or remove moderators");
             return;
         }
+        // each change is a database write and a reload on every node: as many as chat messages per window
+        if (!rateOk(conn, m.id(), "mod", config.chatRateLimit())) {
+            return;
+        }
         ModeratorUpdate update;
         try {
             update = setModerator(m.room(), m.userId(), m.action() == ClientRequest.Action.MOD,

@@ -135,7 +135,7 @@ class ModeratorsIT {
 
     @Test
     void theCreatorAppointsModeratorsWhoModerateUntilRemovedAndNobodyElseAppoints() throws Exception {
-        OvationServer server = start(dataDir, Map.of());
+        OvationServer server = start(dataDir, Map.of("OVATION_CHAT_CHAT_RATE_LIMIT", "20"));
         HttpTestClient admin = new HttpTestClient(server.adminPort(), server.adminToken());
         assertThat(admin.post("/admin/creators", "{\"handle\":\"dora\",\"userId\":\"u-dora\"}").statusCode()).isEqualTo(201);
         int port = server.httpPort();
@@ -182,6 +182,12 @@ class ModeratorsIT {
             assertThat(code(mia.moderate("dora", "unban", "eve"))).as("a removed moderator loses the role at once")
                     .isEqualTo("forbidden");
             assertThat(owner.moderate("dora", "unmod", "mia").path("changed").asBoolean(true)).isFalse();
+            JsonNode limited = null;
+            for (int i = 0; i < 20 && limited == null; i++) {
+                JsonNode r = owner.moderate("dora", i % 2 == 0 ? "mod" : "unmod", "flip");
+                limited = code(r).equals("rate_limited") ? r : null;
+            }
+            assertThat(limited).as("mod/unmod are rate limited (chat.chat-rate-limit)").isNotNull();
         }
     }
 
