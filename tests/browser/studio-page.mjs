@@ -1,7 +1,7 @@
 // Drives the creator studio (/studio) in headless Chromium while a stream is live, as a creator would.
 // usage: node studio-page.mjs BASE_URL PLATFORM_TOKEN SCREENSHOT.png
 // Prints one JSON line: {ok, handle, obsServer, health:{bitrateKbps,fps,keyframeIntervalMillis,...}, moderation,
-// newKeyShown, tokenKept, errors} and exits 0 only when the page showed a live stream's health.
+// moderatorListed, moderatorAdded, moderatorRemoved, newKeyShown, tokenKept, errors} and exits 0 only when the page showed a live stream's health.
 import { launchChromium } from './chromium.mjs';
 
 const [base, token, screenshot] = process.argv.slice(2);
@@ -53,6 +53,17 @@ try {
     return t && t !== 'Sending...';
   }, null, { timeout: 30000 });
   result.moderation = (await page.locator('#mod-result').textContent()).trim();
+
+  // appointed moderators: add one, see it listed, remove it again
+  await page.waitForFunction(() => document.getElementById('moderators')?.dataset.count === '0');
+  await page.fill('#moderator-user', 'mod-mia');
+  await page.click('#add-moderator');
+  await page.waitForFunction(() => document.getElementById('moderators')?.dataset.count === '1');
+  result.moderatorListed = (await page.locator('#moderators-table').textContent()).includes('mod-mia');
+  result.moderatorAdded = (await page.locator('#moderators-result').textContent()).trim();
+  await page.click('#moderators-table button[data-user="mod-mia"]');
+  await page.waitForFunction(() => document.getElementById('moderators')?.dataset.count === '0');
+  result.moderatorRemoved = (await page.locator('#moderators-result').textContent()).trim();
 
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
 

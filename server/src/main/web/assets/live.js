@@ -259,10 +259,13 @@ function showGift(event, how, pdt, arrivedAt) {
 
 // --- chat, viewers, leaderboard ---------------------------------------------------------------------
 
-function addChatLine(event, kind, text, name) {
+const ROLE_BADGES = { creator: 'Creator', moderator: 'Mod' };
+
+function addChatLine(event, kind, text, name, role) {
   const nearBottom = chatList.scrollHeight - chatList.scrollTop - chatList.clientHeight < 40;
+  const badge = ROLE_BADGES[role] ? el('span', { class: `role-badge ${role}` }, ROLE_BADGES[role]) : null;
   const li = el('li', { class: `chat-line ${kind}`, dataset: { eventId: event.eventId ?? '' } },
-    name ? el('b', { class: 'name' }, name) : null, name ? ' ' : null, el('span', { class: 'text' }, text));
+    badge, badge ? ' ' : null, name ? el('b', { class: 'name' }, name) : null, name ? ' ' : null, el('span', { class: 'text' }, text));
   chatList.append(li);
   capChildren(chatList, CHAT_MAX_ITEMS);
   if (nearBottom) chatList.scrollTop = chatList.scrollHeight;
@@ -280,7 +283,7 @@ function showLeaderboard(top) {
 function onEvent(event, { history }) {
   switch (event.type) {
     case 'chat':
-      addChatLine(event, 'chat', event.text, (event.user && event.user.name) || '?');
+      addChatLine(event, 'chat', event.text, (event.user && event.user.name) || '?', event.user && event.user.role);
       break;
     case 'gift':
       if (history) addChatLine(event, 'gift', `${giftIcon(event.gift)} ${(event.sender && event.sender.name) || 'Someone'} sent ${giftLabel((catalog.get(event.gift) || { name: event.gift }).name, event.count)}`);
@@ -303,6 +306,8 @@ function onEvent(event, { history }) {
         addChatLine(event, 'system', event.durationSeconds > 0 ? `Slow mode: one message every ${event.durationSeconds} s.` : 'Slow mode is off.');
       } else if (event.action === 'mode') {
         addChatLine(event, 'system', `Chat is open to ${event.mode}.`);
+      } else if (event.action === 'mod' || event.action === 'unmod') {
+        addChatLine(event, 'system', event.action === 'mod' ? `${event.userId} is now a moderator.` : `${event.userId} is no longer a moderator.`);
       }
       break;
     default:

@@ -2,7 +2,7 @@
 // Sign-in with the platform token (the viewer JWT whose subject owns a creator), given as /studio#token=...
 // or pasted; kept in sessionStorage for this tab. Talks to /api/studio* (docs/api.md) and to /ws for moderation.
 import {
-  api, ApiError, copyButton, describe, el, fill, formatInt, formatMinor, tokenForm, tokenStore,
+  api, ApiError, copyButton, describe, el, fill, formatInt, formatMinor, table, tokenForm, tokenStore,
 } from '/assets/console-kit.js';
 
 const HEALTH_EVERY_MS = 3000;
@@ -70,7 +70,8 @@ function render(studio) {
       obsCard(studio),
       keyCard(studio),
       earningsCard,
-      moderationCard(studio)));
+      moderationCard(studio),
+      moderatorsCard()));
   refreshHealth(healthCard);
   refreshEarnings(earningsCard);
   timers.push(setInterval(() => refreshHealth(healthCard), HEALTH_EVERY_MS));
@@ -319,6 +320,63 @@ function moderationCard(studio) {
     result,
     el('h3', {}, 'Your moderation this session'),
     log);
+}
+
+// ---- appointed moderators (docs/api.md, /api/studio/moderators)
+
+const USER_ID = /^[A-Za-z0-9_.:@-]{1,64}$/;
+
+function moderatorsCard() {
+  const card = el('section', { class: 'card', id: 'moderators' });
+  const list = el('div', { id: 'moderators-list' }, el('p', { class: 'muted' }, 'Loading...'));
+  const result = el('p', { id: 'moderators-result', role: 'status' });
+  const input = el('input', { type: 'text', id: 'moderator-user', placeholder: 'user id', maxlength: 64, autocomplete: 'off' });
+  const say = (text, cls) => { result.textContent = text; result.className = cls; };
+
+  async function refresh() {
+    try {
+      const r = await api('/api/studio/moderators', { token: token.get() });
+      fill(list,
+        table([
+          { label: 'User', get: m => m.userId },
+          { label: 'Appointed', get: m => `${new Date(m.appointedAt).toLocaleString()}${m.appointedBy ? '' : ' (by the platform)'}` },
+          { label: '', get: m => el('button', { type: 'button', class: 'link', dataset: { user: m.userId }, onclick: () => change('DELETE', m.userId) }, 'Remove') },
+        ], r.moderators, { empty: 'No moderators yet: only you moderate your room.', id: 'moderators-table' }),
+        el('p', { class: 'muted small' }, `${r.moderators.length} of at most ${formatInt(r.max)}.`));
+      card.dataset.count = String(r.moderators.length);
+    } catch (e) {
+      fill(list, el('p', { class: 'error' }, `Cannot load the moderators: ${describe(e)}`));
+    }
+  }
+
+  async function change(method, userId) {
+    say('Saving...', 'muted');
+    try {
+      await api(`/api/studio/moderators/${encodeURIComponent(userId)}`, { token: token.get(), method });
+      say(method === 'PUT' ? `${userId} is a moderator now.` : `${userId} is no longer a moderator.`, 'ok');
+      if (method === 'PUT') input.value = '';
+    } catch (e) {
+      say(`Refused: ${describe(e)}`, 'error');
+    }
+    await refresh();
+  }
+
+  const add = el('button', {
+    type: 'button', id: 'add-moderator', onclick: () => {
+      const u = input.value.trim();
+      if (!USER_ID.test(u)) return say('A user id is 1 to 64 characters of A-Z, a-z, 0-9 and _ . : @ -', 'error');
+      return change('PUT', u);
+    },
+  }, 'Make moderator');
+  fill(card,
+    el('h2', {}, 'Moderators'),
+    el('p', { class: 'muted small' }, 'Moderators may ban, time out, delete messages and set slow or chat mode in your room '
+      + '(from the watch page); only you appoint them. Removing one takes effect at once.'),
+    el('div', { class: 'row' }, el('label', {}, 'User ', input), add),
+    result,
+    list);
+  refresh();
+  return card;
 }
 
 start();

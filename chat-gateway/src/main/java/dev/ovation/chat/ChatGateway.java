@@ -68,6 +68,11 @@ public final class ChatGateway implements AutoCloseable {
     /** The WebSocket subprotocol of protocol v1. */
     public static final String SUBPROTOCOL = "ovation.v1";
     private static final String X_FORWARDED_FOR = "X-Forwarded-For";
+    /**
+     * Backstop for waiting on {@link RoomRoles#ready} and {@link RoomRoles#setModerator}, whose implementations bound
+     * their own time (the server: {@code creators.moderators-timeout-millis}).
+     */
+    private static final long ROLES_WAIT_MILLIS = 30_000;
 
     private final ChatConfig config;
     private final ViewerAuthenticator authenticator;
@@ -114,6 +119,7 @@ public final class ChatGateway implements AutoCloseable {
             return t;
         });
         ticker.scheduleAtFixedRate(this::tick, config.tickMillis(), config.tickMillis(), TimeUnit.MILLISECONDS);
+        bus.addInvalidationListener(roles::invalidate); // a room's moderators changed on some node
     }
 
     /** The sharable handler that claims WebSocket upgrades to {@link ChatConfig#path()} (see the class comment). */
@@ -124,6 +130,48 @@ public final class ChatGateway implements AutoCloseable {
     /** Publishes a system notice to a room; its event id. May block (bus): call it off the event loop. */
     public long publishSystem(String room, String text) {
         return publish(room, "system", g -> g.writeStringField("text", text));
+    }
+
+    /** What {@link #setModerator} did: the change, and the id of the {@code moderation} event (0 when unchanged). */
+    public record ModeratorUpdate(RoomRoles.Change change, long eventId) {
+    }
+
+    /**
+     * Appoints ({@code moderator} true) or removes a moderator of a room, as the creator's {@code mod} / {@code unmod}
+     * does (the caller has decided that {@code byUserId} may; {@code null} = the platform's operators): persists it
+     * through {@link RoomRoles#setModerator}, tells every node through {@link RoomBus#invalidate} (also when nothing
+     * changed, so a retry after a failure heals) and, when it changed, announces it to the room as a
+     * {@code moderation} event. May block (directory, bus): call it off the event loop. Throws
+     * {@link IllegalStateException} when the roles could not be saved in time, and the bus's exception when the
+     * change was saved but could not be announced (a retry announces nothing more, but tells the nodes again).
+     */
+    public ModeratorUpdate setModerator(String room, String userId, boolean moderator, String byUserId) {
+        RoomRoles.Change change;
+        try {
+            change = roles.setModerator(room, userId, moderator, byUserId).get(ROLES_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted", e);
+        } catch (java.util.concurrent.ExecutionException | TimeoutException | RuntimeException e) {
+            throw new IllegalStateException("the moderators of room " + room + " could not be saved", e);
+        }
+        if (change != RoomRoles.Change.CHANGED && change != RoomRoles.Change.UNCHANGED) {
+            return new ModeratorUpdate(change, 0);
+        }
+        bus.invalidate(room);
+        if (change == RoomRoles.Change.UNCHANGED) {
+            return new ModeratorUpdate(change, 0);
+        }
+        long eventId = publish(room, "moderation", g -> {
+            g.writeStringField("action", moderator ? "mod" : "unmod");
+            g.writeStringField("userId", userId);
+            if (byUserId == null) {
+                g.writeNullField("by");
+            } else {
+                g.writeStringField("by", byUserId);
+            }
+        });
+        return new ModeratorUpdate(change, eventId);
     }
 
     /** Starts a new live session of the room: clears its top-gifter leaderboard. May block. */
@@ -365,6 +413,7 @@ public final class ChatGateway implements AutoCloseable {
         conn.rooms.add(room);
         conn.cancelAuthTimer();
         state.addViewers(room, 1);
+        roles.ready(room); // loads the room's moderators (slow-mode exemption, moderation) without waiting
         if (v != null) {
             // A ban published between the check above and joining the LocalRoom found no member to kick.
             long banned = state.bannedUntil(room, v.userId());
@@ -414,7 +463,8 @@ public final class ChatGateway implements AutoCloseable {
                 return;
             }
         }
-        boolean viewer = roles.role(c.room(), v.userId()) == RoomRoles.Role.VIEWER;
+        RoomRoles.Role role = roles.role(c.room(), v.userId());
+        boolean viewer = role == RoomRoles.Role.VIEWER;
         String mode = state.chatMode(c.room());
         if (viewer && mode.equals("followers") && !roles.isFollower(c.room(), v.userId())
                 && !roles.isSubscriber(c.room(), v.userId())) {
@@ -433,7 +483,13 @@ public final class ChatGateway implements AutoCloseable {
             return;
         }
         long eventId = publish(c.room(), "chat", g -> {
-            writeUser(g, v);
+            g.writeObjectFieldStart("user");
+            g.writeStringField("id", v.userId());
+            g.writeStringField("name", v.displayName());
+            if (!viewer) { // for badges: "creator" or "moderator"; absent for viewers
+                g.writeStringField("role", role.name().toLowerCase(java.util.Locale.ROOT));
+            }
+            g.writeEndObject();
             g.writeStringField("text", c.text());
         });
         conn.sendAck(c.id(), g -> g.writeNumberField("eventId", eventId));
@@ -550,7 +606,11 @@ public final class ChatGateway implements AutoCloseable {
             conn.sendError(m.id(), "auth_required", "anonymous viewers may read but not send");
             return;
         }
-        RoomRoles.Role role = roles.role(m.room(), conn.viewer().userId());
+        RoomRoles.Role role = roleWhenReady(m.room(), conn.viewer().userId());
+        if (m.action() == ClientRequest.Action.MOD || m.action() == ClientRequest.Action.UNMOD) {
+            appoint(conn, m, role);
+            return;
+        }
         if (role == RoomRoles.Role.VIEWER) {
             conn.sendError(m.id(), "forbidden", "only the creator and moderators may moderate");
             return;
@@ -562,7 +622,7 @@ public final class ChatGateway implements AutoCloseable {
             case TIMEOUT -> state.ban(m.room(), m.userId(), now + TimeUnit.SECONDS.toMillis(m.durationSeconds()));
             case SLOW -> state.setSlowMode(m.room(), m.durationSeconds());
             case MODE -> state.setChatMode(m.room(), m.mode());
-            case DELETE -> { }
+            case DELETE, MOD, UNMOD -> { }
         }
         Viewer by = conn.viewer();
         long eventId = publish(m.room(), "moderation", g -> {
@@ -584,11 +644,54 @@ public final class ChatGateway implements AutoCloseable {
         conn.sendAck(m.id(), g -> g.writeNumberField("eventId", eventId));
     }
 
-    private static void writeUser(com.fasterxml.jackson.core.JsonGenerator g, Viewer v) throws java.io.IOException {
-        g.writeObjectFieldStart("user");
-        g.writeStringField("id", v.userId());
-        g.writeStringField("name", v.displayName());
-        g.writeEndObject();
+    /**
+     * The user's role; when the answer is "viewer" the room's roles may not be loaded yet (or were just invalidated):
+     * then it waits (bounded, on this worker thread) until they are and asks again.
+     */
+    private RoomRoles.Role roleWhenReady(String room, String userId) {
+        RoomRoles.Role role = roles.role(room, userId);
+        if (role != RoomRoles.Role.VIEWER) {
+            return role;
+        }
+        try {
+            roles.ready(room).get(ROLES_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return role;
+        } catch (java.util.concurrent.ExecutionException | TimeoutException e) {
+            log.warn("the roles of room {} could not be loaded: {}", room, e.toString());
+            return role;
+        }
+        return roles.role(room, userId);
+    }
+
+    /** {@code mod} / {@code unmod}: the creator (only) appoints or removes a moderator. */
+    private void appoint(Connection conn, ClientRequest.Moderate m, RoomRoles.Role role) {
+        if (role != RoomRoles.Role.CREATOR) {
+            conn.sendError(m.id(), "forbidden", "only the creator may appoint or remove moderators");
+            return;
+        }
+        // each change is a database write and a reload on every node: as many as chat messages per window
+        if (!rateOk(conn, m.id(), "mod", config.chatRateLimit())) {
+            return;
+        }
+        ModeratorUpdate update;
+        try {
+            update = setModerator(m.room(), m.userId(), m.action() == ClientRequest.Action.MOD,
+                    conn.viewer().userId());
+        } catch (RuntimeException e) {
+            log.warn("{} of {} in room {} failed", m.action(), m.userId(), m.room(), e);
+            conn.sendError(m.id(), "moderation_unavailable", "the moderators could not be saved; retry");
+            return;
+        }
+        switch (update.change()) {
+            case CHANGED -> conn.sendAck(m.id(), g -> g.writeNumberField("eventId", update.eventId()));
+            case UNCHANGED -> conn.sendAck(m.id(), g -> g.writeBooleanField("changed", false));
+            case UNKNOWN_ROOM -> conn.sendError(m.id(), "unknown_room", "no creator " + m.room());
+            case IS_CREATOR -> conn.sendError(m.id(), "invalid_request", "the creator moderates the room already");
+            case TOO_MANY -> conn.sendError(m.id(), "too_many_moderators",
+                    "the room has as many moderators as it may have");
+        }
     }
 
     private long publish(String room, String type, Frames.Fields body) {

@@ -52,7 +52,8 @@ sealed interface ClientRequest {
     /**
      * A moderator's action: ban / unban / timeout a user, delete a chat message (by its event id), or set slow mode
      * ({@code durationSeconds} between messages per user, 0 = off), or set who may chat ({@code mode}: everyone,
-     * followers, subscribers).
+     * followers, subscribers), or (the creator only) appoint or remove a moderator ({@code mod} / {@code unmod}
+     * with {@code userId}).
      */
     record Moderate(String id, String room, Action action, String userId, long durationSeconds, long eventId,
                     String mode) implements ClientRequest {
@@ -65,5 +66,5 @@ sealed interface ClientRequest {
         }
     }
 
-    enum Action { BAN, UNBAN, TIMEOUT, DELETE, SLOW, MODE }
+    enum Action { BAN, UNBAN, TIMEOUT, DELETE, SLOW, MODE, MOD, UNMOD }
 }

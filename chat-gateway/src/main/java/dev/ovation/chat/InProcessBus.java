@@ -28,6 +28,8 @@ public final class InProcessBus implements RoomBus, RoomState {
     private final ConcurrentHashMap<String, Long> slow = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, String> modes = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, long[]> windows = new ConcurrentHashMap<>();
+    private final CopyOnWriteArrayList<java.util.function.Consumer<String>> invalidationListeners =
+            new CopyOnWriteArrayList<>();
 
     /** @param historyEvents recent events kept per room for resume */
     public InProcessBus(int historyEvents, Clock clock) {
@@ -62,6 +64,18 @@ public final class InProcessBus implements RoomBus, RoomState {
             }
             return e.eventId();
         }
+    }
+
+    @Override
+    public void invalidate(String room) {
+        for (java.util.function.Consumer<String> l : invalidationListeners) {
+            l.accept(room);
+        }
+    }
+
+    @Override
+    public void addInvalidationListener(java.util.function.Consumer<String> listener) {
+        invalidationListeners.add(listener);
     }
 
     @Override

@@ -45,6 +45,10 @@ import redis.clients.jedis.util.JedisURIHelper;
  * {@code 2 * presenceTtlMillis} without any writer. Likes are a counter taken with a script,
  * the leaderboard a sorted set plus a hash of names, bans keys with PXAT expiry, rate limits fixed-window counters,
  * claims SET NX PX.
+ *
+ * <p>{@link #invalidate} PUBLISHes (SPUBLISHes) the room on the deployment's channel {@code {p}:invalidate}, which
+ * every node subscribes on its subscriber connection; after that connection is re-established the listeners get
+ * {@code null} (anything may have changed meanwhile).
  */
 public final class RedisBus implements RoomBus, RoomState {
     private static final Logger log = LoggerFactory.getLogger(RedisBus.class);
@@ -55,6 +59,7 @@ public final class RedisBus implements RoomBus, RoomState {
             redis.call(ARGV[3], KEYS[3], id .. ':' .. ARGV[1])
             return id
             """;
+    private static final String SEND = "return redis.call(ARGV[2], KEYS[1], ARGV[1])";
     private static final String INCR_EXPIRE = """
             local n = redis.call('INCR', KEYS[1])
             if n == 1 or ARGV[2] == '1' then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
@@ -120,6 +125,12 @@ public final class RedisBus implements RoomBus, RoomState {
     private volatile Subscriber subscriber;
     private volatile boolean closed;
     private final String control;
+    /** The deployment's invalidation channel (every node subscribes it with its control channel). */
+    private final String invalidations;
+    private final java.util.concurrent.CopyOnWriteArrayList<java.util.function.Consumer<String>> invalidationListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Whether the invalidation channel was subscribed before (a later confirmation is a reconnect). */
+    private volatile boolean invalidationsSubscribed;
 
     /**
      * @param url           redis://[user:password@]host:port
@@ -144,8 +155,9 @@ public final class RedisBus implements RoomBus, RoomState {
         this.redis = RedisClient.create(url);
         this.address = JedisURIHelper.getHostAndPort(url);
         this.clientConfig = DefaultJedisClientConfig.builder().user(JedisURIHelper.getUser(url))
-                .password(JedisURIHelper.getPassword(url)).build();
+                .password(JedisURIHelper.getPassword(url)).clientName(subscriberName()).build();
         this.control = "{" + prefix + "}:node:" + java.util.UUID.randomUUID();
+        this.invalidations = "{" + prefix + "}:invalidate";
         this.subscriberThread = new Thread(this::subscribeLoop, "chat-redis-subscriber");
         this.subscriberThread.setDaemon(true);
         this.subscriberThread.start();
@@ -236,7 +248,31 @@ public final class RedisBus implements RoomBus, RoomState {
         return v == null ? 0 : Long.parseLong(v);
     }
 
+    @Override
+    public void invalidate(String room) {
+        redis.eval(SEND, List.of(invalidations), List.of(room, sharded ? "SPUBLISH" : "PUBLISH"));
+    }
+
+    @Override
+    public void addInvalidationListener(java.util.function.Consumer<String> listener) {
+        invalidationListeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    private void invalidated(String room) {
+        for (java.util.function.Consumer<String> l : invalidationListeners) {
+            try {
+                l.accept(room);
+            } catch (RuntimeException e) {
+                log.warn("invalidation listener failed for room {}", room, e);
+            }
+        }
+    }
+
     private void deliver(String channel, String message) {
+        if (channel.equals(invalidations)) {
+            invalidated(message);
+            return;
+        }
         String room = roomOfChannel.get(channel);
         Listener l = room == null ? null : listeners.get(room);
         int colon = message.indexOf(':');
@@ -316,10 +352,16 @@ public final class RedisBus implements RoomBus, RoomState {
         if (channel.equals(control)) {
             synchronized (subscriberLock) {
                 subscriber = s;
+                s.add(invalidations);
                 for (String c : roomOfChannel.keySet()) {
                     s.add(c);
                 }
             }
+        } else if (channel.equals(invalidations)) {
+            if (invalidationsSubscribed) {
+                invalidated(null); // reconnected: invalidations published meanwhile were missed
+            }
+            invalidationsSubscribed = true;
         } else {
             subscribed.computeIfAbsent(channel, c -> new CompletableFuture<>()).complete(null);
         }
@@ -404,6 +446,11 @@ public final class RedisBus implements RoomBus, RoomState {
                 }
             }
         }
+    }
+
+    /** The client name of this node's subscriber connection (CLIENT LIST shows it). */
+    String subscriberName() {
+        return "ovation-chat-subscriber-" + nodeId;
     }
 
     /** This node's id in the presence keys. */

@@ -19,6 +19,8 @@ import java.util.regex.Pattern;
  */
 final class RequestDecoder {
     static final Pattern ROOM = Pattern.compile("[A-Za-z0-9_.-]{1,64}");
+    /** A platform user id that may be appointed a moderator (as the server's user ids: docs/api.md). */
+    static final Pattern USER_ID = Pattern.compile("[A-Za-z0-9_.:@-]{1,64}");
     static final int MAX_ID_CHARS = 64;
     static final int MAX_TOKEN_CHARS = 8192;
     static final int MAX_LIKES_PER_REQUEST = 100;
@@ -121,7 +123,7 @@ final class RequestDecoder {
                     action = ClientRequest.Action.valueOf(actionText.toUpperCase(Locale.ROOT));
                 } catch (IllegalArgumentException e) {
                     throw new ProtocolError(id, "invalid_request",
-                            "action must be ban, unban, timeout, delete, slow or mode");
+                            "action must be ban, unban, timeout, delete, slow, mode, mod or unmod");
                 }
                 if (action == ClientRequest.Action.MODE) {
                     String mode = string(root, id, "mode", 16);
@@ -146,6 +148,11 @@ final class RequestDecoder {
                     yield new ClientRequest.Moderate(id, room, action, null, 0, ev.asLong());
                 }
                 String userId = string(root, id, "userId", 128);
+                if ((action == ClientRequest.Action.MOD || action == ClientRequest.Action.UNMOD)
+                        && !USER_ID.matcher(userId).matches()) {
+                    throw new ProtocolError(id, "invalid_request",
+                            "userId must be 1..64 characters of A-Z, a-z, 0-9 and _ . : @ -");
+                }
                 long seconds = 0;
                 if (action == ClientRequest.Action.TIMEOUT) {
                     JsonNode d = root.get("durationSeconds");

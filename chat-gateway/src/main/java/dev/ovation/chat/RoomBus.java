@@ -47,6 +47,21 @@ public interface RoomBus extends AutoCloseable {
     /** The room's last assigned event id (0 if none). */
     long lastEventId(String room);
 
+    /**
+     * Tells every node on this bus (this one included) that server-side data of the room changed (its appointed
+     * moderators): each node's invalidation listeners get the room. Not a room event: no id, no history, delivered
+     * also to nodes without members in the room. May block (network).
+     */
+    default void invalidate(String room) {
+    }
+
+    /**
+     * Receives every node's {@link #invalidate} calls, on a bus thread (must not block). A {@code null} room means
+     * invalidations may have been missed (the bus reconnected): treat everything as stale.
+     */
+    default void addInvalidationListener(java.util.function.Consumer<String> listener) {
+    }
+
     @Override
     void close();
 }

@@ -40,14 +40,18 @@ class RedisTwoNodesIT {
     ChatGateway gatewayB;
 
     void start(boolean sharded) throws Exception {
-        ChatConfig config = ChatConfig.defaults().withHistory(20, 200).withRateLimits(1000, 1000, 1000);
         RoomRoles roles = (room, user) -> user.equals(room) ? RoomRoles.Role.CREATOR : RoomRoles.Role.VIEWER;
+        start(sharded, roles, roles);
+    }
+
+    void start(boolean sharded, RoomRoles rolesA, RoomRoles rolesB) throws Exception {
+        ChatConfig config = ChatConfig.defaults().withHistory(20, 200).withRateLimits(1000, 1000, 1000);
         busA = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, PRESENCE_TTL_MILLIS, Clock.systemUTC());
         busB = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, PRESENCE_TTL_MILLIS, Clock.systemUTC());
         gatewayA = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busA, busA,
-                room -> OptionalLong.of(42), roles, new SimpleMeterRegistry(), Clock.systemUTC());
+                room -> OptionalLong.of(42), rolesA, new SimpleMeterRegistry(), Clock.systemUTC());
         gatewayB = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busB, busB,
-                room -> OptionalLong.of(42), roles, new SimpleMeterRegistry(), Clock.systemUTC());
+                room -> OptionalLong.of(42), rolesB, new SimpleMeterRegistry(), Clock.systemUTC());
         nodeA = new TestServer(group, gatewayA);
         nodeB = new TestServer(group, gatewayB);
         closing.addAll(List.of(nodeA, nodeB, gatewayA, gatewayB, busB));
@@ -234,5 +238,142 @@ class RedisTwoNodesIT {
                     + seen + "}");
             assertThat(resync.path("code").asText()).isEqualTo("resync");
         }
+    }
+
+    /**
+     * Roles as the server keeps them: appointments in one shared directory (the database), cached per node and
+     * refreshed only by {@link #invalidate} (a node that missed it keeps the old answer).
+     */
+    static final class CachingRoles implements RoomRoles {
+        final java.util.Map<String, java.util.Set<String>> directory;
+        final java.util.Map<String, java.util.Set<String>> cache = new java.util.concurrent.ConcurrentHashMap<>();
+
+        CachingRoles(java.util.Map<String, java.util.Set<String>> directory) {
+            this.directory = directory;
+        }
+
+        @Override
+        public Role role(String room, String user) {
+            if (user.equals(room)) {
+                return Role.CREATOR;
+            }
+            return cache.computeIfAbsent(room, r -> java.util.Set.copyOf(directory.getOrDefault(r, java.util.Set.of())))
+                    .contains(user) ? Role.MODERATOR : Role.VIEWER;
+        }
+
+        @Override
+        public void invalidate(String room) {
+            if (room == null) {
+                cache.clear();
+            } else {
+                cache.remove(room);
+            }
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<Change> setModerator(String room, String user, boolean moderator,
+                                                                            String by) {
+            boolean[] changed = {false};
+            directory.compute(room, (r, old) -> {
+                java.util.Set<String> next = new java.util.HashSet<>(old == null ? java.util.Set.of() : old);
+                changed[0] = moderator ? next.add(user) : next.remove(user);
+                return java.util.Set.copyOf(next);
+            });
+            cache.remove(room);
+            return java.util.concurrent.CompletableFuture.completedFuture(changed[0] ? Change.CHANGED : Change.UNCHANGED);
+        }
+    }
+
+    @ParameterizedTest(name = "sharded={0}")
+    @ValueSource(booleans = {false, true})
+    void aModeratorAppointedOnOneNodeModeratesOnTheOtherUntilRemoved(boolean sharded) throws Exception {
+        java.util.Map<String, java.util.Set<String>> directory = new java.util.concurrent.ConcurrentHashMap<>();
+        CachingRoles rolesA = new CachingRoles(directory);
+        CachingRoles rolesB = new CachingRoles(directory);
+        start(sharded, rolesA, rolesB);
+        try (WsClient alice = on(nodeA, "alice"); WsClient mia = on(nodeB, "mia"); WsClient bob = on(nodeB, "bob");
+             WsClient other = on(nodeA, "other")) {
+            alice.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            mia.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            String ban = "{\"type\":\"moderate\",\"id\":\"b\",\"room\":\"alice\",\"action\":\"timeout\",\"userId\":\"bob\","
+                    + "\"durationSeconds\":60}";
+            assertThat(mia.request(ban).path("code").asText()).isEqualTo("forbidden"); // node B caches: no moderators
+            assertThat(mia.request("{\"type\":\"moderate\",\"id\":\"m\",\"room\":\"alice\",\"action\":\"mod\","
+                    + "\"userId\":\"mia\"}").path("code").asText()).as("only the creator appoints").isEqualTo("forbidden");
+
+            JsonNode appointed = alice.ack("{\"type\":\"moderate\",\"id\":\"2\",\"room\":\"alice\",\"action\":\"mod\","
+                    + "\"userId\":\"mia\"}");
+            JsonNode event = bob.event("moderation");
+            assertThat(event.path("action").asText()).isEqualTo("mod");
+            assertThat(event.path("userId").asText()).isEqualTo("mia");
+            assertThat(event.path("by").asText()).isEqualTo("alice");
+            assertThat(event.path("eventId").asLong()).isEqualTo(appointed.path("eventId").asLong());
+            assertThat(mia.request(ban).path("type").asText()).as("node B was told").isEqualTo("ack");
+            assertThat(bob.await(m -> "kicked".equals(m.path("type").asText())).path("reason").asText()).isEqualTo("timeout");
+
+            // a room node B has no member in: the invalidation reaches it too
+            String banInOther = "{\"type\":\"moderate\",\"id\":\"o\",\"room\":\"other\",\"action\":\"ban\",\"userId\":\"bob\"}";
+            assertThat(mia.request(banInOther).path("code").asText()).isEqualTo("forbidden");
+            other.ack("{\"type\":\"moderate\",\"id\":\"3\",\"room\":\"other\",\"action\":\"mod\",\"userId\":\"mia\"}");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+            while (rolesB.cache.containsKey("other") && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(mia.request(banInOther).path("type").asText()).isEqualTo("ack");
+
+            alice.ack("{\"type\":\"moderate\",\"id\":\"4\",\"room\":\"alice\",\"action\":\"unmod\",\"userId\":\"mia\"}");
+            assertThat(mia.await(m -> "moderation".equals(m.path("type").asText())
+                    && "unmod".equals(m.path("action").asText())).path("userId").asText()).isEqualTo("mia");
+            assertThat(mia.request("{\"type\":\"moderate\",\"id\":\"u\",\"room\":\"alice\",\"action\":\"unban\","
+                    + "\"userId\":\"bob\"}").path("code").asText()).as("removed: powers gone on node B").isEqualTo("forbidden");
+            JsonNode unchanged = alice.ack("{\"type\":\"moderate\",\"id\":\"5\",\"room\":\"alice\",\"action\":\"unmod\","
+                    + "\"userId\":\"mia\"}");
+            assertThat(unchanged.path("changed").asBoolean(true)).isFalse();
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void invalidationsReachEveryNodeAndAReconnectedSubscriberTreatsEverythingAsStale() throws Exception {
+        List<String> seenByB = new java.util.concurrent.CopyOnWriteArrayList<>();
+        RoomRoles recording = new RoomRoles() {
+            @Override
+            public Role role(String room, String user) {
+                return Role.VIEWER;
+            }
+
+            @Override
+            public void invalidate(String room) {
+                seenByB.add(String.valueOf(room));
+            }
+        };
+        start(false, RoomRoles.NONE, recording);
+        busA.invalidate("alice"); // node B has no member anywhere
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!seenByB.contains("alice") && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(seenByB).containsExactly("alice");
+
+        // node B's subscriber connection drops (found by its client name: only this test's connection is killed)
+        try (redis.clients.jedis.Jedis admin = new redis.clients.jedis.Jedis(REDIS)) {
+            String line = admin.clientList().lines().filter(l -> l.contains(" name=" + busB.subscriberName() + " "))
+                    .findFirst().orElseThrow();
+            String id = line.substring(line.indexOf("id=") + 3, line.indexOf(' ', line.indexOf("id=")));
+            admin.sendCommand(redis.clients.jedis.Protocol.Command.CLIENT, "KILL", "ID", id);
+        }
+        busA.invalidate("bob"); // published while B is reconnecting (within its 1 s back-off): B misses it
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!seenByB.contains("null") && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(seenByB).as("after resubscribing: everything may be stale").contains("null");
+        assertThat(seenByB).doesNotContain("bob");
+        busA.invalidate("carol");
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (!seenByB.contains("carol") && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        assertThat(seenByB).as("subscribed again").endsWith("carol");
     }
 }

@@ -63,6 +63,10 @@ class RequestDecoderTest {
                 .isEqualTo(new ClientRequest.Moderate("6", "alice", ClientRequest.Action.SLOW, null, 0, 0));
         assertThat(decode("{\"type\":\"moderate\",\"id\":\"6\",\"room\":\"alice\",\"action\":\"mode\",\"mode\":\"followers\"}"))
                 .isEqualTo(new ClientRequest.Moderate("6", "alice", ClientRequest.Action.MODE, null, 0, 0, "followers"));
+        assertThat(decode("{\"type\":\"moderate\",\"id\":\"7\",\"room\":\"alice\",\"action\":\"mod\",\"userId\":\"u:mia@x\"}"))
+                .isEqualTo(new ClientRequest.Moderate("7", "alice", ClientRequest.Action.MOD, "u:mia@x", 0, 0));
+        assertThat(decode("{\"type\":\"moderate\",\"id\":\"7\",\"room\":\"alice\",\"action\":\"unmod\",\"userId\":\"mia\"}"))
+                .isEqualTo(new ClientRequest.Moderate("7", "alice", ClientRequest.Action.UNMOD, "mia", 0, 0));
     }
 
     @ParameterizedTest
@@ -97,6 +101,9 @@ class RequestDecoderTest {
             "{\"type\":\"moderate\",\"id\":\"1\",\"room\":\"alice\",\"action\":\"slow\",\"durationSeconds\":3601}|invalid_request|1",
             "{\"type\":\"auth\",\"id\":\"1\",\"token\":\"\"}|invalid_request|1",
             "{\"type\":\"moderate\",\"id\":\"1\",\"room\":\"alice\",\"action\":\"mode\",\"mode\":\"vips\"}|invalid_request|1",
+            "{\"type\":\"moderate\",\"id\":\"1\",\"room\":\"alice\",\"action\":\"mod\"}|invalid_request|1",
+            "{\"type\":\"moderate\",\"id\":\"1\",\"room\":\"alice\",\"action\":\"mod\",\"userId\":\"a b\"}|invalid_request|1",
+            "{\"type\":\"moderate\",\"id\":\"1\",\"room\":\"alice\",\"action\":\"unmod\",\"userId\":\"x12345678901234567890123456789012345678901234567890123456789012345\"}|invalid_request|1",
     })
     void badInput(String json, String code, String id) {
         ProtocolError e = error(json);

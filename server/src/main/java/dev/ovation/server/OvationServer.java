@@ -7,7 +7,6 @@ import dev.ovation.chat.ChatGateway;
 import dev.ovation.chat.InProcessBus;
 import dev.ovation.chat.LedgerGifts;
 import dev.ovation.chat.RedisBus;
-import dev.ovation.chat.RoomRoles;
 import dev.ovation.chat.Viewer;
 import dev.ovation.ingest.RtmpServer;
 import dev.ovation.ingest.StreamStats;
@@ -21,6 +20,7 @@ import dev.ovation.server.config.OvationConfig;
 import dev.ovation.server.creators.Creator;
 import dev.ovation.server.creators.CreatorCache;
 import dev.ovation.server.creators.CreatorDirectory;
+import dev.ovation.server.creators.ModeratorDirectory;
 import dev.ovation.server.creators.StreamKeys;
 import dev.ovation.server.db.Database;
 import dev.ovation.server.http.ApiHandler;
@@ -146,6 +146,7 @@ public final class OvationServer implements AutoCloseable {
                     .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
             CreatorDirectory creators = new CreatorDirectory(db.dsl(), db.executor(), new StreamKeys(random), clock);
             CreatorCache creatorCache = new CreatorCache(creators);
+            ModeratorDirectory moderators = new ModeratorDirectory(db.dsl(), db.executor(), clock);
             creatorCache.refresh().get(config.db().connectionTimeoutMillis() * 4, TimeUnit.MILLISECONDS);
             ViewerTokens tokens = new ViewerTokens(jwtSecret, config.jwt().rs256PublicKey(), config.jwt().issuer(),
                     config.jwt().audience(),
@@ -190,9 +191,13 @@ public final class OvationServer implements AutoCloseable {
                             .filter(c -> c.status() == Creator.Status.ACTIVE)
                             .map(c -> new LedgerGifts.Recipient(c.id(), c.revenueShareBps()))),
                     config.gifts(), chatBus.bus(), chatBus.state(), openedPackager::liveEdgeProgramDateTimeMillis,
-                    creatorRoles(creatorCache), registry, clock);
+                    new DirectoryRoles(creatorCache, moderators, config.moderators(), clock), registry, clock);
 
             publicRoutes.addAll(new ChannelRoutes(creatorCache, openedPackager).publicRoutes());
+            ModeratorRoutes moderatorRoutes = new ModeratorRoutes(creators, creatorCache, moderators, openedChat, tokens,
+                    config.moderators().max(), db.executor());
+            publicRoutes.addAll(moderatorRoutes.publicRoutes());
+            adminRoutes.addAll(moderatorRoutes.adminRoutes());
             WebRoutes web = new WebRoutes(WebAssets.fromClasspath(OvationServer.class.getClassLoader()));
             publicRoutes.addAll(web.publicRoutes());
             adminRoutes.addAll(web.adminRoutes());
@@ -250,18 +255,6 @@ public final class OvationServer implements AutoCloseable {
      * epoch), so however often a node restarts, and however many nodes run it, a period pays each
      * creator once (the payments module keys each transfer by run and creator).
      */
-    /**
-     * Room roles from the creator directory (in memory, so cheap and non-blocking): the platform user who owns the
-     * room's creator ({@code creators.user_id}) is its {@link RoomRoles.Role#CREATOR} and may moderate; everyone else
-     * is a viewer (no appointed moderators, followers or subscribers yet).
-     */
-    static RoomRoles creatorRoles(CreatorCache creators) {
-        return (room, userId) -> creators.byHandle(room)
-                .filter(c -> userId != null && userId.equals(c.userId()))
-                .map(c -> RoomRoles.Role.CREATOR)
-                .orElse(RoomRoles.Role.VIEWER);
-    }
-
     private void schedulePayments(OvationConfig.PaymentSchedule schedule, Clock clock) {
         long payoutEvery = schedule.payoutRunIntervalMillis();
         if (payoutEvery > 0) {

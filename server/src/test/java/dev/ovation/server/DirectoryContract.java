@@ -5,6 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ovation.server.creators.Creator;
 import dev.ovation.server.creators.CreatorDirectory;
+import dev.ovation.server.creators.Moderator;
+import dev.ovation.server.creators.ModeratorDirectory;
 import dev.ovation.server.creators.StreamKeys;
 import dev.ovation.server.db.Database;
 import java.security.SecureRandom;
@@ -109,5 +111,31 @@ abstract class DirectoryContract {
         assertThat(dir.linkUser(bob.id(), null).join()).hasValueSatisfying(c -> assertThat(c.userId()).isNull());
         assertThat(dir.findByUserId("user-bob").join()).isEmpty();
         assertThat(dir.linkUser("no-such-id", "user-x").join()).isEmpty();
+    }
+
+    @Test
+    void moderatorsAreAppointedOncePerCreatorUpToTheLimitAndRemoved() {
+        CreatorDirectory dir = directory();
+        Creator mona = dir.create("mona", 5000, "user-mona").join().creator();
+        Creator nick = dir.create("nick", 5000).join().creator();
+        Database db = database();
+        ModeratorDirectory mods = new ModeratorDirectory(db.dsl(), db.executor(),
+                Clock.fixed(Instant.parse("2026-11-23T12:00:01.456Z"), ZoneOffset.UTC));
+        assertThat(mods.list(mona.id()).join()).isEmpty();
+        assertThat(mods.appoint(mona.id(), "u-1", "user-mona", 2).join()).isEqualTo(ModeratorDirectory.Appointed.ADDED);
+        assertThat(mods.appoint(mona.id(), "u-1", "user-mona", 2).join()).isEqualTo(ModeratorDirectory.Appointed.ALREADY);
+        assertThat(mods.appoint(mona.id(), "u-2", null, 2).join()).isEqualTo(ModeratorDirectory.Appointed.ADDED);
+        assertThat(mods.appoint(mona.id(), "u-3", "user-mona", 2).join()).as("the limit")
+                .isEqualTo(ModeratorDirectory.Appointed.TOO_MANY);
+        assertThat(mods.appoint(nick.id(), "u-1", null, 2).join()).as("another creator's list")
+                .isEqualTo(ModeratorDirectory.Appointed.ADDED);
+        assertThat(mods.appoint("no-such-creator", "u-1", null, 2).join()).isEqualTo(ModeratorDirectory.Appointed.NO_CREATOR);
+        assertThat(mods.list(mona.id()).join()).containsExactly(
+                new Moderator("u-1", "user-mona", Instant.parse("2026-11-23T12:00:01.456Z")),
+                new Moderator("u-2", null, Instant.parse("2026-11-23T12:00:01.456Z")));
+        assertThat(mods.remove(mona.id(), "u-1").join()).isTrue();
+        assertThat(mods.remove(mona.id(), "u-1").join()).isFalse();
+        assertThat(mods.list(mona.id()).join()).extracting(Moderator::userId).containsExactly("u-2");
+        assertThat(mods.list(nick.id()).join()).extracting(Moderator::userId).containsExactly("u-1");
     }
 }

@@ -89,6 +89,9 @@ class StudioPageIT {
             assertThat(result.get("earningsShown").asBoolean()).isTrue();
             // The user who owns the creator is the room's owner (RoomRoles from the creator link): slow mode is applied.
             assertThat(result.get("moderation").asText()).as(out).isEqualTo("Done: slow 5s");
+            assertThat(result.get("moderatorListed").asBoolean()).as(out).isTrue();
+            assertThat(result.get("moderatorAdded").asText()).isEqualTo("mod-mia is a moderator now.");
+            assertThat(result.get("moderatorRemoved").asText()).isEqualTo("mod-mia is no longer a moderator.");
             assertThat(result.get("newKeyShown").asBoolean()).isTrue();
             assertThat(result.get("tokenKept").asBoolean()).isTrue();
             assertThat(result.get("phoneOverflowPx").asInt()).as("fits a 390 px wide phone").isLessThanOrEqualTo(0);

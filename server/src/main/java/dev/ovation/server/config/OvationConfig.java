@@ -34,6 +34,7 @@ public record OvationConfig(
         PaymentSchedule paymentSchedule,
         ChatRedis chatRedis,
         long creatorCacheRefreshMillis,
+        Moderators moderators,
         LogFormat logFormat,
         String logLevel,
         int eventLoopThreads,
@@ -68,6 +69,13 @@ public record OvationConfig(
 
     /** Timers of the payments module; 0 turns one off. */
     public record PaymentSchedule(long payoutRunIntervalMillis, long sweepIntervalMillis) {}
+
+    /**
+     * Appointed moderators: at most {@code max} per creator; each node caches a room's moderators for at most
+     * {@code cacheRooms} rooms and reloads them after {@code cacheTtlMillis} (changes reach every node at once through
+     * the chat bus; the reload is the backstop); loading or saving them gives up after {@code timeoutMillis}.
+     */
+    public record Moderators(int max, int cacheRooms, long cacheTtlMillis, long timeoutMillis) {}
 
     /** How the chat bus uses Redis when {@code redis.url} is set. */
     public record ChatRedis(String prefix, boolean sharded, long presenceTtlMillis) {}
