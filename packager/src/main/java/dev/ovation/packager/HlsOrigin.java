@@ -449,7 +449,8 @@ public final class HlsOrigin {
      */
     private void fromSpool(Request r, java.nio.file.Path file, long offset, long length, String type, String kind) {
         Spool spool = packager.spool();
-        boolean queued = spool != null && file != null && spool.read(file, offset, (int) length, (buf, failure) ->
+        boolean queued = spool != null && file != null && spool.read(file, offset, (int) length, (buf, failure) -> {
+            try {
                 r.ctx.executor().execute(() -> {
                     if (buf != null) {
                         r.media(buf, type, kind);
@@ -457,7 +458,13 @@ public final class HlsOrigin {
                         r.error(failure instanceof java.nio.file.NoSuchFileException
                                 ? HttpResponseStatus.NOT_FOUND : HttpResponseStatus.INTERNAL_SERVER_ERROR, kind);
                     }
-                }));
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) { // the event loop is shutting down
+                if (buf != null) {
+                    buf.release();
+                }
+            }
+        });
         if (!queued) {
             r.error(HttpResponseStatus.SERVICE_UNAVAILABLE, kind);
         }
