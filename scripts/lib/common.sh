@@ -35,13 +35,19 @@ pick_jdk() {
   export JAVA_HOME="$best"
 }
 
-# JVM options for running the server on this JDK.
+# JVM options for running the server on this JDK, plus its heap: SERVER_HEAP (default 1g) for -Xmx and the direct
+# memory cap. Media does not live on the heap for long (ingest buffers are direct and held for one part at most; the
+# packager keeps the open segment and hls.spool.memory-segments closed ones per stream, the rest is in the spool
+# files): 1 GiB holds 200 streams of 2.6 Mbit/s. Without -Xmx the JVM takes up to 1/4 of RAM and G1 grows into it.
+# SERVER_JAVA_OPTS is appended (and wins: a later -Xmx overrides this one).
 java_run_opts() {
   local major
   major=$(java_major "$JAVA_HOME/bin/java")
   if [ "$major" -ge 22 ]; then
-    echo "--enable-native-access=ALL-UNNAMED"
+    echo -n "--enable-native-access=ALL-UNNAMED "
   fi
+  local heap=${SERVER_HEAP:-1g}
+  echo "-Xms64m -Xmx$heap -XX:MaxDirectMemorySize=$heap ${SERVER_JAVA_OPTS:-}"
 }
 
 # The build needs node and npm (the web pages' packages are installed from the npm registry by

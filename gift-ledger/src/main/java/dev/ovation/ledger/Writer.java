@@ -74,6 +74,9 @@ final class Writer implements Runnable {
     private final String lockSqlPrefix;
     private final String lockSqlSuffix = ") ORDER BY account_id FOR UPDATE";
     private volatile boolean closing;
+    /** How long an idle writer waits on its queue before looking at {@link #closing}: doubling from the min to the max. */
+    static final long MIN_IDLE_POLL_MILLIS = 50;
+    static final long MAX_IDLE_POLL_MILLIS = 1000;
     private long nextId;
     private long idLimit;
 
@@ -154,10 +157,11 @@ final class Writer implements Runnable {
     @Override
     public void run() {
         List<Commands> batch = new ArrayList<>(config.batchMaxTransactions());
+        long idlePollMillis = MIN_IDLE_POLL_MILLIS;
         while (true) {
             Commands first;
             try {
-                first = queue.poll(50, TimeUnit.MILLISECONDS);
+                first = queue.poll(closing ? MIN_IDLE_POLL_MILLIS : idlePollMillis, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 closing = true;
                 first = queue.poll();
@@ -166,8 +170,12 @@ final class Writer implements Runnable {
                 if (closing && queue.isEmpty()) {
                     return;
                 }
+                // Idle: wake up less and less often (20/s cost ~0.2 CPU s/min on an idle server). The poll returns
+                // as soon as a command arrives whatever its timeout; only noticing close() waits for it.
+                idlePollMillis = Math.min(MAX_IDLE_POLL_MILLIS, idlePollMillis * 2);
                 continue;
             }
+            idlePollMillis = MIN_IDLE_POLL_MILLIS;
             batch.add(first);
             queue.drainTo(batch, config.batchMaxTransactions() - 1);
             if (config.batchLingerMicros() > 0 && batch.size() < config.batchMaxTransactions()) {

@@ -134,16 +134,16 @@ final class AbrLadder {
         this.pdtBaseMillis = pdtBaseMillis;
     }
 
-    /** A source video frame at {@code timelineMillis}. */
-    void video(long timelineMillis, int ctsMillis, boolean keyframe, byte[] data) {
+    /** A source video frame at {@code timelineMillis} (copied into an FLV tag; {@code data} is not kept). */
+    void video(long timelineMillis, int ctsMillis, boolean keyframe, ByteBuf data) {
         if (inputs == null || closed) {
             return;
         }
         enqueue(FlvWriter.avcFrame(timelineMillis, keyframe, ctsMillis, data), keyframe, true);
     }
 
-    /** A source AAC frame at {@code timelineMillis}. */
-    void audio(long timelineMillis, byte[] data) {
+    /** A source AAC frame at {@code timelineMillis} (copied into an FLV tag; {@code data} is not kept). */
+    void audio(long timelineMillis, ByteBuf data) {
         if (inputs == null || closed || inputs.audioRecord() == null) {
             return;
         }

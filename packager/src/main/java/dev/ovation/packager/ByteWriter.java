@@ -88,6 +88,19 @@ final class ByteWriter {
         return this;
     }
 
+    /** The readable bytes of {@code b}, read with absolute gets (its indexes do not move). */
+    ByteWriter bytes(io.netty.buffer.ByteBuf b) {
+        return bytes(b, b.readerIndex(), b.readableBytes());
+    }
+
+    /** {@code n} bytes of {@code b} from absolute index {@code index} (its indexes do not move). */
+    ByteWriter bytes(io.netty.buffer.ByteBuf b, int index, int n) {
+        ensure(n);
+        b.getBytes(index, buf, len, n);
+        len += n;
+        return this;
+    }
+
     ByteWriter ascii(String s) {
         return bytes(s.getBytes(StandardCharsets.US_ASCII));
     }

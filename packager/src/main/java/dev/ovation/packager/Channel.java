@@ -5,7 +5,6 @@ import dev.ovation.packager.Snapshot.Part;
 import dev.ovation.packager.Snapshot.Segment;
 import dev.ovation.packager.Snapshot.StreamInfo;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -17,6 +16,11 @@ import java.util.concurrent.CompletableFuture;
  * One creator's channel: the segments and parts of its live playlist, kept in memory, and the requests waiting
  * for parts that do not exist yet. Writers are the channel's publish sessions (one at a time is active); readers
  * take {@link #snapshot()} without locking. Survives publisher reconnects for {@code reconnectGraceMillis}.
+ *
+ * <p>With a {@link Spool}, every closed segment is written to a file; once written, segments older than the newest
+ * {@code memorySegments} keep only their file (the parts' bytes leave memory, their sizes and offsets stay), so a
+ * channel's memory is its open segment and a few closed ones, however long the playlist. {@link #discard()} deletes
+ * the files when the channel is dropped.
  */
 final class Channel {
     /** A request held until the playlist satisfies (msn, part). */
@@ -29,9 +33,12 @@ final class Channel {
     private final String rendition;
     private volatile List<Channel> renditions = List.of();
     private final Object lock = new Object();
+    private final Spool spool;
+    private final int memorySegments;
 
     // guarded by lock
-    private final ArrayDeque<Segment> segments = new ArrayDeque<>();
+    private final ArrayList<Segment> segments = new ArrayList<>();
+    private boolean discarded;
     private final Map<Integer, byte[]> inits = new HashMap<>();
     private final List<Waiter> waiters = new ArrayList<>();
     private long evictedDiscontinuities;
@@ -64,11 +71,23 @@ final class Channel {
     }
 
     Channel(String handle, String streamId, PackagerConfig config) {
-        this(handle, streamId, config, null, null);
+        this(handle, streamId, config, null, null, null);
+    }
+
+    /** A channel whose closed segments go to {@code spool} (null: all in memory). */
+    Channel(String handle, String streamId, PackagerConfig config, Spool spool) {
+        this(handle, streamId, config, null, null, spool);
     }
 
     /** A channel; with {@code parent} and {@code rendition} an ABR rendition of the parent's stream. */
     Channel(String handle, String streamId, PackagerConfig config, Channel parent, String rendition) {
+        this(handle, streamId, config, parent, rendition, null);
+    }
+
+    private Channel(String handle, String streamId, PackagerConfig config, Channel parent, String rendition,
+                    Spool spool) {
+        this.spool = spool;
+        this.memorySegments = spool != null ? spool.memorySegments() : Integer.MAX_VALUE;
         this.handle = handle;
         this.streamId = streamId;
         this.config = config;
@@ -229,7 +248,9 @@ final class Channel {
             }
             List<Part> parts = new ArrayList<>(open.parts().size() + 1);
             parts.addAll(open.parts());
-            parts.add(new Part(open.msn(), parts.size(), durationTicks, independent, data));
+            long offset = open.parts().isEmpty() ? 0
+                    : open.parts().getLast().offset() + open.parts().getLast().size();
+            parts.add(new Part(open.msn(), parts.size(), durationTicks, independent, data, offset));
             open = new OpenSegment(open.msn(), open.initId(), open.discontinuity(), open.independent(),
                     open.pdtMillis(), List.copyOf(parts));
             timelineEndTicks = startTicks + durationTicks;
@@ -264,7 +285,7 @@ final class Channel {
             long bytes = 0;
             for (Part p : open.parts()) {
                 duration += p.durationTicks();
-                bytes += p.data().length;
+                bytes += p.size();
             }
             closed = new Segment(open.msn(), open.initId(), open.discontinuity(), open.independent(),
                     open.pdtMillis(), duration, open.parts(), bytes);
@@ -273,14 +294,77 @@ final class Channel {
             nextMsn = open.msn() + 1;
             open = null;
             evict();
+            if (spool != null && !discarded && !closed.parts().isEmpty()) {
+                spool.write(closed, streamId + "-" + closed.msn() + "." + extension(), this::spooled);
+            }
+            spillOld();
         }
         return closed;
+    }
+
+    private String extension() {
+        return config.format() == PackagerConfig.Format.FMP4 ? "m4s" : "ts";
+    }
+
+    /**
+     * The spool wrote {@code written}'s file (writer thread). False when the segment is gone (evicted, or the channel
+     * dropped): the spool deletes the file.
+     */
+    private boolean spooled(Segment written, java.nio.file.Path file) {
+        synchronized (lock) {
+            if (discarded) {
+                return false;
+            }
+            for (int i = segments.size() - 1; i >= 0; i--) {
+                if (segments.get(i) == written) {
+                    segments.set(i, written.withFile(file));
+                    spillOld();
+                    republishLocked();
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    /** Segments older than the newest {@code memorySegments} whose file is written keep only the file. */
+    private void spillOld() {
+        for (int i = 0; i < segments.size() - memorySegments; i++) {
+            Segment s = segments.get(i);
+            if (s.file() != null && s.inMemory()) {
+                segments.set(i, s.spilled());
+            }
+        }
+        // the caller publishes a snapshot without the spilled bytes
+    }
+
+    /**
+     * Forgets the channel's media (it is being dropped): the spool files are deleted, a write still queued is
+     * discarded when it completes. Readers with an older snapshot get 404 for what is gone.
+     */
+    void discard() {
+        synchronized (lock) {
+            if (discarded) {
+                return;
+            }
+            discarded = true;
+            if (spool != null) {
+                for (Segment s : segments) {
+                    if (s.file() != null) {
+                        spool.delete(s.file());
+                    }
+                }
+            }
+        }
     }
 
     private void evict() {
         while (segments.size() > 1 && (segments.size() > config.maxSegmentsKept() || bytesKept > config.maxBytesPerChannel())) {
             Segment s = segments.removeFirst();
             bytesKept -= s.bytes();
+            if (s.file() != null) {
+                spool.delete(s.file());
+            }
             if (s.discontinuity()) {
                 evictedDiscontinuities++;
             }
@@ -312,6 +396,20 @@ final class Channel {
         Snapshot s = new Snapshot(handle, streamId, ++version, list, windowStart, disc, open, next,
                 Map.copyOf(inits), activeSession != null, stream);
         snapshot = s;
+        return readyWaiters(s);
+    }
+
+    /**
+     * The same playlist with segments' bytes moved to their files: a new snapshot with the same version (so the
+     * rendered playlists stay valid) that no longer refers to the bytes that left memory.
+     */
+    private void republishLocked() {
+        Snapshot old = snapshot;
+        snapshot = new Snapshot(old.handle(), old.streamId(), old.version(), List.copyOf(segments), old.windowStart(),
+                old.discontinuitySequence(), old.openSegment(), old.nextMsn(), old.inits(), old.live(), old.stream());
+    }
+
+    private List<Waiter> readyWaiters(Snapshot s) {
         if (waiters.isEmpty()) {
             return List.of();
         }

@@ -1,5 +1,8 @@
 package dev.ovation.packager;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+
 /**
  * Writes the FLV that feeds the ABR ladder's ffmpeg: the file header and H.264/AAC tags (legacy FLV codec ids 7
  * and 10), each followed by its PreviousTagSize. Timestamps are milliseconds (32 bits: 24 + the extension byte).
@@ -20,42 +23,54 @@ final class FlvWriter {
 
     /** An AVC sequence header tag (AVCDecoderConfigurationRecord). */
     static byte[] avcConfig(long timestampMillis, byte[] record) {
-        return video(timestampMillis, true, 0, 0, record);
+        return video(timestampMillis, true, 0, 0, Unpooled.wrappedBuffer(record));
     }
 
     /** An AVC NALU tag: {@code data} is length-prefixed NAL units; {@code ctsMillis} = PTS - DTS. */
     static byte[] avcFrame(long timestampMillis, boolean keyframe, int ctsMillis, byte[] data) {
+        return avcFrame(timestampMillis, keyframe, ctsMillis, Unpooled.wrappedBuffer(data));
+    }
+
+    /** The same from a buffer's readable bytes (its indexes do not move; not released). */
+    static byte[] avcFrame(long timestampMillis, boolean keyframe, int ctsMillis, ByteBuf data) {
         return video(timestampMillis, keyframe, 1, ctsMillis, data);
     }
 
     /** An AAC sequence header tag (AudioSpecificConfig). */
     static byte[] aacConfig(long timestampMillis, byte[] asc) {
-        return audio(timestampMillis, 0, asc);
+        return audio(timestampMillis, 0, Unpooled.wrappedBuffer(asc));
     }
 
     /** An AAC raw frame tag. */
     static byte[] aacFrame(long timestampMillis, byte[] data) {
+        return aacFrame(timestampMillis, Unpooled.wrappedBuffer(data));
+    }
+
+    /** The same from a buffer's readable bytes (its indexes do not move; not released). */
+    static byte[] aacFrame(long timestampMillis, ByteBuf data) {
         return audio(timestampMillis, 1, data);
     }
 
-    private static byte[] video(long ts, boolean keyframe, int packetType, int cts, byte[] data) {
-        byte[] out = tag(TAG_VIDEO, ts, 5 + data.length);
+    private static byte[] video(long ts, boolean keyframe, int packetType, int cts, ByteBuf data) {
+        int n = data.readableBytes();
+        byte[] out = tag(TAG_VIDEO, ts, 5 + n);
         int p = TAG_HEADER_BYTES;
         out[p] = (byte) ((keyframe ? 0x10 : 0x20) | 7);
         out[p + 1] = (byte) packetType;
         out[p + 2] = (byte) (cts >> 16);
         out[p + 3] = (byte) (cts >> 8);
         out[p + 4] = (byte) cts;
-        System.arraycopy(data, 0, out, p + 5, data.length);
+        data.getBytes(data.readerIndex(), out, p + 5, n);
         return out;
     }
 
-    private static byte[] audio(long ts, int packetType, byte[] data) {
-        byte[] out = tag(TAG_AUDIO, ts, 2 + data.length);
+    private static byte[] audio(long ts, int packetType, ByteBuf data) {
+        int n = data.readableBytes();
+        byte[] out = tag(TAG_AUDIO, ts, 2 + n);
         int p = TAG_HEADER_BYTES;
         out[p] = (byte) 0xAF; // AAC, 44 kHz, 16 bit, stereo: FLV's fixed flags for AAC (the ASC has the real values)
         out[p + 1] = (byte) packetType;
-        System.arraycopy(data, 0, out, p + 2, data.length);
+        data.getBytes(data.readerIndex(), out, p + 2, n);
         return out;
     }
 

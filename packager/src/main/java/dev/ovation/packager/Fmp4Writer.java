@@ -140,7 +140,7 @@ final class Fmp4Writer {
                 continue;
             }
             for (Sample s : run.samples()) {
-                payload += s.data().length;
+                payload += s.size();
             }
             // traf 8 + tfhd 16 + tfdt 20 + trun 20, then a trun entry per sample (16 bytes video, 8 audio)
             size += 64 + run.samples().size() * (run.track().isVideo() ? 16 : 8);
@@ -173,7 +173,7 @@ final class Fmp4Writer {
             dataOffsetPositions[i] = w.position();
             w.u32(0);
             for (Sample s : run.samples()) {
-                w.u32(s.duration()).u32(s.data().length);
+                w.u32(s.duration()).u32(s.size());
                 if (video) {
                     w.u32(s.sync() ? SAMPLE_FLAGS_SYNC : SAMPLE_FLAGS_NON_SYNC).u32(s.cts() & 0xFFFFFFFFL);
                 }
@@ -192,7 +192,7 @@ final class Fmp4Writer {
             w.putU32(dataOffsetPositions[i], offset);
             for (Sample s : runs.get(i).samples()) {
                 w.bytes(s.data());
-                offset += s.data().length;
+                offset += s.size();
             }
         }
         assert w.position() == size + payload : "fragment size " + w.position() + " != computed " + (size + payload);

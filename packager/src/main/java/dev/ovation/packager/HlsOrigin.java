@@ -407,6 +407,10 @@ public final class HlsOrigin {
                 r.error(HttpResponseStatus.NOT_FOUND, kind);
                 return;
             }
+            if (!seg.inMemory()) {
+                fromSpool(r, seg.file(), 0, seg.bytes(), type, kind);
+                return;
+            }
             List<Snapshot.Part> parts = seg.parts();
             byte[][] chunks = new byte[parts.size()][];
             for (int i = 0; i < chunks.length; i++) {
@@ -417,7 +421,11 @@ public final class HlsOrigin {
         }
         Snapshot.Part p = s.part(msn, part);
         if (p != null) {
-            r.media(new byte[][] {p.data()}, type, kind);
+            if (p.data() != null) {
+                r.media(new byte[][] {p.data()}, type, kind);
+            } else {
+                fromSpool(r, s.segment(msn).file(), p.offset(), p.size(), type, kind);
+            }
             return;
         }
         // A part that does not exist yet: hold the request when it is the preload hint or just beyond it.
@@ -433,6 +441,33 @@ public final class HlsOrigin {
                 r.media(new byte[][] {ready.data()}, type, kind);
             }
         });
+    }
+
+    /**
+     * Answers with bytes of a spooled segment: read on the spool's reader thread, written from the connection's
+     * event loop. 404 when the file is gone (evicted meanwhile), 503 when too many reads wait.
+     */
+    private void fromSpool(Request r, java.nio.file.Path file, long offset, long length, String type, String kind) {
+        Spool spool = packager.spool();
+        boolean queued = spool != null && file != null && spool.read(file, offset, (int) length, (buf, failure) -> {
+            try {
+                r.ctx.executor().execute(() -> {
+                    if (buf != null) {
+                        r.media(buf, type, kind);
+                    } else {
+                        r.error(failure instanceof java.nio.file.NoSuchFileException
+                                ? HttpResponseStatus.NOT_FOUND : HttpResponseStatus.INTERNAL_SERVER_ERROR, kind);
+                    }
+                });
+            } catch (java.util.concurrent.RejectedExecutionException e) { // the event loop is shutting down
+                if (buf != null) {
+                    buf.release();
+                }
+            }
+        });
+        if (!queued) {
+            r.error(HttpResponseStatus.SERVICE_UNAVAILABLE, kind);
+        }
     }
 
     private static String first(QueryStringDecoder q, String name) {
@@ -483,16 +518,19 @@ public final class HlsOrigin {
         }
 
         void media(byte[][] chunks, String type, String kind) {
-            long total = 0;
-            for (byte[] c : chunks) {
-                total += c.length;
-            }
+            media(Unpooled.wrappedBuffer(chunks), type, kind);
+        }
+
+        /** Answers with {@code all} (or the requested range of it); takes ownership of {@code all}. */
+        void media(ByteBuf all, String type, String kind) {
+            long total = all.readableBytes();
             long start = 0;
             long end = total - 1;
             HttpResponseStatus status = HttpResponseStatus.OK;
             if (range != null) {
                 long[] rg = parseRange(range, total);
                 if (rg == null) {
+                    all.release();
                     FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
                             HttpResponseStatus.REQUESTED_RANGE_NOT_SATISFIABLE);
                     res.headers().set(HttpHeaderNames.CONTENT_RANGE, "bytes */" + total);
@@ -505,8 +543,13 @@ public final class HlsOrigin {
                     status = HttpResponseStatus.PARTIAL_CONTENT;
                 }
             }
-            ByteBuf content = head ? Unpooled.EMPTY_BUFFER
-                    : Unpooled.wrappedBuffer(chunks).slice((int) start, (int) (end - start + 1));
+            ByteBuf content;
+            if (head) {
+                all.release();
+                content = Unpooled.EMPTY_BUFFER;
+            } else {
+                content = all.slice((int) start, (int) (end - start + 1)); // shares all's reference: released with it
+            }
             FullHttpResponse res = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, content);
             HttpUtil.setContentLength(res, end - start + 1);
             if (status == HttpResponseStatus.PARTIAL_CONTENT) {

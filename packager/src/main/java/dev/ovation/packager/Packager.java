@@ -45,6 +45,7 @@ public final class Packager implements PublishListener, AutoCloseable {
     private final Recorder recorder;
     private final AbrConfig abr;
     private final Set<AbrLadder> ladders = ConcurrentHashMap.newKeySet();
+    private final Spool spool;
 
     /** A packager without recording. */
     public Packager(PackagerConfig config, MeterRegistry registry) {
@@ -65,16 +66,25 @@ public final class Packager implements PublishListener, AutoCloseable {
      * {@code abr.enabled()}; close it at shutdown (it stops and reaps the ladders' processes).
      */
     public Packager(PackagerConfig config, RecordingConfig recording, AbrConfig abr, MeterRegistry registry) {
-        this(config, recording, abr, registry, System::nanoTime, System::currentTimeMillis);
+        this(config, recording, abr, SpoolConfig.disabled(), registry, System::nanoTime, System::currentTimeMillis);
+    }
+
+    /**
+     * The same, with closed segments written to a spool directory and served from there once they are older than
+     * {@code spool.memorySegments()} (see {@link SpoolConfig}); close it at shutdown (it also empties the spool).
+     */
+    public Packager(PackagerConfig config, RecordingConfig recording, AbrConfig abr, SpoolConfig spool,
+                    MeterRegistry registry) {
+        this(config, recording, abr, spool, registry, System::nanoTime, System::currentTimeMillis);
     }
 
     Packager(PackagerConfig config, RecordingConfig recording, MeterRegistry registry, LongSupplier nanoClock,
              LongSupplier wallClock) {
-        this(config, recording, AbrConfig.disabled(), registry, nanoClock, wallClock);
+        this(config, recording, AbrConfig.disabled(), SpoolConfig.disabled(), registry, nanoClock, wallClock);
     }
 
-    Packager(PackagerConfig config, RecordingConfig recording, AbrConfig abr, MeterRegistry registry,
-             LongSupplier nanoClock, LongSupplier wallClock) {
+    Packager(PackagerConfig config, RecordingConfig recording, AbrConfig abr, SpoolConfig spool,
+             MeterRegistry registry, LongSupplier nanoClock, LongSupplier wallClock) {
         this.abr = Objects.requireNonNull(abr, "abr");
         this.config = Objects.requireNonNull(config, "config");
         this.metrics = new PackagerMetrics(Objects.requireNonNull(registry, "registry"));
@@ -84,6 +94,12 @@ public final class Packager implements PublishListener, AutoCloseable {
                 .register(registry);
         this.origin = new HlsOrigin(this, config, metrics);
         this.recorder = recording.enabled() ? new Recorder(recording, config, metrics) : null;
+        this.spool = spool.enabled() ? new Spool(spool, metrics) : null;
+    }
+
+    /** The spool, or null when every segment stays in memory. */
+    Spool spool() {
+        return spool;
     }
 
     /** Finishes pending recording writes (bounded wait). Live channels stay in memory until the packager is dropped. */
@@ -104,6 +120,12 @@ public final class Packager implements PublishListener, AutoCloseable {
         }
         if (recorder != null) {
             recorder.close();
+        }
+        if (spool != null) {
+            for (Channel c : channels.values()) {
+                c.discard();
+            }
+            spool.close();
         }
     }
 
@@ -134,10 +156,13 @@ public final class Packager implements PublishListener, AutoCloseable {
             if (existing != null && !existing.expired(now)) {
                 return existing;
             }
+            if (existing != null) {
+                existing.discard();
+            }
             if (existing == null && channels.size() >= config.maxChannels()) {
                 return null;
             }
-            return new Channel(h, newStreamId(), config);
+            return new Channel(h, newStreamId(), config, spool);
         });
         if (channel == null) {
             log.warn("session {}: maxChannels ({}) reached; frames for '{}' dropped", session.sessionId(),
@@ -225,7 +250,9 @@ public final class Packager implements PublishListener, AutoCloseable {
             return Optional.empty();
         }
         if (c.expired(wallClock.getAsLong())) {
-            channels.remove(handle, c);
+            if (channels.remove(handle, c)) {
+                c.discard();
+            }
             return Optional.empty();
         }
         return Optional.of(c);
@@ -234,7 +261,13 @@ public final class Packager implements PublishListener, AutoCloseable {
     /** Forgets channels whose publisher left more than {@code reconnectGraceMillis} ago. */
     public void removeExpired() {
         long now = wallClock.getAsLong();
-        channels.values().removeIf(c -> c.expired(now));
+        channels.values().removeIf(c -> {
+            if (c.expired(now)) {
+                c.discard();
+                return true;
+            }
+            return false;
+        });
     }
 
     /** A sink for sessions that cannot be packaged: counts and ignores frames. */

@@ -96,7 +96,7 @@ public record PackagerConfig(
     }
 
     public static PackagerConfig defaults() {
-        return new PackagerConfig(Format.FMP4, 2000, 333, 30_000, 32, 128L << 20, 1000, 8 << 20,
+        return new PackagerConfig(Format.FMP4, 2000, 333, 30_000, 18, 128L << 20, 1000, 8 << 20,
                 10_000, 6000, 30_000, 1000, 512, 16L << 20, 1000, 1, "*", true);
     }
 

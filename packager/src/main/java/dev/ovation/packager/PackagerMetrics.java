@@ -21,6 +21,7 @@ final class PackagerMetrics {
     final Counter blockedTimeouts;
     final Counter bytesOut;
     final Counter abrRestarts;
+    final Counter spoolSkipped;
     final java.util.concurrent.atomic.AtomicInteger abrProcesses = new java.util.concurrent.atomic.AtomicInteger();
     private final ConcurrentMap<String, Counter> dropped = new ConcurrentHashMap<>();
     private final ConcurrentMap<String, Counter> requests = new ConcurrentHashMap<>();
@@ -49,6 +50,9 @@ final class PackagerMetrics {
                 .description("Response body bytes sent by the origin").register(registry);
         abrRestarts = Counter.builder("ovation.hls.abr.restarts")
                 .description("ABR ladder ffmpeg processes restarted after they died").register(registry);
+        spoolSkipped = Counter.builder("ovation.hls.spool.skipped")
+                .description("Segments kept in memory only: the spool writer's queue was full or the write failed")
+                .register(registry);
         io.micrometer.core.instrument.Gauge.builder("ovation.hls.abr.processes", abrProcesses,
                 java.util.concurrent.atomic.AtomicInteger::get).description("ABR ladder ffmpeg processes running")
                 .register(registry);

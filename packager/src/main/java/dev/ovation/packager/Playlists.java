@@ -260,7 +260,7 @@ final class Playlists {
         }
         if (ticks == 0 && s.openSegment() != null) {
             for (Part p : s.openSegment().parts()) {
-                bits += p.data().length * 8L;
+                bits += p.size() * 8L;
                 ticks += p.durationTicks();
             }
             peak = ticks > 0 ? bits * 90_000 / ticks : 0;

@@ -9,6 +9,8 @@ import dev.ovation.packager.Snapshot.StreamInfo;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.netty.buffer.ByteBuf;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -29,6 +31,12 @@ import java.util.function.LongSupplier;
  * a non-keyframe anyway, so EXT-X-TARGETDURATION is never exceeded, and the forced cut is counted and logged;
  * such a segment is not independent, so the playlist drops EXT-X-INDEPENDENT-SEGMENTS while it is listed.
  * Parts are cut so that none exceeds the part target.
+ *
+ * <p>Buffers: a media frame is not copied. The sink keeps a retained slice of ingest's buffer ({@link Held}) from
+ * the moment it accepts the frame until the part holding it has been written (the writer copies it once, into the
+ * part), and releases it then. Every path that drops a held frame releases it: the probe giving up, frames dropped
+ * before a keyframe or without a track, audio beyond the per-part limit, a part that fails to write, the end of the
+ * session (whatever the reason) and a codec change. Codec configurations are small and copied.
  */
 final class SessionSink implements MediaSink {
     private static final Logger log = LoggerFactory.getLogger(SessionSink.class);
@@ -39,9 +47,13 @@ final class SessionSink implements MediaSink {
 
     private enum State { PROBING, RUNNING, ENDED }
 
-    /** A frame copied out of ingest's buffer. */
-    private record Copied(boolean video, long dtsMillis, int ctsMillis, boolean keyframe, long wallClockMillis,
-                          byte[] data, long arrivalNanos) {}
+    /**
+     * A frame the sink accepted: {@code data} is a retained slice of ingest's buffer, owned by whichever structure
+     * holds this record (the probe list, {@code pendingVideo}, or a {@link Sample} in an open part) and released
+     * exactly once, when its part is written or the frame is dropped.
+     */
+    private record Held(boolean video, long dtsMillis, int ctsMillis, boolean keyframe, long wallClockMillis,
+                        ByteBuf data, long arrivalNanos) {}
 
     private final Channel channel;
     private final PackagerConfig config;
@@ -51,7 +63,7 @@ final class SessionSink implements MediaSink {
     private final String sessionId;
 
     private State state = State.PROBING;
-    private final List<Copied> probe = new ArrayList<>();
+    private final List<Held> probe = new ArrayList<>();
     private long probeBytes;
     private boolean metadataSeen;
     private boolean expectVideo;
@@ -79,7 +91,7 @@ final class SessionSink implements MediaSink {
 
     // cutting
     private boolean videoStarted;
-    private Copied pendingVideo;
+    private Held pendingVideo;
     private long pendingVideoDts;
     private long lastVideoDuration = 3000;
     private final List<Sample> partVideo = new ArrayList<>();
@@ -152,12 +164,15 @@ final class SessionSink implements MediaSink {
         if (state == State.ENDED) {
             return;
         }
-        if (state == State.PROBING && !probe.isEmpty() && (videoRecord != null || audioRecord != null)) {
-            startRunning();
+        try {
+            if (state == State.PROBING && !probe.isEmpty() && (videoRecord != null || audioRecord != null)) {
+                startRunning();
+            }
+            flush();
+        } finally {
+            state = State.ENDED;
+            releaseHeld(); // whatever a failure above left behind
         }
-        flush();
-        state = State.ENDED;
-        probe.clear();
         if (recording != null) {
             recording.finish();
         }
@@ -168,22 +183,25 @@ final class SessionSink implements MediaSink {
         log.info("channel {} session {} ended: {}", channel.handle(), sessionId, reason);
     }
 
-    private Copied copy(MediaFrame.VideoFrame v) {
+    private Held copy(MediaFrame.VideoFrame v) {
         if (v.trackId() != 0) {
             return null;
         }
-        return new Copied(true, v.dtsMillis(), v.compositionOffsetMillis(), v.keyframe(), v.wallClockMillis(),
-                bytes(v.data()), nanoClock.getAsLong());
+        checkSize(v.data());
+        return new Held(true, v.dtsMillis(), v.compositionOffsetMillis(), v.keyframe(), v.wallClockMillis(),
+                v.data().retainedSlice(), nanoClock.getAsLong());
     }
 
-    private Copied copy(MediaFrame.AudioFrame a) {
+    private Held copy(MediaFrame.AudioFrame a) {
         if (a.trackId() != 0) {
             return null;
         }
-        return new Copied(false, a.dtsMillis(), 0, true, a.wallClockMillis(), bytes(a.data()), nanoClock.getAsLong());
+        checkSize(a.data());
+        return new Held(false, a.dtsMillis(), 0, true, a.wallClockMillis(), a.data().retainedSlice(),
+                nanoClock.getAsLong());
     }
 
-    private byte[] bytes(io.netty.buffer.ByteBuf buf) {
+    private void checkSize(ByteBuf buf) {
         int n = buf.readableBytes();
         if (n == 0) {
             throw new IllegalArgumentException("empty frame");
@@ -191,6 +209,12 @@ final class SessionSink implements MediaSink {
         if (n > config.maxFrameBytes()) {
             throw new IllegalArgumentException("frame of " + n + " bytes exceeds maxFrameBytes");
         }
+    }
+
+    /** A codec configuration record, copied (small, and kept for the session). */
+    private byte[] bytes(ByteBuf buf) {
+        checkSize(buf);
+        int n = buf.readableBytes();
         byte[] b = new byte[n];
         buf.getBytes(buf.readerIndex(), b);
         return b;
@@ -265,13 +289,13 @@ final class SessionSink implements MediaSink {
         audioRecord = record;
     }
 
-    private void onMedia(Copied f) {
+    private void onMedia(Held f) {
         if (f == null) {
             return;
         }
         if (state == State.PROBING) {
             probe.add(f);
-            probeBytes += f.data().length;
+            probeBytes += f.data().readableBytes();
             if (probeComplete()) {
                 startRunning();
             }
@@ -300,7 +324,7 @@ final class SessionSink implements MediaSink {
             }
             metrics.dropped("no-codec-config");
             log.warn("channel {}: no codec configuration after {} frames; dropping them", channel.handle(), probe.size());
-            probe.clear();
+            releaseProbe();
             probeBytes = 0;
         }
         return false;
@@ -309,11 +333,18 @@ final class SessionSink implements MediaSink {
     private void startRunning() {
         state = State.RUNNING;
         buildTracks();
-        List<Copied> buffered = List.copyOf(probe);
+        List<Held> buffered = List.copyOf(probe);
         probe.clear();
         probeBytes = 0;
-        for (Copied f : buffered) {
-            process(f);
+        int i = 0;
+        try {
+            for (; i < buffered.size(); i++) {
+                process(buffered.get(i));
+            }
+        } finally {
+            for (i++; i < buffered.size(); i++) { // not processed: a failure above
+                buffered.get(i).data().release();
+            }
         }
     }
 
@@ -362,10 +393,28 @@ final class SessionSink implements MediaSink {
 
     // ---- timeline ----
 
-    private void process(Copied f) {
+    /** Takes ownership of {@code f}: it ends up in a part (released when that is written) or is released here. */
+    private void process(Held f) {
+        boolean placed = false;
+        try {
+            placed = place(f);
+        } finally {
+            if (!placed && pendingVideo != f) { // a video frame is pendingVideo's from the start of onVideo
+                f.data().release();
+            }
+        }
+    }
+
+    /** Drops a frame for {@code reason}; false, for {@link #place}. */
+    private boolean drop(String reason) {
+        metrics.dropped(reason);
+        return false;
+    }
+
+    /** True when {@code f} was handed to a part or {@code pendingVideo} (which then own it), false to release it. */
+    private boolean place(Held f) {
         if (f.video() ? videoTrack == null : audioTrack == null) {
-            metrics.dropped("no-track");
-            return;
+            return drop("no-track");
         }
         long out = f.dtsMillis() + offsetMillis;
         if (alignedTo != null) {
@@ -377,13 +426,12 @@ final class SessionSink implements MediaSink {
                 long[] start = f.video() && f.keyframe()
                         ? alignedTo.sourceSegmentAt((f.dtsMillis() + f.ctsMillis()) * 90) : null;
                 if (start == null) {
-                    metrics.dropped("abr-align");
                     if (f.video() && f.keyframe() && alignMisses++ < 3) {
                         log.info("channel {} session {}: keyframe at {} ms (pts {}) starts no source segment {}; "
                                 + "waiting for one", channel.handle(), sessionId, f.dtsMillis(),
                                 f.dtsMillis() + f.ctsMillis(), alignedTo.segmentStarts());
                     }
-                    return;
+                    return drop("abr-align");
                 }
                 channel.startAt(start[0]);
                 renditionShiftMillis = start[1];
@@ -419,8 +467,7 @@ final class SessionSink implements MediaSink {
         if (f.video()) {
             if (!videoStarted) {
                 if (!f.keyframe()) {
-                    metrics.dropped("before-keyframe");
-                    return;
+                    return drop("before-keyframe");
                 }
                 videoStarted = true;
             }
@@ -430,12 +477,12 @@ final class SessionSink implements MediaSink {
             }
             onVideo(f, dts); // first: a segment it starts is known before ffmpeg can return the frame
             if (ladder != null) {
-                ladder.video(dts / 90, f.ctsMillis(), f.keyframe(), f.data());
+                ladder.video(dts / 90, f.ctsMillis(), f.keyframe(), f.data()); // f is pendingVideo now: alive
             }
+            return true;
         } else {
             if (videoTrack != null && !videoStarted) {
-                metrics.dropped("before-keyframe");
-                return;
+                return drop("before-keyframe");
             }
             int rate = audioTrack.timescale();
             long actual = out * rate / 1000;
@@ -450,7 +497,7 @@ final class SessionSink implements MediaSink {
             }
             Sample s = new Sample(nextAudioTicks, AAC_FRAME_SAMPLES, 0, true, f.data(), f.arrivalNanos());
             nextAudioTicks += AAC_FRAME_SAMPLES;
-            onAudio(s);
+            return onAudio(s);
         }
     }
 
@@ -470,24 +517,35 @@ final class SessionSink implements MediaSink {
         return (long) config.partTargetMillis() * 90;
     }
 
-    private void onVideo(Copied f, long dts) {
-        if (pendingVideo != null) {
-            long duration = dts - pendingVideoDts;
+    /** Takes ownership of {@code f} (it becomes {@code pendingVideo} at once). */
+    private void onVideo(Held f, long dts) {
+        Held prev = pendingVideo;
+        long prevDts = pendingVideoDts;
+        pendingVideo = f;
+        pendingVideoDts = dts;
+        if (prev != null) {
+            long duration = dts - prevDts;
             lastVideoDuration = duration;
+            // prev's data moves into this sample; the sample is owned by the local until it is in partVideo
+            Sample sample = new Sample(prevDts, (int) Math.min(duration, Integer.MAX_VALUE), prev.ctsMillis() * 90,
+                    prev.keyframe(), prev.data(), prev.arrivalNanos());
             if (!partVideo.isEmpty() && dts - partStart > partTargetTicks()) {
                 // The pending frame turned out longer than estimated: it starts the next part instead, so no
                 // part exceeds the part target (and no segment the target duration).
-                if (dts - segmentStart > maxSegmentTicks()) {
-                    metrics.forcedCuts.increment();
-                    cutSegment(pendingVideoDts, f.arrivalNanos());
-                } else {
-                    cutPart(pendingVideoDts, f.arrivalNanos());
+                try {
+                    if (dts - segmentStart > maxSegmentTicks()) {
+                        metrics.forcedCuts.increment();
+                        cutSegment(prevDts, f.arrivalNanos());
+                    } else {
+                        cutPart(prevDts, f.arrivalNanos());
+                    }
+                } catch (RuntimeException e) {
+                    sample.data().release();
+                    throw e;
                 }
-                openPart(pendingVideoDts, pendingVideo.keyframe(), pendingVideo.ctsMillis());
+                openPart(prevDts, prev.keyframe(), prev.ctsMillis());
             }
-            partVideo.add(new Sample(pendingVideoDts, (int) Math.min(duration, Integer.MAX_VALUE),
-                    pendingVideo.ctsMillis() * 90, pendingVideo.keyframe(), pendingVideo.data(),
-                    pendingVideo.arrivalNanos()));
+            partVideo.add(sample);
             segmentVideoFrames++;
             long segElapsed = dts - segmentStart;
             long partElapsed = dts - partStart;
@@ -509,11 +567,10 @@ final class SessionSink implements MediaSink {
         if (!partOpen) {
             openPart(dts, f.keyframe(), f.ctsMillis());
         }
-        pendingVideo = f;
-        pendingVideoDts = dts;
     }
 
-    private void onAudio(Sample s) {
+    /** True when {@code s} went into the open part (which owns its data then), false to release it. */
+    private boolean onAudio(Sample s) {
         if (videoTrack == null) {
             int rate = audioTrack.timescale();
             long start = s.dts() * 90_000 / rate;
@@ -529,14 +586,15 @@ final class SessionSink implements MediaSink {
                 openPart(start, true, 0);
             }
             partAudio.add(s);
+            return true;
         } else if (partOpen) {
             if (partAudio.size() >= MAX_AUDIO_WITHOUT_VIDEO) {
-                metrics.dropped("audio-without-video"); // video stalled: parts are cut on video frames
-                return;
+                return drop("audio-without-video"); // video stalled: parts are cut on video frames
             }
             partAudio.add(s);
+            return true;
         } else {
-            metrics.dropped("between-segments");
+            return drop("between-segments");
         }
     }
 
@@ -584,17 +642,22 @@ final class SessionSink implements MediaSink {
         }
         boolean startsSegment = !segmentPublished;
         byte[] data;
-        if (config.format() == PackagerConfig.Format.FMP4) {
-            List<Fmp4Writer.TrackRun> runs = new ArrayList<>(2);
-            if (videoTrack != null && !video.isEmpty()) {
-                runs.add(new Fmp4Writer.TrackRun(videoTrack, video));
+        try {
+            if (config.format() == PackagerConfig.Format.FMP4) {
+                List<Fmp4Writer.TrackRun> runs = new ArrayList<>(2);
+                if (videoTrack != null && !video.isEmpty()) {
+                    runs.add(new Fmp4Writer.TrackRun(videoTrack, video));
+                }
+                if (audioTrack != null && !audio.isEmpty()) {
+                    runs.add(new Fmp4Writer.TrackRun(audioTrack, audio));
+                }
+                data = Fmp4Writer.fragment(channel.nextFragmentSequence(), runs, startsSegment);
+            } else {
+                data = ts.part(video, audio, startsSegment);
             }
-            if (audioTrack != null && !audio.isEmpty()) {
-                runs.add(new Fmp4Writer.TrackRun(audioTrack, audio));
-            }
-            data = Fmp4Writer.fragment(channel.nextFragmentSequence(), runs, startsSegment);
-        } else {
-            data = ts.part(video, audio, startsSegment);
+        } finally {
+            release(video); // written (copied into the part) or failed: either way done with
+            release(audio);
         }
         long duration = end - partStart;
         OpenSegment segmentMeta = null;
@@ -642,10 +705,11 @@ final class SessionSink implements MediaSink {
         long now = nanoClock.getAsLong();
         if (pendingVideo != null) {
             long end = pendingVideoDts + lastVideoDuration;
-            partVideo.add(new Sample(pendingVideoDts, (int) lastVideoDuration, pendingVideo.ctsMillis() * 90,
-                    pendingVideo.keyframe(), pendingVideo.data(), pendingVideo.arrivalNanos()));
-            segmentVideoFrames++;
+            Held last = pendingVideo;
             pendingVideo = null;
+            partVideo.add(new Sample(pendingVideoDts, (int) lastVideoDuration, last.ctsMillis() * 90,
+                    last.keyframe(), last.data(), last.arrivalNanos()));
+            segmentVideoFrames++;
             cutSegment(end, now);
         } else if (partOpen && !partAudio.isEmpty()) {
             Sample last = partAudio.getLast();
@@ -658,7 +722,38 @@ final class SessionSink implements MediaSink {
             }
         }
         partOpen = false;
+        release(partVideo);
         partVideo.clear();
+        release(partAudio);
         partAudio.clear();
+    }
+
+    /** Releases the samples' data (the list itself is left as it is). */
+    private static void release(List<Sample> samples) {
+        for (Sample s : samples) {
+            s.data().release();
+        }
+    }
+
+    private void releaseProbe() {
+        for (Held f : probe) {
+            f.data().release();
+        }
+        probe.clear();
+        probeBytes = 0;
+    }
+
+    /** Releases every frame the sink still holds (the end of the session, after a failure). */
+    private void releaseHeld() {
+        releaseProbe();
+        if (pendingVideo != null) {
+            pendingVideo.data().release();
+            pendingVideo = null;
+        }
+        release(partVideo);
+        partVideo.clear();
+        release(partAudio);
+        partAudio.clear();
+        partOpen = false;
     }
 }

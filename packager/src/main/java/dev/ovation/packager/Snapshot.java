@@ -20,12 +20,58 @@ record Snapshot(String handle, String streamId, long version, List<Segment> segm
                 long discontinuitySequence, OpenSegment openSegment, long nextMsn, Map<Integer, byte[]> inits,
                 boolean live, StreamInfo stream) {
 
-    /** A published part. Duration in 90 kHz ticks. */
-    record Part(long msn, int index, long durationTicks, boolean independent, byte[] data) {}
+    /**
+     * A published part. Duration in 90 kHz ticks.
+     *
+     * @param data   its bytes while in memory; null once its segment lives only in the spool file
+     * @param size   its length in bytes
+     * @param offset where it starts in its segment (and in the segment's spool file)
+     */
+    record Part(long msn, int index, long durationTicks, boolean independent, byte[] data, int size, long offset) {
+        /** A part in memory at {@code offset} of its segment. */
+        Part(long msn, int index, long durationTicks, boolean independent, byte[] data, long offset) {
+            this(msn, index, durationTicks, independent, data, data.length, offset);
+        }
 
-    /** A completed segment: the concatenation of its parts. */
+        /** A part in memory (offset unknown: tests and tools that build lists of parts by hand). */
+        Part(long msn, int index, long durationTicks, boolean independent, byte[] data) {
+            this(msn, index, durationTicks, independent, data, data.length, -1);
+        }
+
+        /** The same part without its bytes in memory (they are in the segment's spool file). */
+        Part spilled() {
+            return new Part(msn, index, durationTicks, independent, null, size, offset);
+        }
+    }
+
+    /**
+     * A completed segment: the concatenation of its parts.
+     *
+     * @param file its spool file once written (null before, and without a spool); when its parts have no
+     *             {@code data} the bytes are only there
+     */
     record Segment(long msn, int initId, boolean discontinuity, boolean independent, long pdtMillis,
-                   long durationTicks, List<Part> parts, long bytes) {}
+                   long durationTicks, List<Part> parts, long bytes, java.nio.file.Path file) {
+        Segment(long msn, int initId, boolean discontinuity, boolean independent, long pdtMillis,
+                long durationTicks, List<Part> parts, long bytes) {
+            this(msn, initId, discontinuity, independent, pdtMillis, durationTicks, parts, bytes, null);
+        }
+
+        /** Whether the parts' bytes are in memory (else only in {@link #file()}). */
+        boolean inMemory() {
+            return parts.isEmpty() || parts.getFirst().data() != null;
+        }
+
+        Segment withFile(java.nio.file.Path f) {
+            return new Segment(msn, initId, discontinuity, independent, pdtMillis, durationTicks, parts, bytes, f);
+        }
+
+        /** The same segment served from its file only (its parts keep their sizes and offsets). */
+        Segment spilled() {
+            return new Segment(msn, initId, discontinuity, independent, pdtMillis, durationTicks,
+                    parts.stream().map(Part::spilled).toList(), bytes, file);
+        }
+    }
 
     /** The segment in progress. */
     record OpenSegment(long msn, int initId, boolean discontinuity, boolean independent, long pdtMillis,

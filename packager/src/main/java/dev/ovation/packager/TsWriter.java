@@ -1,5 +1,7 @@
 package dev.ovation.packager;
 
+import io.netty.buffer.ByteBuf;
+
 import java.util.List;
 
 /**
@@ -75,17 +77,18 @@ final class TsWriter {
         return cc;
     }
 
-    /** One H.264 access unit as a PES. Timestamps in 90 kHz units. */
-    void writeVideo(ByteWriter out, long dts, long pts, boolean keyframe, byte[] lengthPrefixedNals) {
+    /** One H.264 access unit (its readable bytes; indexes untouched) as a PES. Timestamps in 90 kHz units. */
+    void writeVideo(ByteWriter out, long dts, long pts, boolean keyframe, ByteBuf lengthPrefixedNals) {
         byte[] annexB = toAnnexB(lengthPrefixedNals, keyframe);
         writePes(out, VIDEO_PID, 0xE0, pts, dts, annexB, keyframe, true);
     }
 
-    /** One raw AAC frame as a PES with an ADTS header. Timestamp in 90 kHz units. */
-    void writeAudio(ByteWriter out, long pts, byte[] rawAac) {
-        int frameLength = rawAac.length + 7;
+    /** One raw AAC frame (its readable bytes) as a PES with an ADTS header. Timestamp in 90 kHz units. */
+    void writeAudio(ByteWriter out, long pts, ByteBuf rawAac) {
+        int n = rawAac.readableBytes();
+        int frameLength = n + 7;
         if (frameLength > 0x1FFF) {
-            throw new IllegalArgumentException("AAC frame too large for ADTS: " + rawAac.length);
+            throw new IllegalArgumentException("AAC frame too large for ADTS: " + n);
         }
         byte[] adts = new byte[frameLength];
         adts[0] = (byte) 0xFF;
@@ -95,29 +98,32 @@ final class TsWriter {
         adts[4] = (byte) (frameLength >>> 3);
         adts[5] = (byte) (((frameLength & 7) << 5) | 0x1F);
         adts[6] = (byte) 0xFC;
-        System.arraycopy(rawAac, 0, adts, 7, rawAac.length);
+        rawAac.getBytes(rawAac.readerIndex(), adts, 7, n);
         writePes(out, AUDIO_PID, 0xC0, pts, pts, adts, true, video == null);
     }
 
-    byte[] toAnnexB(byte[] avcc, boolean keyframe) {
+    /** Length-prefixed NAL units (the readable bytes of {@code avcc}; indexes untouched) to Annex B with an AUD. */
+    byte[] toAnnexB(ByteBuf avcc, boolean keyframe) {
         int lengthSize = video.nalLengthSize();
-        ByteWriter w = new ByteWriter(avcc.length + 64);
+        int base = avcc.readerIndex();
+        int length = avcc.readableBytes();
+        ByteWriter w = new ByteWriter(length + 64);
         w.u32(1).u8(0x09).u8(0xF0); // access unit delimiter, any primary_pic_type
         boolean hasSps = false;
         int pos = 0;
-        while (pos < avcc.length) {
-            if (pos + lengthSize > avcc.length) {
+        while (pos < length) {
+            if (pos + lengthSize > length) {
                 throw new IllegalArgumentException("truncated NAL length at " + pos);
             }
             int n = 0;
             for (int i = 0; i < lengthSize; i++) {
-                n = (n << 8) | (avcc[pos + i] & 0xFF);
+                n = (n << 8) | avcc.getUnsignedByte(base + pos + i);
             }
             pos += lengthSize;
-            if (n <= 0 || pos + n > avcc.length) {
+            if (n <= 0 || pos + n > length) {
                 throw new IllegalArgumentException("NAL unit of " + n + " bytes overruns the frame at " + pos);
             }
-            int type = avcc[pos] & 0x1F;
+            int type = avcc.getByte(base + pos) & 0x1F;
             if (type == 7) {
                 hasSps = true;
             }
@@ -128,7 +134,7 @@ final class TsWriter {
                 hasSps = true;
             }
             if (type != 9) {
-                w.u32(1).bytes(avcc, pos, n);
+                w.u32(1).bytes(avcc, base + pos, n);
             }
             pos += n;
         }
@@ -210,10 +216,10 @@ final class TsWriter {
     byte[] part(List<Sample> videoSamples, List<Sample> audioSamples, boolean segmentStart) {
         int size = 0;
         for (Sample s : videoSamples) {
-            size += s.data().length;
+            size += s.size();
         }
         for (Sample s : audioSamples) {
-            size += s.data().length;
+            size += s.size();
         }
         ByteWriter out = new ByteWriter(size + size / 8 + 1024);
         if (segmentStart) {

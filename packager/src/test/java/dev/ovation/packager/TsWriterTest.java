@@ -190,7 +190,7 @@ class TsWriterTest {
     void malformedAccessUnitIsRejected() {
         TsWriter w = new TsWriter(Fixtures.avc(), null);
         byte[] bad = {0, 0, 0, 50, 0x65, 1, 2};
-        assertThatThrownBy(() -> w.toAnnexB(bad, true)).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> w.toAnnexB(io.netty.buffer.Unpooled.wrappedBuffer(bad), true)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("overruns");
         assertThatThrownBy(() -> new TsWriter(VideoConfig.parse(dev.ovation.ingest.VideoCodec.AV1,
                 new byte[] {(byte) 0x81, 8, 12, 0}), null)).isInstanceOf(IllegalArgumentException.class);

@@ -170,7 +170,7 @@ public final class OvationServer implements AutoCloseable {
             this.workerGroup = transport.newGroup("ovation-io", threads);
             new NettyEventExecutorMetrics(workerGroup).bindTo(registry);
 
-            openedPackager = new Packager(config.hls(), config.recording(), config.abr(), registry);
+            openedPackager = new Packager(config.hls(), config.recording(), config.abr(), config.spool(), registry);
             workerGroup.scheduleAtFixedRate(openedPackager::removeExpired, 5, 5, TimeUnit.SECONDS);
             workerGroup.scheduleAtFixedRate(() -> creatorCache.refresh().exceptionally(e -> {
                 log.warn("refreshing the creator cache failed: {}", e.toString());

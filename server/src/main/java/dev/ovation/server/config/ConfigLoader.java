@@ -15,6 +15,7 @@ import dev.ovation.payments.CoinPack;
 import dev.ovation.payments.PaymentsConfig;
 import dev.ovation.packager.AbrConfig;
 import dev.ovation.packager.RecordingConfig;
+import dev.ovation.packager.SpoolConfig;
 import dev.ovation.ledger.GiftCatalog;
 import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Files;
@@ -277,6 +278,18 @@ public final class ConfigLoader {
         }
     }
 
+    private static SpoolConfig spool(Config c, Path dataDir) {
+        Path directory = optional(c, "hls.spool.directory").map(Path::of).orElse(dataDir.resolve("hls-spool"));
+        try {
+            return new SpoolConfig(c.getBoolean("hls.spool.enabled"), directory,
+                    intIn(c, "hls.spool.memory-segments", 0, 100),
+                    intIn(c, "hls.spool.max-queued-writes", 1, 1_000_000),
+                    intIn(c, "hls.spool.max-pending-reads", 1, 1_000_000));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigError("hls.spool configuration: " + e.getMessage(), e);
+        }
+    }
+
     private static RecordingConfig recording(Config c, Path dataDir) {
         Path directory = optional(c, "hls.recording.directory").map(Path::of).orElse(dataDir.resolve("recordings"));
         try {
@@ -420,6 +433,7 @@ public final class ConfigLoader {
                 hls(c),
                 recording(c, Path.of(nonBlank(c, "data.dir"))),
                 abr(c),
+                spool(c, Path.of(nonBlank(c, "data.dir"))),
                 db,
                 optional(c, "redis.url").map(u -> check("redis.url", u,
                         u.startsWith("redis://") || u.startsWith("rediss://"), "must be a redis:// or rediss:// URL")),

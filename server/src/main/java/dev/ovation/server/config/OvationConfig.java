@@ -7,6 +7,7 @@ import dev.ovation.packager.PackagerConfig;
 import dev.ovation.payments.PaymentsConfig;
 import dev.ovation.packager.AbrConfig;
 import dev.ovation.packager.RecordingConfig;
+import dev.ovation.packager.SpoolConfig;
 import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -23,6 +24,7 @@ public record OvationConfig(
         PackagerConfig hls,
         RecordingConfig recording,
         AbrConfig abr,
+        SpoolConfig spool,
         Db db,
         Optional<String> redisUrl,
         Jwt jwt,

@@ -1,0 +1,207 @@
+package dev.ovation.packager;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
+
+/**
+ * The disk tier of the segment store, as nginx-rtmp keeps its HLS: every closed segment is written to one file in
+ * the spool directory ({@code {streamId}-{msn}.m4s|ts}) by a writer thread, and once it is on disk and older than the
+ * newest {@code memorySegments} the channel drops its bytes from memory; the origin then reads the segment, or a part
+ * of it (a byte range), back from the file (the page cache, normally) on a reader thread. The publisher's and the
+ * origin's event loops only enqueue. Files are not synced (the spool is a cache of live media): the directory is
+ * emptied at start and at close, and a segment's file is deleted when the channel evicts it or is dropped.
+ *
+ * <p>Limits: at most {@code maxQueuedWrites} segments wait for the writer (beyond it a segment simply stays in
+ * memory until evicted; {@code ovation.hls.spool.skipped}), and at most {@code maxPendingReads} reads wait for the
+ * reader (beyond it the request gets 503).
+ */
+final class Spool implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Spool.class);
+
+    /** Told on the writer thread that a segment's file is complete; false when the segment is no longer wanted. */
+    interface Written {
+        boolean spooled(Snapshot.Segment segment, Path file);
+    }
+
+    private final Path dir;
+    private final int memorySegments;
+    private final int maxQueuedWrites;
+    private final int maxPendingReads;
+    private final PackagerMetrics metrics;
+    private final ExecutorService writer;
+    private final ExecutorService reader;
+    private final AtomicInteger queuedWrites = new AtomicInteger();
+    private final AtomicInteger pendingReads = new AtomicInteger();
+
+    Spool(SpoolConfig config, PackagerMetrics metrics) {
+        this.dir = config.directory();
+        this.memorySegments = config.memorySegments();
+        this.maxQueuedWrites = config.maxQueuedWrites();
+        this.maxPendingReads = config.maxPendingReads();
+        this.metrics = metrics;
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the HLS spool directory " + dir, e);
+        }
+        int stale = wipe();
+        if (stale > 0) {
+            log.info("HLS spool {}: removed {} files of a previous run", dir, stale);
+        }
+        this.writer = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("hls-spool-write").factory());
+        this.reader = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("hls-spool-read").factory());
+        io.micrometer.core.instrument.Gauge.builder("ovation.hls.spool.queued", queuedWrites, AtomicInteger::get)
+                .description("Segments waiting to be written to the spool").register(metrics.registry);
+    }
+
+    Path directory() {
+        return dir;
+    }
+
+    /** Closed segments a channel keeps in memory besides its file (the newest ones). */
+    int memorySegments() {
+        return memorySegments;
+    }
+
+    /**
+     * Queues {@code segment} (all of its parts in memory) to be written as {@code name}; then {@code written} is told,
+     * and the file is deleted again when it answers false. Returns false (nothing queued) when the queue is full.
+     */
+    boolean write(Snapshot.Segment segment, String name, Written written) {
+        if (queuedWrites.incrementAndGet() > maxQueuedWrites) {
+            queuedWrites.decrementAndGet();
+            metrics.spoolSkipped.increment();
+            return false;
+        }
+        Path file = dir.resolve(name);
+        return submit(writer, queuedWrites, () -> {
+            try {
+                try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                        StandardOpenOption.TRUNCATE_EXISTING)) {
+                    ByteBuffer[] parts = new ByteBuffer[segment.parts().size()];
+                    for (int i = 0; i < parts.length; i++) {
+                        parts[i] = ByteBuffer.wrap(segment.parts().get(i).data());
+                    }
+                    long left = segment.bytes();
+                    while (left > 0) {
+                        left -= ch.write(parts);
+                    }
+                }
+                if (!written.spooled(segment, file)) {
+                    Files.deleteIfExists(file);
+                }
+            } catch (IOException | RuntimeException e) {
+                metrics.spoolSkipped.increment();
+                log.warn("HLS spool: writing {} failed (the segment stays in memory): {}", file, e.toString());
+                deleteQuietly(file);
+            } finally {
+                queuedWrites.decrementAndGet();
+            }
+        });
+    }
+
+    /** Runs {@code task} on {@code executor}; false (and the counter given back) once the spool is closed. */
+    private static boolean submit(ExecutorService executor, AtomicInteger counter, Runnable task) {
+        try {
+            executor.execute(task);
+            return true;
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            counter.decrementAndGet();
+            return false;
+        }
+    }
+
+    /** Deletes a segment's file (on the writer thread, after any write of it). */
+    void delete(Path file) {
+        AtomicInteger none = new AtomicInteger(1);
+        submit(writer, none, () -> deleteQuietly(file));
+    }
+
+    /**
+     * Reads {@code length} bytes at {@code offset} of {@code file} into a new direct buffer on the reader thread, then
+     * calls {@code done} there with the buffer (the callee owns it) or the failure ({@link NoSuchFileException}: the
+     * segment was evicted meanwhile). Returns false (nothing queued, {@code done} not called) when too many reads wait.
+     */
+    boolean read(Path file, long offset, int length, BiConsumer<ByteBuf, Throwable> done) {
+        if (pendingReads.incrementAndGet() > maxPendingReads) {
+            pendingReads.decrementAndGet();
+            return false;
+        }
+        return submit(reader, pendingReads, () -> {
+            ByteBuf buf = null;
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                buf = ByteBufAllocator.DEFAULT.directBuffer(length, length);
+                ByteBuffer nio = buf.nioBuffer(0, length);
+                while (nio.hasRemaining()) {
+                    if (ch.read(nio, offset + nio.position()) < 0) {
+                        throw new IOException("spool file " + file + " shorter than " + (offset + length));
+                    }
+                }
+                buf.writerIndex(length);
+                ByteBuf ready = buf;
+                buf = null;
+                done.accept(ready, null);
+            } catch (IOException | RuntimeException e) {
+                if (buf != null) {
+                    buf.release();
+                }
+                done.accept(null, e);
+            } finally {
+                pendingReads.decrementAndGet();
+            }
+        });
+    }
+
+    private static void deleteQuietly(Path file) {
+        try {
+            Files.deleteIfExists(file);
+        } catch (IOException e) {
+            log.warn("HLS spool: cannot delete {}: {}", file, e.toString());
+        }
+    }
+
+    /** Deletes the segment files in the directory; returns how many. */
+    private int wipe() {
+        int n = 0;
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, "*.{m4s,ts}")) {
+            for (Path f : files) {
+                Files.deleteIfExists(f);
+                n++;
+            }
+        } catch (IOException e) {
+            log.warn("HLS spool: cannot empty {}: {}", dir, e.toString());
+        }
+        return n;
+    }
+
+    /** Stops the threads (bounded wait for queued writes) and empties the directory. */
+    @Override
+    public void close() {
+        writer.shutdown();
+        reader.shutdown();
+        try {
+            writer.awaitTermination(5, TimeUnit.SECONDS);
+            reader.awaitTermination(1, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        wipe();
+    }
+}
