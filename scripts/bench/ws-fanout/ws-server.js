@@ -25,20 +25,24 @@ const padding = 'x'.repeat(pad);
 let eventId = 0;
 let started = false;
 let next = 0;
+let slot = 0;
 function tick() {
   if (!started) {
     if (!fs.existsSync(control)) { setTimeout(tick, 50); return; }
     started = true;
     next = performance.now();
   }
-  ++eventId;
-  for (const [room, members] of rooms) {
+  // One room per slot: each room gets `rate` events/s, spread evenly over the period (not all rooms at once).
+  const names = [...rooms.keys()];
+  if (names.length > 0) {
+    const room = names[slot % names.length];
+    slot = (slot + 1) % names.length;
     const micros = Math.round((performance.timeOrigin + performance.now()) * 1000);
-    const msg = JSON.stringify({ eventId, type: 'system', room, serverTime: Date.now(),
+    const msg = JSON.stringify({ eventId: ++eventId, type: 'system', room, serverTime: Date.now(),
       mediaTime: null, text: micros + '|' + padding });
-    for (const c of members) c.send(msg);
+    for (const c of rooms.get(room)) c.send(msg);
   }
-  next += 1000 / rate;
+  next += 1000 / (rate * Math.max(1, rooms.size));
   setTimeout(tick, Math.max(0, next - performance.now()));
 }
 tick();
