@@ -26,8 +26,9 @@ final class Flusher implements Runnable {
     private final long slackNanos;
     private ArrayList<Connection> dirty = new ArrayList<>();
     private ArrayList<Connection> spare = new ArrayList<>();
-    /** When the earliest scheduled pass runs; {@code Long.MAX_VALUE}-like sentinel when none is scheduled. */
+    /** When the earliest scheduled pass runs (meaningful while {@link #passScheduled}). */
     private long nextPassNanos;
+    /** A pass is scheduled at {@link #nextPassNanos} (later, redundant passes may be scheduled too; they are cheap). */
     private boolean passScheduled;
     private final GatewayMetrics metrics;
 
