@@ -66,9 +66,11 @@ public interface RoomRoles {
      * Appoints ({@code moderator} true) or removes a moderator of the room, durably; {@code byUserId} is who did it
      * (kept with the appointment). When the future completes {@link #role} on this node already answers the new role;
      * other nodes learn it through {@link #invalidate}. Does not block the caller; completes within a bounded time.
-     * The default supports no appointed moderators.
+     * The default is for role sources that keep no appointments (RoomRoles.NONE, fixed roles in tests and the
+     * benchmark): it refuses, and the gateway answers {@code moderation_unavailable}; the server's DirectoryRoles
+     * stores them.
      */
     default CompletableFuture<Change> setModerator(String room, String userId, boolean moderator, String byUserId) {
-        return CompletableFuture.failedFuture(new UnsupportedOperationException("appointed moderators"));
+        return CompletableFuture.failedFuture(new UnsupportedOperationException("this role source keeps no appointed moderators"));
     }
 }
