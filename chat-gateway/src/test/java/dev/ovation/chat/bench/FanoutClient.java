@@ -33,7 +33,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The load client of scripts/bench/ws-fanout: N WebSocket connections join room "bench"; after it prints CONNECTED
+ * The load client of scripts/bench/fanout: N WebSocket connections join room "bench"; after it prints CONNECTED
  * it waits for a line on stdin, then counts deliveries for warmup + duration seconds and the fan-out latency (now
  * minus the epoch microseconds at the start of each event's text), printing WINDOW_START, WINDOW_END and a RESULT
  * line. Args: url connections warmupSeconds durationSeconds [rooms] (with rooms > 1, connection i joins

@@ -34,7 +34,7 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The gateway under load for scripts/bench/ws-fanout: one room "bench", anonymous readers, and a publisher that,
+ * The gateway under load for scripts/bench/fanout: one room "bench", anonymous readers, and a publisher that,
  * once the control file exists, publishes {@code rate} system events per second whose text starts with the epoch
  * microseconds of publishing. Args: port rate paddingChars controlFile; system properties bench.flushMicros, bench.loops.
  */

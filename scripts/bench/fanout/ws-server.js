@@ -1,4 +1,4 @@
-// The peer of scripts/bench/ws-fanout: a minimal broadcast server on Node's `ws` package. Same shape of load as
+// The peer of scripts/bench/fanout: a minimal broadcast server on Node's `ws` package. Same shape of load as
 // FanoutServer: rooms joined with a join request (acknowledged), once the control file exists `rate` events per second
 // are sent to every member of each room, each encoded once per room and sent with ws.send (one write per delivery).
 // Args: port rate paddingChars controlFile
