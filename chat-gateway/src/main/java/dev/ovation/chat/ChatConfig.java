@@ -16,9 +16,9 @@ package dev.ovation.chat;
  * @param writeBufferHighBytes      Netty write-buffer high water mark (above it the connection is not writable)
  * @param flushDelayMicros          how long writes to one connection are gathered before one flush (0 = end of the
  *                                  current event-loop task)
- * @param minFlushIntervalMillis    shortest time between two flushes of one connection: in a busy room the events of
- *                                  this interval go out in one write (0 = no interval; a connection not flushed
- *                                  within it is flushed after {@code flushDelayMicros} only)
+ * @param busyFlushDelayMillis      the latency budget of a busy connection (flushed less than this long ago): its
+ *                                  first event waits this long and the events that arrive meanwhile go out in the
+ *                                  same write (0 = never held longer than {@code flushDelayMicros})
  * @param chatRateLimit             chat messages per user per {@code rateWindowMillis}
  * @param giftRateLimit             gift requests per user per {@code rateWindowMillis}
  * @param joinRateLimit             joins per user (or per connection when anonymous) per {@code rateWindowMillis}
@@ -46,7 +46,7 @@ package dev.ovation.chat;
  */
 public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int maxRoomsPerConnection,
                          int maxConnectionsPerIp, int maxRoomMembers, int maxQueuedEvents, int writeBufferLowBytes,
-                         int writeBufferHighBytes, long flushDelayMicros, long minFlushIntervalMillis, int chatRateLimit, int giftRateLimit,
+                         int writeBufferHighBytes, long flushDelayMicros, long busyFlushDelayMillis, int chatRateLimit, int giftRateLimit,
                          int joinRateLimit, long rateWindowMillis, int maxErrorsBeforeClose, int maxGiftCount,
                          int maxIdempotencyKeyChars, long giftComboWindowMillis, long tickMillis, int leaderboardSize,
                          int historyEvents, long pingIntervalMillis, long idleTimeoutMillis, long authTimeoutMillis,
@@ -70,8 +70,8 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
         if (flushDelayMicros < 0 || flushDelayMicros > 1_000_000) {
             throw new IllegalArgumentException("flushDelayMicros must be 0..1000000");
         }
-        if (minFlushIntervalMillis < 0 || minFlushIntervalMillis > 1_000) {
-            throw new IllegalArgumentException("minFlushIntervalMillis must be 0..1000");
+        if (busyFlushDelayMillis < 0 || busyFlushDelayMillis > 1_000) {
+            throw new IllegalArgumentException("busyFlushDelayMillis must be 0..1000");
         }
         positive("chatRateLimit", chatRateLimit);
         positive("giftRateLimit", giftRateLimit);
@@ -110,9 +110,9 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     }
 
     /** A copy with another write coalescing (flush delay and shortest interval between two flushes of a connection). */
-    public ChatConfig withFlush(long delayMicros, long minIntervalMillis) {
+    public ChatConfig withFlush(long delayMicros, long busyDelayMillis) {
         return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
-                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, delayMicros, minIntervalMillis,
+                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, delayMicros, busyDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
                 pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
@@ -122,7 +122,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     /** A copy with other per-user rate limits. */
     public ChatConfig withRateLimits(int chat, int gift, int join) {
         return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
-                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, minFlushIntervalMillis, chat, gift,
+                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis, chat, gift,
                 join, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount, maxIdempotencyKeyChars,
                 giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents, pingIntervalMillis,
                 idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
@@ -131,7 +131,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     /** A copy with another slow-consumer queue bound and write-buffer water marks. */
     public ChatConfig withQueue(int maxQueued, int lowBytes, int highBytes) {
         return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
-                maxRoomMembers, maxQueued, lowBytes, highBytes, flushDelayMicros, minFlushIntervalMillis, chatRateLimit, giftRateLimit,
+                maxRoomMembers, maxQueued, lowBytes, highBytes, flushDelayMicros, busyFlushDelayMillis, chatRateLimit, giftRateLimit,
                 joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount, maxIdempotencyKeyChars,
                 giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents, pingIntervalMillis,
                 idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
@@ -140,7 +140,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     /** A copy with another history size and tick period. */
     public ChatConfig withHistory(int events, long tick) {
         return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
-                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, minFlushIntervalMillis,
+                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tick, leaderboardSize, events, pingIntervalMillis,
                 idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
@@ -149,7 +149,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     /** A copy with another word filter. */
     public ChatConfig withBlockedWords(java.util.List<String> words) {
         return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
-                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, minFlushIntervalMillis,
+                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
                 pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
@@ -159,7 +159,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     /** A copy with other ping and idle timeouts. */
     public ChatConfig withTimeouts(long ping, long idle, long auth) {
         return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
-                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, minFlushIntervalMillis,
+                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
                 ping, idle, auth, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
@@ -168,7 +168,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     /** A copy with other trusted proxies. */
     public ChatConfig withTrustedProxies(java.util.List<String> proxies) {
         return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
-                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, minFlushIntervalMillis,
+                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
                 pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
@@ -178,7 +178,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     /** A copy with other connection limits. */
     public ChatConfig withConnectionLimits(int perIp, int roomsPerConnection, int roomMembers) {
         return new ChatConfig(path, maxMessageBytes, maxChatChars, roomsPerConnection, perIp,
-                roomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, minFlushIntervalMillis,
+                roomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
                 pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,

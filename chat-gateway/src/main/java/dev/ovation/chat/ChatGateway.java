@@ -210,7 +210,7 @@ public final class ChatGateway implements AutoCloseable {
 
     /** The flusher of an event loop (one per loop, made on first use). */
     Flusher flusher(io.netty.util.concurrent.EventExecutor loop) {
-        return flushers.computeIfAbsent(loop, l -> new Flusher(l, config.flushDelayMicros(), config.minFlushIntervalMillis(),
+        return flushers.computeIfAbsent(loop, l -> new Flusher(l, config.flushDelayMicros(), config.busyFlushDelayMillis(),
                 metrics));
     }
 

@@ -33,8 +33,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Writes: frames are written pre-encoded (one buffer per event for all members). While the channel is writable
  * and nothing is queued, frames go straight to the channel and the event loop's {@link Flusher} flushes every written
- * connection after {@link ChatConfig#flushDelayMicros()} and at most once per {@link ChatConfig#minFlushIntervalMillis()}
- * (one syscall for many events; replies to the connection's own requests are not held for the interval); otherwise
+ * connection after {@link ChatConfig#flushDelayMicros()}, or after {@link ChatConfig#busyFlushDelayMillis()} when it was
+ * flushed less than that ago (one syscall for many events; replies to the connection's own requests are not held);
+ * otherwise
  * they wait in a queue of at most {@link ChatConfig#maxQueuedEvents()}.
  * A full queue drops a non-essential event (likes, viewer counts), or evicts a queued one for an essential event; with
  * nothing left to drop, the connection is closed with {@link CloseCodes#SLOW_CONSUMER}.

@@ -5,16 +5,18 @@ import java.util.ArrayList;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Write coalescing for one event loop. A connection that was written to is flushed (one write syscall for all its
- * frames) at
- * <pre>due = max(first write + flushDelay, last flush + minFlushInterval)</pre>
- * so a burst of events costs one flush per connection ({@code flushDelay}, a few milliseconds), and a busy room costs
- * at most one flush per connection per {@code minFlushInterval} however many events it has: at R events/s a flush
- * carries about R x minFlushInterval events. A quiet connection (not flushed within the interval) is flushed after
- * {@code flushDelay} only, so the interval adds no latency to rooms with few events. Replies to the connection's own
- * requests ({@code urgent}) ignore the interval.
+ * Write coalescing for one event loop, within a latency budget. A connection that was written to is flushed (one write
+ * syscall for all its frames) at
+ * <pre>due = first write since the last flush + (busy ? busyFlushDelay : flushDelay)</pre>
+ * where a connection is <em>busy</em> when its last flush was less than {@code busyFlushDelay} ago. A quiet connection
+ * gets its event after {@code flushDelay} (a few milliseconds: a burst still costs one flush); a busy one holds its
+ * first event for {@code busyFlushDelay}, the latency budget, and everything that arrives meanwhile goes out in the
+ * same write: at R events/s a flush carries about 1 + R x busyFlushDelay events, no event waits longer than the
+ * budget, and a connection is flushed at most about once per budget however busy its rooms are. (Holding only pays
+ * when the next event comes within the budget; an event that comes later than the budget after the last flush finds
+ * the connection quiet.) Replies to the connection's own requests ({@code urgent}) are never held for the budget.
  *
- * <p>Connections whose due times fall within a quarter of the interval (or half the flush delay) of each other are flushed in the same pass
+ * <p>Connections whose due times fall within a quarter of the budget (or half the flush delay) of each other are flushed in the same pass
  * (a room's members are written in one burst and stay together instead of spreading into many timer runs). At most
  * one pass is scheduled per new earliest due time; a pass with nothing due reschedules for what is left.
  * Event-loop only.
@@ -22,7 +24,7 @@ import java.util.concurrent.TimeUnit;
 final class Flusher implements Runnable {
     private final EventExecutor loop;
     private final long delayNanos;
-    private final long minIntervalNanos;
+    private final long busyDelayNanos;
     private final long slackNanos;
     private ArrayList<Connection> dirty = new ArrayList<>();
     private ArrayList<Connection> spare = new ArrayList<>();
@@ -32,27 +34,25 @@ final class Flusher implements Runnable {
     private boolean passScheduled;
     private final GatewayMetrics metrics;
 
-    Flusher(EventExecutor loop, long delayMicros, long minIntervalMillis, GatewayMetrics metrics) {
-        if (delayMicros < 0 || minIntervalMillis < 0) {
+    Flusher(EventExecutor loop, long delayMicros, long busyDelayMillis, GatewayMetrics metrics) {
+        if (delayMicros < 0 || busyDelayMillis < 0) {
             throw new IllegalArgumentException("delays must be >= 0");
         }
         this.loop = loop;
         this.metrics = metrics;
         this.delayNanos = TimeUnit.MICROSECONDS.toNanos(delayMicros);
-        this.minIntervalNanos = TimeUnit.MILLISECONDS.toNanos(minIntervalMillis);
-        this.slackNanos = Math.max(minIntervalNanos / 4, delayNanos / 2);
+        this.busyDelayNanos = TimeUnit.MILLISECONDS.toNanos(busyDelayMillis);
+        this.slackNanos = Math.max(busyDelayNanos / 4, delayNanos / 2);
     }
 
     /**
      * Marks a connection as written to. {@code urgent}: a reply to its own request, flushed after the flush delay
-     * whatever the interval says. Called for every urgent write and for the first write since the last flush.
+     * however busy the connection is. Called for every urgent write and for the first write since the last flush.
      */
     void add(Connection c, boolean urgent) {
         long now = loop.ticker().nanoTime();
-        long due = now + delayNanos;
-        if (!urgent && c.flushedOnce && due - c.lastFlushNanos < minIntervalNanos) {
-            due = c.lastFlushNanos + minIntervalNanos;
-        }
+        boolean busy = !urgent && c.flushedOnce && now - c.lastFlushNanos < busyDelayNanos;
+        long due = now + (busy ? busyDelayNanos : delayNanos);
         if (c.flushScheduled) {
             if (due - c.flushDueNanos >= 0) {
                 return; // already due no later

@@ -7,7 +7,8 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.channel.EventLoop;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -60,8 +61,13 @@ public final class FanoutClient {
     }
 
     public static void main(String[] args) throws Exception {
-        new FanoutClient().run(URI.create(args[0]), Integer.parseInt(args[1]), Integer.parseInt(args[2]),
-                Integer.parseInt(args[3]), args.length > 4 ? Integer.parseInt(args[4]) : 1);
+        try {
+            new FanoutClient().run(URI.create(args[0]), Integer.parseInt(args[1]), Integer.parseInt(args[2]),
+                    Integer.parseInt(args[3]), args.length > 4 ? Integer.parseInt(args[4]) : 1);
+        } catch (Exception e) {
+            e.printStackTrace();
+            System.exit(1); // the event loops' threads would keep a failed client alive and the script waiting
+        }
     }
 
     /** The room connection {@code i} of {@code n} joins when there are {@code rooms} rooms. */
@@ -85,25 +91,18 @@ public final class FanoutClient {
                                     new WebSocketClientProtocolHandler(WebSocketClientProtocolConfig.newBuilder()
                                             .webSocketUri(uri).subprotocol("ovation.v1")
                                             .handshakeTimeoutMillis(30_000).build()),
-                                    new SimpleChannelInboundHandler<TextWebSocketFrame>() {
-                                        private boolean acked;
-
+                                    new ChannelInboundHandlerAdapter() {
                                         @Override
                                         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
                                             if (evt == WebSocketClientProtocolHandler.ClientHandshakeStateEvent
                                                     .HANDSHAKE_COMPLETE) {
+                                                // From here on frames are read by RawFrames (no frame objects, no
+                                                // UTF-8 validation): the client should cost little next to the server.
+                                                ctx.pipeline().addBefore("ws-decoder", "raw-frames",
+                                                        new RawFrames(joined));
+                                                ctx.pipeline().remove("ws-decoder");
                                                 ready.countDown();
                                             }
-                                        }
-
-                                        @Override
-                                        protected void channelRead0(ChannelHandlerContext ctx, TextWebSocketFrame f) {
-                                            if (!acked) {
-                                                acked = true;
-                                                joined.countDown();
-                                                return;
-                                            }
-                                            onEvent(ctx.channel().eventLoop(), f.content());
                                         }
                                     });
                         }
@@ -155,18 +154,59 @@ public final class FanoutClient {
         group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
     }
 
-    private void onEvent(EventLoop loop, ByteBuf content) {
+    /**
+     * Reads the server's WebSocket frames straight off the bytes (unmasked, unfragmented text frames, as both servers
+     * send): the first frame is the join's ack, every later one an event. Control frames are skipped.
+     */
+    private final class RawFrames extends ByteToMessageDecoder {
+        private final CountDownLatch joined;
+        private boolean acked;
+
+        RawFrames(CountDownLatch joined) {
+            this.joined = joined;
+        }
+
+        @Override
+        protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+            while (in.readableBytes() >= 2) {
+                int at = in.readerIndex();
+                int opcode = in.getByte(at) & 0x0f;
+                int len7 = in.getByte(at + 1) & 0x7f;
+                int header = len7 == 126 ? 4 : len7 == 127 ? 10 : 2;
+                if (in.readableBytes() < header) {
+                    return;
+                }
+                long length = len7 == 126 ? in.getUnsignedShort(at + 2) : len7 == 127 ? in.getLong(at + 2) : len7;
+                if (in.readableBytes() < header + length) {
+                    return;
+                }
+                int start = at + header;
+                int end = (int) (start + length);
+                if (opcode == 1) {
+                    if (!acked) {
+                        acked = true;
+                        joined.countDown();
+                    } else {
+                        onEvent(ctx.channel().eventLoop(), in, start, end);
+                    }
+                }
+                in.readerIndex(end);
+            }
+        }
+    }
+
+    private void onEvent(EventLoop loop, ByteBuf content, int from, int to) {
         LoopStats st = stats.get(loop);
         if (!measuring || st == null) {
             return;
         }
-        int at = indexOf(content, MARK);
+        int at = indexOf(content, from, to, MARK);
         if (at < 0) {
             return; // viewer counts and the like: not part of the published load
         }
         st.deliveries++;
         long sent = 0;
-        for (int i = at + MARK.length; i < content.writerIndex(); i++) {
+        for (int i = at + MARK.length; i < to; i++) {
             byte b = content.getByte(i);
             if (b < '0' || b > '9') {
                 break;
@@ -178,9 +218,9 @@ public final class FanoutClient {
         st.histogram[(int) bucket]++;
     }
 
-    private static int indexOf(ByteBuf buf, byte[] mark) {
+    private static int indexOf(ByteBuf buf, int from, int to, byte[] mark) {
         outer:
-        for (int i = buf.readerIndex(); i <= buf.writerIndex() - mark.length; i++) {
+        for (int i = from; i <= to - mark.length; i++) {
             for (int j = 0; j < mark.length; j++) {
                 if (buf.getByte(i + j) != mark[j]) {
                     continue outer;

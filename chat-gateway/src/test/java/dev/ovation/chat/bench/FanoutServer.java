@@ -19,7 +19,11 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.uring.IoUring;
+import io.netty.channel.uring.IoUringBufferRingConfig;
+import io.netty.channel.uring.IoUringChannelOption;
+import io.netty.channel.uring.IoUringFixedBufferRingAllocator;
 import io.netty.channel.uring.IoUringIoHandler;
+import io.netty.channel.uring.IoUringIoHandlerConfig;
 import io.netty.channel.uring.IoUringServerSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.HttpObjectAggregator;
@@ -49,13 +53,13 @@ public final class FanoutServer {
         Path control = Path.of(args[3]);
         int rooms = args.length > 4 ? Integer.parseInt(args[4]) : 1;
         long flushMicros = Long.getLong("bench.flushMicros", ChatConfig.defaults().flushDelayMicros());
-        long flushIntervalMillis = Long.getLong("bench.flushIntervalMillis", ChatConfig.defaults().minFlushIntervalMillis());
+        long busyFlushMillis = Long.getLong("bench.busyFlushMillis", ChatConfig.defaults().busyFlushDelayMillis());
         int loops = Integer.getInteger("bench.loops", 2);
         ChatConfig d = ChatConfig.defaults().withConnectionLimits(1_000_000, 8, 1_000_000)
                 .withTimeouts(30_000, 90_000, 3_600_000);
         ChatConfig config = new ChatConfig(d.path(), d.maxMessageBytes(), d.maxChatChars(), d.maxRoomsPerConnection(),
                 d.maxConnectionsPerIp(), d.maxRoomMembers(), d.maxQueuedEvents(), d.writeBufferLowBytes(),
-                d.writeBufferHighBytes(), flushMicros, flushIntervalMillis, d.chatRateLimit(), d.giftRateLimit(), 1_000_000,
+                d.writeBufferHighBytes(), flushMicros, busyFlushMillis, d.chatRateLimit(), d.giftRateLimit(), 1_000_000,
                 d.rateWindowMillis(), d.maxErrorsBeforeClose(), d.maxGiftCount(), d.maxIdempotencyKeyChars(),
                 d.giftComboWindowMillis(), d.tickMillis(), d.leaderboardSize(), d.historyEvents(),
                 d.pingIntervalMillis(), d.idleTimeoutMillis(), d.authTimeoutMillis(), d.giftTimeoutMillis(),
@@ -83,10 +87,24 @@ public final class FanoutServer {
         String transport = System.getProperty("bench.transport", "epoll");
         boolean uring = "io_uring".equals(transport) && IoUring.isAvailable();
         boolean epoll = !uring && !"nio".equals(transport) && Epoll.isAvailable();
-        var io = uring ? IoUringIoHandler.newFactory() : epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        // -Dbench.uringBufferRing=true: reads take buffers from one shared ring per event loop (io_uring provided
+        // buffers) instead of each connection holding a receive buffer while its read is pending.
+        boolean bufferRing = uring && Boolean.getBoolean("bench.uringBufferRing");
+        var uringConfig = new IoUringIoHandlerConfig();
+        if (bufferRing) {
+            uringConfig.setBufferRingConfig(IoUringBufferRingConfig.builder().bufferGroupId((short) 1)
+                    .bufferRingSize((short) 512).batchSize(64)
+                    .allocator(new IoUringFixedBufferRingAllocator(1024)).build());
+        }
+        var io = uring ? IoUringIoHandler.newFactory(uringConfig)
+                : epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, io);
         EventLoopGroup workers = new MultiThreadIoEventLoopGroup(loops, io);
-        Channel server = new ServerBootstrap().group(boss, workers)
+        ServerBootstrap bootstrap = new ServerBootstrap();
+        if (bufferRing) {
+            bootstrap.childOption(IoUringChannelOption.IO_URING_BUFFER_GROUP_ID, (short) 1);
+        }
+        Channel server = bootstrap.group(boss, workers)
                 .channel(uring ? IoUringServerSocketChannel.class
                         : epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
                 .option(ChannelOption.SO_BACKLOG, 4096)

@@ -331,7 +331,7 @@ public final class ConfigLoader {
                     intIn(c, "chat.write-buffer-low-bytes", 1024, 64 * 1024 * 1024),
                     intIn(c, "chat.write-buffer-high-bytes", 1024, 64 * 1024 * 1024),
                     longIn(c, "chat.flush-delay-micros", 0, 1_000_000),
-                    longIn(c, "chat.min-flush-interval-millis", 0, 1_000),
+                    longIn(c, "chat.busy-flush-delay-millis", 0, 1_000),
                     intIn(c, "chat.chat-rate-limit", 1, 1_000_000),
                     intIn(c, "chat.gift-rate-limit", 1, 1_000_000),
                     intIn(c, "chat.join-rate-limit", 1, 1_000_000),
