@@ -164,7 +164,7 @@ public final class OvationServer implements AutoCloseable {
             publicRoutes.addAll(paymentsRoutes.publicRoutes());
             adminRoutes.addAll(paymentsRoutes.adminRoutes());
 
-            Transport transport = Transport.best();
+            Transport transport = Transport.of(config.nettyTransport());
             int threads = config.eventLoopThreads() == 0 ? 2 * Runtime.getRuntime().availableProcessors() : config.eventLoopThreads();
             this.bossGroup = transport.newGroup("ovation-accept", 1);
             this.workerGroup = transport.newGroup("ovation-io", threads);

@@ -464,6 +464,9 @@ public final class ConfigLoader {
                         LOG_LEVEL.matcher(c.getString("log.level").toUpperCase(Locale.ROOT)).matches(),
                         "must be one of TRACE, DEBUG, INFO, WARN, ERROR, OFF"),
                 intIn(c, "netty.event-loop-threads", 0, 1024),
+                check("netty.transport", c.getString("netty.transport"),
+                        List.of("auto", "io_uring", "epoll", "nio").contains(c.getString("netty.transport")),
+                        "must be one of auto, io_uring, epoll, nio"),
                 longIn(c, "shutdown.timeout-millis", 100, 600_000));
     }
 

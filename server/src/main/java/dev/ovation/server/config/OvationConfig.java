@@ -40,6 +40,7 @@ public record OvationConfig(
         LogFormat logFormat,
         String logLevel,
         int eventLoopThreads,
+        String nettyTransport,
         long shutdownTimeoutMillis) {
 
     /**

@@ -205,6 +205,9 @@ class ConfigLoaderTest {
                 .isInstanceOf(ConfigError.class).hasMessageContaining("creators.default-revenue-share-bps");
         assertThatThrownBy(() -> loader.load(Optional.of(file("http.port = [1, 2]\n")), Map.of()))
                 .isInstanceOf(ConfigError.class).hasMessageContaining("http.port");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_NETTY_TRANSPORT", "kqueue")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'netty.transport'")
+                .hasMessageContaining("auto, io_uring, epoll, nio");
     }
 
     @Test
