@@ -22,6 +22,7 @@ import redis.clients.jedis.JedisPubSub;
 import redis.clients.jedis.JedisShardedPubSub;
 import redis.clients.jedis.RedisClient;
 import redis.clients.jedis.RedisClusterClient;
+import redis.clients.jedis.RedisProtocol;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.params.SetParams;
 import redis.clients.jedis.params.ZRangeParams;
@@ -35,12 +36,23 @@ import redis.clients.jedis.util.JedisURIHelper;
 /**
  * {@link RoomBus} and {@link RoomState} on Redis (Jedis), for many gateway nodes.
  *
- * <p>Every key of a room carries the hash tag {@code {prefix:room}}, so a room lives in one slot (cluster-ready).
- * Publishing runs one Lua script that INCRs {@code {p:room}:seq}, XADDs the event to the stream
+ * <p>Every key of a room carries the hash tag {@code {prefix:room}}, so a room lives in one slot, and every command
+ * and script touches the keys of one slot only: the bus runs on one Redis node or on a Redis Cluster
+ * ({@link Endpoint}). Publishing runs one Lua script that INCRs {@code {p:room}:seq}, XADDs the event to the stream
  * {@code {p:room}:events} (trimmed to the history size; entry id {@code <eventId>-0}) and PUBLISHes (or, with
  * {@code sharded}, SPUBLISHes: Redis 7 sharded pub/sub) {@code <eventId>:<payload>} on {@code {p:room}:ch}. Being one
- * script, id order is publish order on every node. Each node keeps one subscriber connection on its own thread and
- * (un)subscribes room channels as its local rooms come and go.
+ * script, id order is publish order on every node: one order per room. There is no order across rooms (on a cluster
+ * they live on different shards).
+ *
+ * <p>Subscriptions: each node keeps a subscriber connection on its own thread and (un)subscribes room channels as its
+ * local rooms come and go. On one node, and on a cluster with classic pub/sub (PUBLISH reaches every node of a
+ * cluster), that is one connection; with sharded pub/sub on a cluster it is one connection per master, each
+ * SSUBSCRIBEd to the channels of its master's slots. A broken connection is opened again after a bounded back-off; when
+ * the topology changed (a failover, a slot moved: the connection broke, SSUBSCRIBE was answered MOVED, or the server
+ * ended a subscription) the node reads CLUSTER SHARDS again and moves each channel to the connection of the master
+ * serving it now. Each room remembers the last event id it gave its listener: a resubscribed room first reads what it
+ * missed from its stream, a message at or below that id is dropped and one beyond the next id first fetches the gap,
+ * so members get each event once and in order (unless the gap is longer than the history kept).
  *
  * <p>Viewer counts are presence per node: each node writes its own count of a room's viewers into the hash
  * {@code {p:room}:presence} (field = node id) and its liveness into the sorted set {@code {p:room}:alive} (score = the
@@ -52,9 +64,10 @@ import redis.clients.jedis.util.JedisURIHelper;
  * the leaderboard a sorted set plus a hash of names, bans keys with PXAT expiry, rate limits fixed-window counters,
  * claims SET NX PX.
  *
- * <p>{@link #invalidate} PUBLISHes (SPUBLISHes) the room on the deployment's channel {@code {p}:invalidate}, which
- * every node subscribes on its subscriber connection; after that connection is re-established the listeners get
- * {@code null} (anything may have changed meanwhile).
+ * <p>{@link #invalidate} PUBLISHes (SPUBLISHes) the room on the deployment's channel {@code {p}:invalidate} (one
+ * slot), which every node subscribes; after that subscription is re-established the listeners get {@code null}
+ * (anything may have changed meanwhile). Rate limits, claims and combos are keys tagged by their own name
+ * ({@code {p:rate:<key>}:<window>}, {@code {p:claim:<key>}}, {@code {p:combo:<key>}}) so they spread over the slots.
  */
 public final class RedisBus implements RoomBus, RoomState {
     private static final Logger log = LoggerFactory.getLogger(RedisBus.class);
@@ -190,6 +203,8 @@ public final class RedisBus implements RoomBus, RoomState {
     private final java.util.concurrent.atomic.AtomicBoolean reconcileScheduled =
             new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean closed;
+    /** Events given to listeners from a room's stream (missed by a subscriber connection) rather than live. */
+    private final java.util.concurrent.atomic.AtomicLong caughtUpEvents = new java.util.concurrent.atomic.AtomicLong();
 
     /** One node at {@code url}; see {@link #RedisBus(Endpoint, String, int, boolean, long, Clock)}. */
     public RedisBus(URI url, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis, Clock clock) {
@@ -231,9 +246,11 @@ public final class RedisBus implements RoomBus, RoomState {
             }
             case Endpoint.Cluster c -> {
                 this.seeds = c.addresses();
-                this.adminConfig = DefaultJedisClientConfig.builder().clientName("ovation-chat-" + nodeId).build();
+                this.adminConfig = DefaultJedisClientConfig.builder().clientName("ovation-chat-" + nodeId)
+                        .protocol(RedisProtocol.RESP2).build();
                 this.cluster = RedisClusterClient.builder().nodes(new java.util.LinkedHashSet<>(seeds))
-                        .clientConfig(adminConfig).build();
+                        .clientConfig(DefaultJedisClientConfig.builder().clientName("ovation-chat-" + nodeId).build())
+                        .build();
                 this.redis = cluster;
                 this.address = null;
                 this.clientConfig = DefaultJedisClientConfig.builder().clientName(subscriberName()).build();
@@ -450,7 +467,13 @@ public final class RedisBus implements RoomBus, RoomState {
                         sub.last + 1, id - 1);
             }
             emit(sub, id, e.getFields().get("p").getBytes(StandardCharsets.UTF_8));
+            caughtUpEvents.incrementAndGet();
         }
+    }
+
+    /** How many events listeners got from the streams (after a subscriber connection missed them). */
+    long caughtUpEvents() {
+        return caughtUpEvents.get();
     }
 
     /**
