@@ -348,6 +348,7 @@ public final class ConfigLoader {
                     longIn(c, "chat.auth-timeout-millis", 100, 600_000),
                     longIn(c, "chat.gift-timeout-millis", 100, 600_000),
                     intIn(c, "chat.like-rate-limit", 1, 1_000_000),
+                    intIn(c, "chat.moderate-rate-limit", 1, 1_000_000),
                     intIn(c, "chat.max-pending-requests", 1, 1_000_000),
                     c.getStringList("chat.blocked-words"),
                     c.getStringList("chat.trusted-proxies"));
