@@ -433,4 +433,64 @@ class RedisClusterIT {
                     && m.path("text").asText().matches("(during|after) .*"));
         }
     }
+
+    /** Moves one slot (and its keys) from one master to another, as redis-cli --cluster reshard does. */
+    static void moveSlot(int slot, HostAndPort from, HostAndPort to) {
+        try (Jedis source = new Jedis(from); Jedis target = new Jedis(to)) {
+            String sourceId = source.clusterMyId();
+            String targetId = target.clusterMyId();
+            target.clusterSetSlotImporting(slot, sourceId);
+            source.clusterSetSlotMigrating(slot, targetId);
+            List<String> keys;
+            while (!(keys = source.clusterGetKeysInSlot(slot, 100)).isEmpty()) {
+                source.migrate(to.getHost(), to.getPort(), 0, 5000,
+                        new redis.clients.jedis.params.MigrateParams(), keys.toArray(String[]::new));
+            }
+            for (int port : PORTS) {
+                try (Jedis j = new Jedis("127.0.0.1", port)) {
+                    j.clusterSetSlotNode(slot, targetId);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "sharded={0}")
+    @ValueSource(booleans = {false, true})
+    void aRoomWhoseSlotMovesToAnotherMasterKeepsItsEventsInOrderOnBothNodes(boolean sharded) throws Exception {
+        start(sharded);
+        String room = roomsOnEveryShard().getFirst();
+        int slot = RedisBus.slotOf(prefix, room);
+        HostAndPort from = masterOfSlot().get(slot);
+        HostAndPort to = PORTS.stream().map(p -> new HostAndPort("127.0.0.1", p)).filter(h -> !h.equals(from))
+                .findFirst().orElseThrow();
+        try (WsClient bob = on(nodeA, "bob"); WsClient carol = on(nodeB, "carol")) {
+            bob.ack(join(room));
+            carol.ack(join(room));
+            for (int i = 0; i < 5; i++) {
+                bob.ack(chat("a" + i, room, "before " + i));
+            }
+            moveSlot(slot, from, to);
+            assertThat(masterOfSlot().get(slot)).isEqualTo(to);
+            for (int i = 0; i < 5; i++) {
+                bob.ack(chat("b" + i, room, "after " + i));
+            }
+            List<JsonNode> events = new ArrayList<>();
+            List<String> texts = new ArrayList<>();
+            while (texts.size() < 10) {
+                JsonNode e = carol.await(m -> m.has("eventId"));
+                events.add(e);
+                if ("chat".equals(e.path("type").asText())) {
+                    texts.add(e.path("text").asText());
+                }
+            }
+            assertConsecutivePerRoom(events);
+            assertThat(texts).containsExactly("before 0", "before 1", "before 2", "before 3", "before 4",
+                    "after 0", "after 1", "after 2", "after 3", "after 4");
+            long last = bob.ack(chat("c", room, "last")).path("eventId").asLong();
+            assertThat(busB.lastEventId(room)).as("node B reads the room on its new master").isEqualTo(last);
+            assertThat(carol.await(m -> "last".equals(m.path("text").asText())).path("eventId").asLong()).isEqualTo(last);
+        } finally {
+            moveSlot(slot, to, from); // the next test finds the rooms where roomsOnEveryShard expects them
+        }
+    }
 }
