@@ -195,6 +195,8 @@ public final class RedisBus implements RoomBus, RoomState {
      * node of a cluster, so one connection to any node hears every room). Null with sharded pub/sub on a cluster.
      */
     private final Feed onlyFeed;
+    /** Sharded pub/sub on a cluster: a subscriber connection per master ({@link #feeds}) instead of {@link #onlyFeed}. */
+    private final boolean perShard;
     /** Sharded pub/sub on a cluster: one subscriber connection per master, by its address (guarded by feedsLock). */
     private final Map<HostAndPort, Feed> feeds = new java.util.HashMap<>();
     private final Object feedsLock = new Object();
@@ -270,15 +272,17 @@ public final class RedisBus implements RoomBus, RoomState {
                 throw e;
             }
         }
-        if (cluster != null && sharded) {
-            this.onlyFeed = null;
+        this.perShard = cluster != null && sharded;
+        this.onlyFeed = perShard ? null : new Feed(null);
+        // the feeds' threads start once every field is set: they use this object
+        if (perShard) {
             synchronized (feedsLock) {
                 for (HostAndPort m : topology.masters()) {
-                    feeds.put(m, new Feed(m));
+                    feeds.put(m, new Feed(m).start());
                 }
             }
         } else {
-            this.onlyFeed = new Feed(null);
+            onlyFeed.start();
         }
         long period = presenceTtlMillis / 3;
         background.scheduleWithFixedDelay(this::renewPresence, period, period, TimeUnit.MILLISECONDS);
@@ -602,7 +606,7 @@ public final class RedisBus implements RoomBus, RoomState {
 
     /** The feed that should carry a channel: the only one, or the one of the master serving its slot. */
     private Feed feedFor(String channel) {
-        if (onlyFeed != null) {
+        if (!perShard) {
             return onlyFeed;
         }
         HostAndPort owner = topology.owner(channel);
@@ -611,12 +615,12 @@ public final class RedisBus implements RoomBus, RoomState {
             return null;
         }
         synchronized (feedsLock) {
-            return closed ? null : feeds.computeIfAbsent(owner, Feed::new);
+            return closed ? null : feeds.computeIfAbsent(owner, n -> new Feed(n).start());
         }
     }
 
     private void forEachFeed(java.util.function.Consumer<Feed> action) {
-        if (onlyFeed != null) {
+        if (!perShard) {
             action.accept(onlyFeed);
             return;
         }
@@ -638,6 +642,8 @@ public final class RedisBus implements RoomBus, RoomState {
         volatile boolean stopped;
         /** The channels subscribed (sent) on the current connection. */
         private final java.util.Set<String> channels = new java.util.HashSet<>();
+        /** Unsubscriptions sent on the current connection and not yet confirmed, per channel. */
+        private final Map<String, Integer> leaving = new java.util.HashMap<>();
         /** The current connection's subscriber once its control channel is confirmed; else null. */
         private Subscriber subscriber;
         private String control = "";
@@ -647,7 +653,11 @@ public final class RedisBus implements RoomBus, RoomState {
             this.node = node;
             this.thread = new Thread(this::run, "chat-redis-subscriber" + (node == null ? "" : "-" + node));
             this.thread.setDaemon(true);
-            this.thread.start();
+        }
+
+        Feed start() {
+            thread.start();
+            return this;
         }
 
         /** Whether this feed should carry the channel (its slot is served by this feed's master). */
@@ -708,6 +718,7 @@ public final class RedisBus implements RoomBus, RoomState {
                 synchronized (this) {
                     subscriber = null;
                     channels.clear();
+                    leaving.clear();
                 }
                 if (stopped || closed) {
                     return;
@@ -750,7 +761,7 @@ public final class RedisBus implements RoomBus, RoomState {
                 String c = it.next();
                 if (!owns(c) || !(c.equals(invalidations) || rooms.containsKey(c))) {
                     it.remove();
-                    subscriber.remove(c);
+                    leave(c);
                 }
             }
         }
@@ -763,8 +774,14 @@ public final class RedisBus implements RoomBus, RoomState {
 
         synchronized void remove(String channel) {
             if (channels.remove(channel) && subscriber != null) {
-                subscriber.remove(channel);
+                leave(channel);
             }
+        }
+
+        /** Unsubscribes a channel, remembering that its confirmation is this feed's doing (holding the lock). */
+        private void leave(String channel) {
+            leaving.merge(channel, 1, Integer::sum);
+            subscriber.remove(channel);
         }
 
         /**
@@ -774,6 +791,15 @@ public final class RedisBus implements RoomBus, RoomState {
         void dropped(String channel) {
             boolean byServer;
             synchronized (this) {
+                Integer pending = leaving.get(channel);
+                if (pending != null) {
+                    if (pending == 1) {
+                        leaving.remove(channel);
+                    } else {
+                        leaving.put(channel, pending - 1);
+                    }
+                    return; // the confirmation of an unsubscription this feed sent
+                }
                 byServer = channels.remove(channel);
             }
             if (byServer && !stopped && !closed) {
@@ -886,7 +912,7 @@ public final class RedisBus implements RoomBus, RoomState {
             return; // a feed that cannot connect asks again after its next attempt
         }
         topology = t;
-        if (onlyFeed != null) {
+        if (!perShard) {
             onlyFeed.sync();
             return;
         }
@@ -903,7 +929,7 @@ public final class RedisBus implements RoomBus, RoomState {
                 }
             }
             for (HostAndPort m : t.masters()) {
-                feeds.computeIfAbsent(m, Feed::new);
+                feeds.computeIfAbsent(m, n -> new Feed(n).start());
             }
             feeds.values().forEach(Feed::sync);
         }
