@@ -124,10 +124,24 @@ public final class RedisBus implements RoomBus, RoomState {
             return sum
             """;
 
-    /** The first wait before a broken subscriber connection is opened again; it doubles per failure up to the max. */
-    static final long RECONNECT_MIN_MILLIS = 200;
-    /** The longest wait between two attempts to open a subscriber connection. */
-    static final long RECONNECT_MAX_MILLIS = 5_000;
+    /**
+     * How long a node waits before opening a broken subscriber connection again: {@code minMillis} after the first
+     * failure, doubling per failure in a row up to {@code maxMillis}.
+     */
+    public record Reconnect(long minMillis, long maxMillis) {
+        /** The defaults of config/ovation.conf (chat.redis.reconnect-min-millis, chat.redis.reconnect-max-millis). */
+        public static final Reconnect DEFAULT = new Reconnect(200, 5_000);
+
+        public Reconnect {
+            if (minMillis < 1 || maxMillis < minMillis) {
+                throw new IllegalArgumentException("need 1 <= minMillis <= maxMillis");
+            }
+        }
+
+        long afterFailures(int failures) {
+            return Math.min(maxMillis, minMillis << Math.min(failures, 20));
+        }
+    }
     /** How long {@link #subscribe} waits for Redis to confirm a room's subscription. */
     static final long SUBSCRIBE_TIMEOUT_MILLIS = 5_000;
 
@@ -205,12 +219,13 @@ public final class RedisBus implements RoomBus, RoomState {
     private final java.util.concurrent.atomic.AtomicBoolean reconcileScheduled =
             new java.util.concurrent.atomic.AtomicBoolean();
     private volatile boolean closed;
+    private final Reconnect reconnect;
     /** Events given to listeners from a room's stream (missed by a subscriber connection) rather than live. */
     private final java.util.concurrent.atomic.AtomicLong caughtUpEvents = new java.util.concurrent.atomic.AtomicLong();
 
-    /** One node at {@code url}; see {@link #RedisBus(Endpoint, String, int, boolean, long, Clock)}. */
+    /** One node at {@code url}; see {@link #RedisBus(Endpoint, String, int, boolean, long, Reconnect, Clock)}. */
     public RedisBus(URI url, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis, Clock clock) {
-        this(new Endpoint.Node(url), prefix, historyEvents, sharded, presenceTtlMillis, clock);
+        this(new Endpoint.Node(url), prefix, historyEvents, sharded, presenceTtlMillis, Reconnect.DEFAULT, clock);
     }
 
     /**
@@ -221,9 +236,11 @@ public final class RedisBus implements RoomBus, RoomState {
      *                      per master then, each subscribing the rooms of its slots
      * @param presenceTtlMillis how long this node's viewer counts hold without a heartbeat (a dead node's viewers
      *                          stop being counted after it); the heartbeat runs every third of it
+     * @param reconnect     the back-off of a broken subscriber connection
      */
     public RedisBus(Endpoint endpoint, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis,
-                    Clock clock) {
+                    Reconnect reconnect, Clock clock) {
+        this.reconnect = Objects.requireNonNull(reconnect, "reconnect");
         this.prefix = Objects.requireNonNull(prefix, "prefix");
         if (historyEvents <= 0) {
             throw new IllegalArgumentException("historyEvents must be > 0");
@@ -631,7 +648,7 @@ public final class RedisBus implements RoomBus, RoomState {
 
     /**
      * One subscriber connection on its own thread, kept open: after it breaks it is opened again (waiting
-     * {@link #RECONNECT_MIN_MILLIS}, doubling up to {@link #RECONNECT_MAX_MILLIS}) and subscribes its channels again,
+     * {@link Reconnect}) and subscribes its channels again,
      * each room catching up from its stream. Its first subscription is its own control channel; once that is
      * confirmed it takes (un)subscriptions from other threads (under its lock).
      */
@@ -724,7 +741,7 @@ public final class RedisBus implements RoomBus, RoomState {
                     return;
                 }
                 scheduleReconcile();
-                long wait = Math.min(RECONNECT_MAX_MILLIS, RECONNECT_MIN_MILLIS << Math.min(failures, 16));
+                long wait = reconnect.afterFailures(failures);
                 failures++;
                 try {
                     Thread.sleep(wait);

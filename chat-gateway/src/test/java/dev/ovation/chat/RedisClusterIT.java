@@ -196,8 +196,10 @@ class RedisClusterIT {
         RoomRoles roles = (room, user) -> user.equals(room) ? RoomRoles.Role.CREATOR : RoomRoles.Role.VIEWER;
         ChatConfig config = ChatConfig.defaults().withHistory(50, 200).withRateLimits(1000, 1000, 1000);
         RedisBus.Endpoint cluster = new RedisBus.Endpoint.Cluster(seeds());
-        busA = new RedisBus(cluster, prefix, config.historyEvents(), sharded, 1500, Clock.systemUTC());
-        busB = new RedisBus(cluster, prefix, config.historyEvents(), sharded, 1500, Clock.systemUTC());
+        busA = new RedisBus(cluster, prefix, config.historyEvents(), sharded, 1500, RedisBus.Reconnect.DEFAULT,
+                Clock.systemUTC());
+        busB = new RedisBus(cluster, prefix, config.historyEvents(), sharded, 1500, RedisBus.Reconnect.DEFAULT,
+                Clock.systemUTC());
         gatewayA = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busA, busA,
                 room -> OptionalLong.of(42), roles, new SimpleMeterRegistry(), Clock.systemUTC());
         ChatGateway gatewayB = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busB, busB,

@@ -186,7 +186,9 @@ public final class OvationServer implements AutoCloseable {
             this.chatBus = redisEndpoint.isPresent()
                     ? RoomBusAndState.of(new RedisBus(redisEndpoint.get(), config.chatRedis().prefix(),
                             config.chat().historyEvents(), config.chatRedis().sharded(),
-                            config.chatRedis().presenceTtlMillis(), clock))
+                            config.chatRedis().presenceTtlMillis(),
+                            new RedisBus.Reconnect(config.chatRedis().reconnectMinMillis(),
+                                    config.chatRedis().reconnectMaxMillis()), clock))
                     : RoomBusAndState.of(new InProcessBus(config.chat().historyEvents(), clock));
             openedChat = new ChatGateway(config.chat(),
                     token -> tokens.verify(token).map(v -> new Viewer(v.userId(), v.name())),

@@ -454,7 +454,11 @@ public final class ConfigLoader {
                 new OvationConfig.PaymentSchedule(longIn(c, "payments.payout.run-interval-millis", 0, 366L * 86_400_000),
                         longIn(c, "payments.sweep-interval-millis", 0, 30L * 86_400_000)),
                 new OvationConfig.ChatRedis(nonBlank(c, "chat.redis.prefix"), c.getBoolean("chat.redis.sharded"),
-                        longIn(c, "chat.redis.presence-ttl-millis", 1000, 3_600_000), clusterNodes(c)),
+                        longIn(c, "chat.redis.presence-ttl-millis", 1000, 3_600_000), clusterNodes(c),
+                        longIn(c, "chat.redis.reconnect-min-millis", 1, 60_000),
+                        // at least the min: "must be between <the min> and 600000"
+                        longIn(c, "chat.redis.reconnect-max-millis",
+                                longIn(c, "chat.redis.reconnect-min-millis", 1, 60_000), 600_000)),
                 longIn(c, "creators.cache-refresh-millis", 1000, 3_600_000),
                 new OvationConfig.Moderators(intIn(c, "creators.max-moderators", 0, 10_000),
                         intIn(c, "creators.moderator-cache-rooms", 1, 10_000_000),

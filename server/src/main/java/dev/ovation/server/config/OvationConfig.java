@@ -84,7 +84,8 @@ public record OvationConfig(
      * How the chat bus uses Redis when {@code redis.url} or {@code redis.cluster-nodes} is set; {@code clusterNodes}
      * are the seed nodes ({@code host:port}) of a Redis Cluster, empty for one node at {@code redis.url}.
      */
-    public record ChatRedis(String prefix, boolean sharded, long presenceTtlMillis, List<String> clusterNodes) {
+    public record ChatRedis(String prefix, boolean sharded, long presenceTtlMillis, List<String> clusterNodes,
+                            long reconnectMinMillis, long reconnectMaxMillis) {
         public ChatRedis {
             clusterNodes = List.copyOf(clusterNodes);
         }

@@ -100,6 +100,10 @@ class ConfigLoaderTest {
                 .isInstanceOf(ConfigError.class).hasMessageContaining("host:port");
         assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_CLUSTER_NODES", "a:70000")))
                 .isInstanceOf(ConfigError.class).hasMessageContaining("host:port");
+        assertThat(loader.load(Optional.empty(), Map.of()).chatRedis().reconnectMaxMillis()).isEqualTo(5000);
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_CHAT_REDIS_RECONNECT_MIN_MILLIS", "1000",
+                "OVATION_CHAT_REDIS_RECONNECT_MAX_MILLIS", "500")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'chat.redis.reconnect-max-millis' is 500");
     }
 
     @Test
