@@ -26,6 +26,7 @@ import redis.clients.jedis.RedisProtocol;
 import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.params.SetParams;
 import redis.clients.jedis.params.ZRangeParams;
+import redis.clients.jedis.exceptions.JedisDataException;
 import redis.clients.jedis.resps.ClusterShardInfo;
 import redis.clients.jedis.resps.ClusterShardNodeInfo;
 import redis.clients.jedis.resps.StreamEntry;
@@ -52,7 +53,9 @@ import redis.clients.jedis.util.JedisURIHelper;
  * ended a subscription) the node reads CLUSTER SHARDS again and moves each channel to the connection of the master
  * serving it now. Each room remembers the last event id it gave its listener: a resubscribed room first reads what it
  * missed from its stream, a message at or below that id is dropped and one beyond the next id first fetches the gap,
- * so members get each event once and in order (unless the gap is longer than the history kept).
+ * so members get each event once and in order (unless the gap is longer than the history kept). While a room's slot
+ * is being migrated its multi-key scripts may be answered TRYAGAIN; they are tried again a few times
+ * ({@link #TRYAGAIN_ATTEMPTS}).
  *
  * <p>Viewer counts are presence per node: each node writes its own count of a room's viewers into the hash
  * {@code {p:room}:presence} (field = node id) and its liveness into the sorted set {@code {p:room}:alive} (score = the
@@ -142,6 +145,11 @@ public final class RedisBus implements RoomBus, RoomState {
             return Math.min(maxMillis, minMillis << Math.min(failures, 20));
         }
     }
+    /**
+     * Tries of a multi-key script whose slot is being migrated between masters: Redis answers TRYAGAIN (before running
+     * it) while the slot's keys are on two nodes; it is tried again after 20, 40, 60... ms.
+     */
+    static final int TRYAGAIN_ATTEMPTS = 6;
     /** How long {@link #subscribe} waits for Redis to confirm a room's subscription. */
     static final long SUBSCRIBE_TIMEOUT_MILLIS = 5_000;
 
@@ -323,10 +331,29 @@ public final class RedisBus implements RoomBus, RoomState {
     @Override
     public long publish(String room, byte[] payload) {
         String tag = tag(room);
-        Object id = redis.eval(PUBLISH, List.of(tag + ":seq", tag + ":events", channelOf(room)),
+        Object id = duringMigration(() -> redis.eval(PUBLISH, List.of(tag + ":seq", tag + ":events", channelOf(room)),
                 List.of(new String(payload, StandardCharsets.UTF_8), Integer.toString(historyEvents),
-                        sharded ? "SPUBLISH" : "PUBLISH"));
+                        sharded ? "SPUBLISH" : "PUBLISH")));
         return ((Number) id).longValue();
+    }
+
+    /** Runs a multi-key command, again while Redis answers TRYAGAIN (its slot is being migrated). */
+    private <T> T duringMigration(java.util.function.Supplier<T> command) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return command.get();
+            } catch (JedisDataException e) {
+                if (attempt >= TRYAGAIN_ATTEMPTS || e.getMessage() == null || !e.getMessage().startsWith("TRYAGAIN")) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(20L * attempt);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     @Override
@@ -983,8 +1010,8 @@ public final class RedisBus implements RoomBus, RoomState {
 
     private long presence(String room, String count) {
         String tag = tag(room);
-        Object sum = redis.eval(PRESENCE, List.of(tag + ":presence", tag + ":alive"),
-                List.of(nodeId, count, Long.toString(presenceTtlMillis)));
+        Object sum = duringMigration(() -> redis.eval(PRESENCE, List.of(tag + ":presence", tag + ":alive"),
+                List.of(nodeId, count, Long.toString(presenceTtlMillis))));
         return Math.max(0, ((Number) sum).longValue());
     }
 
@@ -1049,7 +1076,7 @@ public final class RedisBus implements RoomBus, RoomState {
 
     @Override
     public void resetLeaderboard(String room) {
-        redis.del(tag(room) + ":board", tag(room) + ":names");
+        duringMigration(() -> redis.del(tag(room) + ":board", tag(room) + ":names"));
     }
 
     @Override
