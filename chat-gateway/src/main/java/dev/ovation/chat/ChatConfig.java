@@ -38,6 +38,8 @@ package dev.ovation.chat;
  * @param giftTimeoutMillis         a gift without a ledger answer within this time gets a {@code gift_timeout} error
  *                                  (the client may retry with the same idempotency key)
  * @param likeRateLimit             like requests per user per {@code rateWindowMillis}
+ * @param moderateRateLimit         moderate requests (every action: ban, timeout, delete, slow, mode, mod, unmod...)
+ *                                  per user per {@code rateWindowMillis}
  * @param maxPendingRequests        requests of one connection waiting to be processed; beyond it the connection is
  *                                  closed with 4009
  * @param blockedWords              chat containing any of these (case-insensitive) is refused with {@code blocked_word}
@@ -50,7 +52,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                          int joinRateLimit, long rateWindowMillis, int maxErrorsBeforeClose, int maxGiftCount,
                          int maxIdempotencyKeyChars, long giftComboWindowMillis, long tickMillis, int leaderboardSize,
                          int historyEvents, long pingIntervalMillis, long idleTimeoutMillis, long authTimeoutMillis,
-                         long giftTimeoutMillis, int likeRateLimit, int maxPendingRequests,
+                         long giftTimeoutMillis, int likeRateLimit, int moderateRateLimit, int maxPendingRequests,
                          java.util.List<String> blockedWords, java.util.List<String> trustedProxies) {
 
     public ChatConfig {
@@ -91,6 +93,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
         positive("authTimeoutMillis", authTimeoutMillis);
         positive("giftTimeoutMillis", giftTimeoutMillis);
         positive("likeRateLimit", likeRateLimit);
+        positive("moderateRateLimit", moderateRateLimit);
         positive("maxPendingRequests", maxPendingRequests);
         trustedProxies = java.util.List.copyOf(trustedProxies);
         try {
@@ -105,7 +108,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     /** The defaults listed in config/ovation.conf. */
     public static ChatConfig defaults() {
         return new ChatConfig("/ws", 16 * 1024, 500, 8, 64, 50_000, 1024, 32 * 1024, 128 * 1024, 2_000, 50,
-                5, 20, 10, 10_000, 50, 10_000, 64, 10_000, 1_000, 10, 1_000, 30_000, 90_000, 10_000, 15_000, 50, 64, java.util.List.of(),
+                5, 20, 10, 10_000, 50, 10_000, 64, 10_000, 1_000, 10, 1_000, 30_000, 90_000, 10_000, 15_000, 50, 20, 64, java.util.List.of(),
                 java.util.List.of());
     }
 
@@ -115,7 +118,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, delayMicros, busyDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
-                pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
+                pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, moderateRateLimit,
                 maxPendingRequests, blockedWords, trustedProxies);
     }
 
@@ -125,7 +128,17 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis, chat, gift,
                 join, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount, maxIdempotencyKeyChars,
                 giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents, pingIntervalMillis,
-                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
+                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, moderateRateLimit, maxPendingRequests, blockedWords, trustedProxies);
+    }
+
+    /** A copy with another limit of moderate requests per user per window. */
+    public ChatConfig withModerateRateLimit(int moderate) {
+        return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
+                maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros,
+                minFlushIntervalMillis, chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis,
+                maxErrorsBeforeClose, maxGiftCount, maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis,
+                leaderboardSize, historyEvents, pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis,
+                giftTimeoutMillis, likeRateLimit, moderate, maxPendingRequests, blockedWords, trustedProxies);
     }
 
     /** A copy with another slow-consumer queue bound and write-buffer water marks. */
@@ -134,7 +147,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueued, lowBytes, highBytes, flushDelayMicros, busyFlushDelayMillis, chatRateLimit, giftRateLimit,
                 joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount, maxIdempotencyKeyChars,
                 giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents, pingIntervalMillis,
-                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
+                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, moderateRateLimit, maxPendingRequests, blockedWords, trustedProxies);
     }
 
     /** A copy with another history size and tick period. */
@@ -143,7 +156,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tick, leaderboardSize, events, pingIntervalMillis,
-                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
+                idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, moderateRateLimit, maxPendingRequests, blockedWords, trustedProxies);
     }
 
     /** A copy with another word filter. */
@@ -152,7 +165,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
-                pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
+                pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, moderateRateLimit,
                 maxPendingRequests, words, trustedProxies);
     }
 
@@ -162,7 +175,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
-                ping, idle, auth, giftTimeoutMillis, likeRateLimit, maxPendingRequests, blockedWords, trustedProxies);
+                ping, idle, auth, giftTimeoutMillis, likeRateLimit, moderateRateLimit, maxPendingRequests, blockedWords, trustedProxies);
     }
 
     /** A copy with other trusted proxies. */
@@ -171,7 +184,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
-                pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
+                pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, moderateRateLimit,
                 maxPendingRequests, blockedWords, proxies);
     }
 
@@ -181,7 +194,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
                 roomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros, busyFlushDelayMillis,
                 chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis, maxErrorsBeforeClose, maxGiftCount,
                 maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis, leaderboardSize, historyEvents,
-                pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit,
+                pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis, giftTimeoutMillis, likeRateLimit, moderateRateLimit,
                 maxPendingRequests, blockedWords, trustedProxies);
     }
 

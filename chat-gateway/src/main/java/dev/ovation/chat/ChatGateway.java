@@ -615,6 +615,9 @@ public final class ChatGateway implements AutoCloseable {
             conn.sendError(m.id(), "forbidden", "only the creator and moderators may moderate");
             return;
         }
+        if (!rateOk(conn, m.id(), "moderate", config.moderateRateLimit())) {
+            return;
+        }
         long now = clock.millis();
         switch (m.action()) {
             case BAN -> state.ban(m.room(), m.userId(), Long.MAX_VALUE);
@@ -671,8 +674,8 @@ public final class ChatGateway implements AutoCloseable {
             conn.sendError(m.id(), "forbidden", "only the creator may appoint or remove moderators");
             return;
         }
-        // each change is a database write and a reload on every node: as many as chat messages per window
-        if (!rateOk(conn, m.id(), "mod", config.chatRateLimit())) {
+        // each change is a database write and a reload on every node: limited with the other moderate requests
+        if (!rateOk(conn, m.id(), "moderate", config.moderateRateLimit())) {
             return;
         }
         ModeratorUpdate update;

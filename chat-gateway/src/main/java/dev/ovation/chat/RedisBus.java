@@ -16,25 +16,46 @@ import org.slf4j.LoggerFactory;
 import redis.clients.jedis.Connection;
 import redis.clients.jedis.DefaultJedisClientConfig;
 import redis.clients.jedis.HostAndPort;
+import redis.clients.jedis.Jedis;
 import redis.clients.jedis.JedisClientConfig;
 import redis.clients.jedis.JedisPubSub;
 import redis.clients.jedis.JedisShardedPubSub;
 import redis.clients.jedis.RedisClient;
+import redis.clients.jedis.RedisClusterClient;
+import redis.clients.jedis.RedisProtocol;
+import redis.clients.jedis.UnifiedJedis;
 import redis.clients.jedis.params.SetParams;
 import redis.clients.jedis.params.ZRangeParams;
+import redis.clients.jedis.exceptions.JedisDataException;
+import redis.clients.jedis.resps.ClusterShardInfo;
+import redis.clients.jedis.resps.ClusterShardNodeInfo;
 import redis.clients.jedis.resps.StreamEntry;
 import redis.clients.jedis.resps.Tuple;
+import redis.clients.jedis.util.JedisClusterCRC16;
 import redis.clients.jedis.util.JedisURIHelper;
 
 /**
  * {@link RoomBus} and {@link RoomState} on Redis (Jedis), for many gateway nodes.
  *
- * <p>Every key of a room carries the hash tag {@code {prefix:room}}, so a room lives in one slot (cluster-ready).
- * Publishing runs one Lua script that INCRs {@code {p:room}:seq}, XADDs the event to the stream
+ * <p>Every key of a room carries the hash tag {@code {prefix:room}}, so a room lives in one slot, and every command
+ * and script touches the keys of one slot only: the bus runs on one Redis node or on a Redis Cluster
+ * ({@link Endpoint}). Publishing runs one Lua script that INCRs {@code {p:room}:seq}, XADDs the event to the stream
  * {@code {p:room}:events} (trimmed to the history size; entry id {@code <eventId>-0}) and PUBLISHes (or, with
  * {@code sharded}, SPUBLISHes: Redis 7 sharded pub/sub) {@code <eventId>:<payload>} on {@code {p:room}:ch}. Being one
- * script, id order is publish order on every node. Each node keeps one subscriber connection on its own thread and
- * (un)subscribes room channels as its local rooms come and go.
+ * script, id order is publish order on every node: one order per room. There is no order across rooms (on a cluster
+ * they live on different shards).
+ *
+ * <p>Subscriptions: each node keeps a subscriber connection on its own thread and (un)subscribes room channels as its
+ * local rooms come and go. On one node, and on a cluster with classic pub/sub (PUBLISH reaches every node of a
+ * cluster), that is one connection; with sharded pub/sub on a cluster it is one connection per master, each
+ * SSUBSCRIBEd to the channels of its master's slots. A broken connection is opened again after a bounded back-off; when
+ * the topology changed (a failover, a slot moved: the connection broke, SSUBSCRIBE was answered MOVED, or the server
+ * ended a subscription) the node reads CLUSTER SHARDS again and moves each channel to the connection of the master
+ * serving it now. Each room remembers the last event id it gave its listener: a resubscribed room first reads what it
+ * missed from its stream, a message at or below that id is dropped and one beyond the next id first fetches the gap,
+ * so members get each event once and in order (unless the gap is longer than the history kept). While a room's slot
+ * is being migrated its multi-key scripts may be answered TRYAGAIN; they are tried again a few times
+ * ({@link #TRYAGAIN_ATTEMPTS}).
  *
  * <p>Viewer counts are presence per node: each node writes its own count of a room's viewers into the hash
  * {@code {p:room}:presence} (field = node id) and its liveness into the sorted set {@code {p:room}:alive} (score = the
@@ -46,9 +67,10 @@ import redis.clients.jedis.util.JedisURIHelper;
  * the leaderboard a sorted set plus a hash of names, bans keys with PXAT expiry, rate limits fixed-window counters,
  * claims SET NX PX.
  *
- * <p>{@link #invalidate} PUBLISHes (SPUBLISHes) the room on the deployment's channel {@code {p}:invalidate}, which
- * every node subscribes on its subscriber connection; after that connection is re-established the listeners get
- * {@code null} (anything may have changed meanwhile).
+ * <p>{@link #invalidate} PUBLISHes (SPUBLISHes) the room on the deployment's channel {@code {p}:invalidate} (one
+ * slot), which every node subscribes; after that subscription is re-established the listeners get {@code null}
+ * (anything may have changed meanwhile). Rate limits, claims and combos are keys tagged by their own name
+ * ({@code {p:rate:<key>}:<window>}, {@code {p:claim:<key>}}, {@code {p:combo:<key>}}) so they spread over the slots.
  */
 public final class RedisBus implements RoomBus, RoomState {
     private static final Logger log = LoggerFactory.getLogger(RedisBus.class);
@@ -105,42 +127,128 @@ public final class RedisBus implements RoomBus, RoomState {
             return sum
             """;
 
+    /**
+     * How long a node waits before opening a broken subscriber connection again: {@code minMillis} after the first
+     * failure, doubling per failure in a row up to {@code maxMillis}.
+     */
+    public record Reconnect(long minMillis, long maxMillis) {
+        /** The defaults of config/ovation.conf (chat.redis.reconnect-min-millis, chat.redis.reconnect-max-millis). */
+        public static final Reconnect DEFAULT = new Reconnect(200, 5_000);
+
+        public Reconnect {
+            if (minMillis < 1 || maxMillis < minMillis) {
+                throw new IllegalArgumentException("need 1 <= minMillis <= maxMillis");
+            }
+        }
+
+        long afterFailures(int failures) {
+            return Math.min(maxMillis, minMillis << Math.min(failures, 20));
+        }
+    }
+    /**
+     * Tries of a multi-key script whose slot is being migrated between masters: Redis answers TRYAGAIN (before running
+     * it) while the slot's keys are on two nodes; it is tried again after 20, 40, 60... ms.
+     */
+    static final int TRYAGAIN_ATTEMPTS = 6;
+    /** How long {@link #subscribe} waits for Redis to confirm a room's subscription. */
+    static final long SUBSCRIBE_TIMEOUT_MILLIS = 5_000;
+
+    /** Where the bus's Redis is. */
+    public sealed interface Endpoint {
+        /** One Redis node (or a proxy in front of many): {@code redis://[user:password@]host:port}. */
+        record Node(URI url) implements Endpoint {
+            public Node {
+                Objects.requireNonNull(url, "url");
+            }
+        }
+
+        /**
+         * A Redis Cluster (Redis 7 for sharded pub/sub), found through any of its seed nodes ({@code host:port}); the
+         * client learns the rest of the cluster from them.
+         */
+        record Cluster(List<String> seeds) implements Endpoint {
+            public Cluster {
+                seeds = List.copyOf(seeds);
+                if (seeds.isEmpty()) {
+                    throw new IllegalArgumentException("a Redis Cluster needs at least one seed node");
+                }
+                for (String s : seeds) {
+                    HostAndPort.from(s);
+                }
+            }
+
+            List<HostAndPort> addresses() {
+                return seeds.stream().map(HostAndPort::from).toList();
+            }
+        }
+    }
+
     private final String prefix;
     private final int historyEvents;
     private final long presenceTtlMillis;
     private final String nodeId = java.util.UUID.randomUUID().toString();
     /** This node's viewers per room (one-element arrays, locked while their Redis entry is written). */
     private final Map<String, long[]> localViewers = new ConcurrentHashMap<>();
-    private final java.util.concurrent.ScheduledExecutorService heartbeat;
+    /** The presence heartbeat and, in cluster mode, topology refreshes. */
+    private final java.util.concurrent.ScheduledExecutorService background;
     private final boolean sharded;
     private final Clock clock;
-    private final RedisClient redis;
+    /** Commands: a {@link RedisClient} on one node, a {@link RedisClusterClient} on a cluster. */
+    private final UnifiedJedis redis;
+    /** The cluster client (cluster mode), else null. */
+    private final RedisClusterClient cluster;
+    /** Cluster mode: the seed nodes. */
+    private final List<HostAndPort> seeds;
+    /** One node: its address. */
     private final HostAndPort address;
     private final JedisClientConfig clientConfig;
-    private final Map<String, Listener> listeners = new ConcurrentHashMap<>();
-    private final Map<String, String> roomOfChannel = new ConcurrentHashMap<>();
-    private final Map<String, CompletableFuture<Void>> subscribed = new ConcurrentHashMap<>();
-    private final Object subscriberLock = new Object();
-    private final Thread subscriberThread;
-    private volatile Subscriber subscriber;
-    private volatile boolean closed;
-    private final String control;
-    /** The deployment's invalidation channel (every node subscribes it with its control channel). */
+    /** The configuration of this node's own (non-pooled) connections to cluster nodes: topology, SCAN. */
+    private final JedisClientConfig adminConfig;
+    /** The rooms this node subscribes, by channel. */
+    private final Map<String, RoomSub> rooms = new ConcurrentHashMap<>();
+    /** The deployment's invalidation channel (every node subscribes it). */
     private final String invalidations;
     private final java.util.concurrent.CopyOnWriteArrayList<java.util.function.Consumer<String>> invalidationListeners =
             new java.util.concurrent.CopyOnWriteArrayList<>();
     /** Whether the invalidation channel was subscribed before (a later confirmation is a reconnect). */
     private volatile boolean invalidationsSubscribed;
+    /**
+     * The subscriber connection when there is one: one node, or a cluster with classic pub/sub (PUBLISH reaches every
+     * node of a cluster, so one connection to any node hears every room). Null with sharded pub/sub on a cluster.
+     */
+    private final Feed onlyFeed;
+    /** Sharded pub/sub on a cluster: a subscriber connection per master ({@link #feeds}) instead of {@link #onlyFeed}. */
+    private final boolean perShard;
+    /** Sharded pub/sub on a cluster: one subscriber connection per master, by its address (guarded by feedsLock). */
+    private final Map<HostAndPort, Feed> feeds = new java.util.HashMap<>();
+    private final Object feedsLock = new Object();
+    /** Cluster mode: which master serves which slot, as last read (CLUSTER SHARDS). */
+    private volatile Topology topology;
+    private final java.util.concurrent.atomic.AtomicBoolean reconcileScheduled =
+            new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile boolean closed;
+    private final Reconnect reconnect;
+    /** Events given to listeners from a room's stream (missed by a subscriber connection) rather than live. */
+    private final java.util.concurrent.atomic.AtomicLong caughtUpEvents = new java.util.concurrent.atomic.AtomicLong();
+
+    /** One node at {@code url}; see {@link #RedisBus(Endpoint, String, int, boolean, long, Reconnect, Clock)}. */
+    public RedisBus(URI url, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis, Clock clock) {
+        this(new Endpoint.Node(url), prefix, historyEvents, sharded, presenceTtlMillis, Reconnect.DEFAULT, clock);
+    }
 
     /**
-     * @param url           redis://[user:password@]host:port
+     * @param endpoint      one node, or the seed nodes of a Redis Cluster
      * @param prefix        key and channel prefix (e.g. "ovation"); one per deployment or test
      * @param historyEvents events kept per room in its stream for resume
-     * @param sharded       use SPUBLISH/SSUBSCRIBE (Redis 7 sharded pub/sub)
+     * @param sharded       use SPUBLISH/SSUBSCRIBE (Redis 7 sharded pub/sub); on a cluster, one subscriber connection
+     *                      per master then, each subscribing the rooms of its slots
      * @param presenceTtlMillis how long this node's viewer counts hold without a heartbeat (a dead node's viewers
      *                          stop being counted after it); the heartbeat runs every third of it
+     * @param reconnect     the back-off of a broken subscriber connection
      */
-    public RedisBus(URI url, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis, Clock clock) {
+    public RedisBus(Endpoint endpoint, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis,
+                    Reconnect reconnect, Clock clock) {
+        this.reconnect = Objects.requireNonNull(reconnect, "reconnect");
         this.prefix = Objects.requireNonNull(prefix, "prefix");
         if (historyEvents <= 0) {
             throw new IllegalArgumentException("historyEvents must be > 0");
@@ -152,22 +260,57 @@ public final class RedisBus implements RoomBus, RoomState {
         this.presenceTtlMillis = presenceTtlMillis;
         this.sharded = sharded;
         this.clock = clock;
-        this.redis = RedisClient.create(url);
-        this.address = JedisURIHelper.getHostAndPort(url);
-        this.clientConfig = DefaultJedisClientConfig.builder().user(JedisURIHelper.getUser(url))
-                .password(JedisURIHelper.getPassword(url)).clientName(subscriberName()).build();
-        this.control = "{" + prefix + "}:node:" + java.util.UUID.randomUUID();
         this.invalidations = "{" + prefix + "}:invalidate";
-        this.subscriberThread = new Thread(this::subscribeLoop, "chat-redis-subscriber");
-        this.subscriberThread.setDaemon(true);
-        this.subscriberThread.start();
-        this.heartbeat = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        switch (endpoint) {
+            case Endpoint.Node n -> {
+                this.redis = RedisClient.create(n.url());
+                this.cluster = null;
+                this.seeds = List.of();
+                this.address = JedisURIHelper.getHostAndPort(n.url());
+                this.clientConfig = DefaultJedisClientConfig.builder().user(JedisURIHelper.getUser(n.url()))
+                        .password(JedisURIHelper.getPassword(n.url())).clientName(subscriberName()).build();
+                this.adminConfig = clientConfig;
+            }
+            case Endpoint.Cluster c -> {
+                this.seeds = c.addresses();
+                this.adminConfig = DefaultJedisClientConfig.builder().clientName("ovation-chat-" + nodeId)
+                        .protocol(RedisProtocol.RESP2).build();
+                this.cluster = RedisClusterClient.builder().nodes(new java.util.LinkedHashSet<>(seeds))
+                        .clientConfig(DefaultJedisClientConfig.builder().clientName("ovation-chat-" + nodeId).build())
+                        .build();
+                this.redis = cluster;
+                this.address = null;
+                this.clientConfig = DefaultJedisClientConfig.builder().clientName(subscriberName()).build();
+            }
+        }
+        this.background = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "chat-redis-presence");
             t.setDaemon(true);
             return t;
         });
+        if (cluster != null) {
+            try {
+                this.topology = loadTopology();
+            } catch (RuntimeException e) {
+                background.shutdownNow();
+                redis.close();
+                throw e;
+            }
+        }
+        this.perShard = cluster != null && sharded;
+        this.onlyFeed = perShard ? null : new Feed(null);
+        // the feeds' threads start once every field is set: they use this object
+        if (perShard) {
+            synchronized (feedsLock) {
+                for (HostAndPort m : topology.masters()) {
+                    feeds.put(m, new Feed(m).start());
+                }
+            }
+        } else {
+            onlyFeed.start();
+        }
         long period = presenceTtlMillis / 3;
-        heartbeat.scheduleWithFixedDelay(this::renewPresence, period, period, TimeUnit.MILLISECONDS);
+        background.scheduleWithFixedDelay(this::renewPresence, period, period, TimeUnit.MILLISECONDS);
     }
 
     private String tag(String room) {
@@ -178,50 +321,71 @@ public final class RedisBus implements RoomBus, RoomState {
         return tag(room) + ":ch";
     }
 
+    /** The cluster slot of a room's keys and channel (tests pick rooms on different shards with it). */
+    static int slotOf(String prefix, String room) {
+        return JedisClusterCRC16.getSlot("{" + prefix + ":" + room + "}");
+    }
+
     // ---- RoomBus
 
     @Override
     public long publish(String room, byte[] payload) {
         String tag = tag(room);
-        Object id = redis.eval(PUBLISH, List.of(tag + ":seq", tag + ":events", channelOf(room)),
+        Object id = duringMigration(() -> redis.eval(PUBLISH, List.of(tag + ":seq", tag + ":events", channelOf(room)),
                 List.of(new String(payload, StandardCharsets.UTF_8), Integer.toString(historyEvents),
-                        sharded ? "SPUBLISH" : "PUBLISH"));
+                        sharded ? "SPUBLISH" : "PUBLISH")));
         return ((Number) id).longValue();
+    }
+
+    /** Runs a multi-key command, again while Redis answers TRYAGAIN (its slot is being migrated). */
+    private <T> T duringMigration(java.util.function.Supplier<T> command) {
+        for (int attempt = 1; ; attempt++) {
+            try {
+                return command.get();
+            } catch (JedisDataException e) {
+                if (attempt >= TRYAGAIN_ATTEMPTS || e.getMessage() == null || !e.getMessage().startsWith("TRYAGAIN")) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(20L * attempt);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
     }
 
     @Override
     public void subscribe(String room, Listener listener) {
         String channel = channelOf(room);
-        listeners.put(room, listener);
-        roomOfChannel.put(channel, room);
-        CompletableFuture<Void> done = subscribed.computeIfAbsent(channel, c -> new CompletableFuture<>());
-        synchronized (subscriberLock) {
-            Subscriber s = subscriber;
-            if (s != null) {
-                s.add(channel);
-            }
+        RoomSub sub = new RoomSub(room, Objects.requireNonNull(listener, "listener"));
+        rooms.put(channel, sub);
+        Feed feed = feedFor(channel);
+        if (feed != null) {
+            feed.add(channel);
         }
         try {
-            done.get(5, TimeUnit.SECONDS);
+            sub.ready.get(SUBSCRIBE_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
         } catch (Exception e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            if (rooms.remove(channel, sub)) {
+                forEachFeed(f -> f.remove(channel));
+            }
             throw new IllegalStateException("could not subscribe to room " + room, e);
         }
     }
 
     @Override
     public void unsubscribe(String room, Listener listener) {
-        if (!listeners.remove(room, listener)) {
+        String channel = channelOf(room);
+        RoomSub sub = rooms.get(channel);
+        if (sub == null || sub.listener != listener || !rooms.remove(channel, sub)) {
             return;
         }
-        String channel = channelOf(room);
-        roomOfChannel.remove(channel);
-        subscribed.remove(channel);
-        synchronized (subscriberLock) {
-            Subscriber s = subscriber;
-            if (s != null) {
-                s.remove(channel);
-            }
-        }
+        forEachFeed(f -> f.remove(channel));
     }
 
     @Override
@@ -268,35 +432,151 @@ public final class RedisBus implements RoomBus, RoomState {
         }
     }
 
+    /**
+     * A room this node subscribes. {@link #last} (guarded by the object) makes delivery exactly once and in order
+     * whatever the connections do: a message at or below it is a duplicate (read from the stream already), one above
+     * {@code last + 1} means messages were missed (the connection broke, the room moved to another shard), and the
+     * missing ones are read from the room's stream first.
+     */
+    private static final class RoomSub {
+        final String room;
+        final Listener listener;
+        final CompletableFuture<Void> ready = new CompletableFuture<>();
+        /** The last event id given to the listener; -1 before the first subscription is confirmed. */
+        long last = -1;
+
+        RoomSub(String room, Listener listener) {
+            this.room = room;
+            this.listener = listener;
+        }
+    }
+
+    /** A message on a channel (a feed's thread). */
     private void deliver(String channel, String message) {
         if (channel.equals(invalidations)) {
             invalidated(message);
             return;
         }
-        String room = roomOfChannel.get(channel);
-        Listener l = room == null ? null : listeners.get(room);
+        RoomSub sub = rooms.get(channel);
         int colon = message.indexOf(':');
-        if (l == null || colon < 0) {
+        if (sub == null || colon < 0) {
             return;
         }
+        long id;
         try {
-            long id = Long.parseLong(message, 0, colon, 10);
-            l.onEvent(new Event(room, id, message.substring(colon + 1).getBytes(StandardCharsets.UTF_8)));
-        } catch (RuntimeException e) {
+            id = Long.parseLong(message, 0, colon, 10);
+        } catch (NumberFormatException e) {
             log.warn("bad bus message on {}", channel, e);
+            return;
+        }
+        synchronized (sub) {
+            if (sub.last >= 0) {
+                if (id <= sub.last) {
+                    return;
+                }
+                if (id > sub.last + 1) {
+                    catchUp(sub, id - 1);
+                }
+            }
+            emit(sub, id, message.substring(colon + 1).getBytes(StandardCharsets.UTF_8));
         }
     }
 
-    /** Either kind of subscription, both driven by {@link #subscribeLoop}. */
+    /** Gives one event to the room's listener (holding its lock). */
+    private void emit(RoomSub sub, long id, byte[] payload) {
+        sub.last = id;
+        try {
+            sub.listener.onEvent(new Event(sub.room, id, payload));
+        } catch (RuntimeException e) {
+            log.warn("listener of room {} failed on event {}", sub.room, id, e);
+        }
+    }
+
+    /**
+     * Gives the listener the room's events after {@code sub.last} up to {@code upTo} from the room's stream (holding
+     * its lock). Events no longer kept are skipped (logged): the members see the gap in the ids.
+     */
+    private void catchUp(RoomSub sub, long upTo) {
+        List<StreamEntry> entries;
+        try {
+            entries = redis.xrange(tag(sub.room) + ":events", (sub.last + 1) + "-0",
+                    upTo == Long.MAX_VALUE ? "+" : upTo + "-0", historyEvents);
+        } catch (RuntimeException e) {
+            log.warn("room {}: reading missed events after {} failed: {}", sub.room, sub.last, e.toString());
+            return;
+        }
+        for (StreamEntry e : entries) {
+            long id = e.getID().getTime();
+            if (id <= sub.last) {
+                continue;
+            }
+            if (id != sub.last + 1) {
+                log.warn("room {}: events {} to {} are no longer kept; this node's members skip them", sub.room,
+                        sub.last + 1, id - 1);
+            }
+            emit(sub, id, e.getFields().get("p").getBytes(StandardCharsets.UTF_8));
+            caughtUpEvents.incrementAndGet();
+        }
+    }
+
+    /** How many events listeners got from the streams (after a subscriber connection missed them). */
+    long caughtUpEvents() {
+        return caughtUpEvents.get();
+    }
+
+    /**
+     * A channel's subscription is confirmed (a feed's thread). A room subscribed for the first time starts after the
+     * room's current last id; a room subscribed again (a new connection, another shard) first gets what it missed.
+     */
+    private void confirmed(Feed feed, Subscriber s, String channel) {
+        if (feed.isControl(channel)) {
+            feed.ready(s);
+            return;
+        }
+        if (channel.equals(invalidations)) {
+            if (invalidationsSubscribed) {
+                invalidated(null); // reconnected: invalidations published meanwhile were missed
+            }
+            invalidationsSubscribed = true;
+            return;
+        }
+        RoomSub sub = rooms.get(channel);
+        if (sub == null) {
+            return;
+        }
+        synchronized (sub) {
+            try {
+                if (sub.last < 0) {
+                    sub.last = lastEventId(sub.room);
+                } else {
+                    catchUp(sub, Long.MAX_VALUE);
+                }
+            } catch (RuntimeException e) {
+                log.warn("room {}: reading its last event id failed: {}", sub.room, e.toString());
+            } finally {
+                sub.ready.complete(null);
+            }
+        }
+    }
+
+    /** Either kind of subscription, on a connection driven by a {@link Feed}. */
     private interface Subscriber {
         void add(String channel);
 
         void remove(String channel);
 
         void stop();
+
+        void proceed(Connection conn, String control);
     }
 
     private final class Plain extends JedisPubSub implements Subscriber {
+        private final Feed feed;
+
+        Plain(Feed feed) {
+            this.feed = feed;
+        }
+
         @Override
         public void onMessage(String channel, String message) {
             deliver(channel, message);
@@ -304,7 +584,12 @@ public final class RedisBus implements RoomBus, RoomState {
 
         @Override
         public void onSubscribe(String channel, int count) {
-            confirmed(this, channel);
+            confirmed(feed, this, channel);
+        }
+
+        @Override
+        public void onUnsubscribe(String channel, int count) {
+            feed.dropped(channel);
         }
 
         public void add(String channel) {
@@ -318,9 +603,19 @@ public final class RedisBus implements RoomBus, RoomState {
         public void stop() {
             unsubscribe();
         }
+
+        public void proceed(Connection conn, String control) {
+            super.proceed(conn, control);
+        }
     }
 
     private final class Sharded extends JedisShardedPubSub implements Subscriber {
+        private final Feed feed;
+
+        Sharded(Feed feed) {
+            this.feed = feed;
+        }
+
         @Override
         public void onSMessage(String channel, String message) {
             deliver(channel, message);
@@ -328,7 +623,12 @@ public final class RedisBus implements RoomBus, RoomState {
 
         @Override
         public void onSSubscribe(String channel, int count) {
-            confirmed(this, channel);
+            confirmed(feed, this, channel);
+        }
+
+        @Override
+        public void onSUnsubscribe(String channel, int count) {
+            feed.dropped(channel);
         }
 
         public void add(String channel) {
@@ -342,55 +642,340 @@ public final class RedisBus implements RoomBus, RoomState {
         public void stop() {
             sunsubscribe();
         }
-    }
 
-    /**
-     * A subscription is confirmed. The first one on a connection is the node's control channel: from then on the
-     * subscriber takes commands, so it becomes {@link #subscriber} and subscribes every room this node has.
-     */
-    private void confirmed(Subscriber s, String channel) {
-        if (channel.equals(control)) {
-            synchronized (subscriberLock) {
-                subscriber = s;
-                s.add(invalidations);
-                for (String c : roomOfChannel.keySet()) {
-                    s.add(c);
-                }
-            }
-        } else if (channel.equals(invalidations)) {
-            if (invalidationsSubscribed) {
-                invalidated(null); // reconnected: invalidations published meanwhile were missed
-            }
-            invalidationsSubscribed = true;
-        } else {
-            subscribed.computeIfAbsent(channel, c -> new CompletableFuture<>()).complete(null);
+        public void proceed(Connection conn, String control) {
+            super.proceed(conn, control);
         }
     }
 
-    /** Keeps one subscriber connection open; after a failure it reconnects and subscribes every room again. */
-    private void subscribeLoop() {
-        while (!closed) {
-            try (Connection conn = new Connection(address, clientConfig)) {
-                if (sharded) {
-                    new Sharded().proceed(conn, control);
-                } else {
-                    new Plain().proceed(conn, control);
-                }
-            } catch (RuntimeException e) {
-                if (!closed) {
-                    log.warn("redis subscriber failed; reconnecting in 1 s", e);
+    /** The feed that should carry a channel: the only one, or the one of the master serving its slot. */
+    private Feed feedFor(String channel) {
+        if (!perShard) {
+            return onlyFeed;
+        }
+        HostAndPort owner = topology.owner(channel);
+        if (owner == null) {
+            scheduleReconcile();
+            return null;
+        }
+        synchronized (feedsLock) {
+            return closed ? null : feeds.computeIfAbsent(owner, n -> new Feed(n).start());
+        }
+    }
+
+    private void forEachFeed(java.util.function.Consumer<Feed> action) {
+        if (!perShard) {
+            action.accept(onlyFeed);
+            return;
+        }
+        synchronized (feedsLock) {
+            feeds.values().forEach(action);
+        }
+    }
+
+    /**
+     * One subscriber connection on its own thread, kept open: after it breaks it is opened again (waiting
+     * {@link Reconnect}) and subscribes its channels again,
+     * each room catching up from its stream. Its first subscription is its own control channel; once that is
+     * confirmed it takes (un)subscriptions from other threads (under its lock).
+     */
+    private final class Feed {
+        /** Sharded pub/sub on a cluster: the master whose slots' channels this feed subscribes; else null. */
+        final HostAndPort node;
+        final Thread thread;
+        volatile boolean stopped;
+        /** The channels subscribed (sent) on the current connection. */
+        private final java.util.Set<String> channels = new java.util.HashSet<>();
+        /** Unsubscriptions sent on the current connection and not yet confirmed, per channel. */
+        private final Map<String, Integer> leaving = new java.util.HashMap<>();
+        /** The current connection's subscriber once its control channel is confirmed; else null. */
+        private Subscriber subscriber;
+        private String control = "";
+        private int failures;
+
+        Feed(HostAndPort node) {
+            this.node = node;
+            this.thread = new Thread(this::run, "chat-redis-subscriber" + (node == null ? "" : "-" + node));
+            this.thread.setDaemon(true);
+        }
+
+        Feed start() {
+            thread.start();
+            return this;
+        }
+
+        /** Whether this feed should carry the channel (its slot is served by this feed's master). */
+        boolean owns(String channel) {
+            if (node == null) {
+                return true;
+            }
+            Topology t = topology;
+            return node.equals(t.owner(channel));
+        }
+
+        synchronized boolean isControl(String channel) {
+            return channel.equals(control);
+        }
+
+        /** Where to connect: this feed's master, the one node, or (classic pub/sub on a cluster) any node. */
+        private HostAndPort address() {
+            if (node != null) {
+                return node;
+            }
+            if (cluster == null) {
+                return address;
+            }
+            List<HostAndPort> nodes = topology.masters().isEmpty() ? seeds : topology.masters();
+            return nodes.get(Math.floorMod(failures, nodes.size()));
+        }
+
+        /** A channel of this node only, in a slot of this feed's master (sharded pub/sub must stay in its slots). */
+        private String controlChannel() {
+            String base = "{" + prefix + "}:node:" + nodeId;
+            if (node == null) {
+                return base;
+            }
+            for (int k = 0; k < 1_000_000; k++) {
+                String c = "{" + prefix + ":node:" + nodeId + ":" + k + "}";
+                if (owns(c)) {
+                    return c;
                 }
             }
-            synchronized (subscriberLock) {
-                subscriber = null;
-            }
-            if (!closed) {
+            return base; // this master serves no slot now: the subscription fails and the topology is read again
+        }
+
+        private void run() {
+            while (!stopped && !closed) {
+                HostAndPort at = address();
+                Subscriber s = sharded ? new Sharded(this) : new Plain(this);
+                try (Connection conn = new Connection(at, clientConfig)) {
+                    String c = controlChannel();
+                    synchronized (this) {
+                        control = c;
+                    }
+                    s.proceed(conn, c);
+                } catch (RuntimeException e) {
+                    if (!stopped && !closed) {
+                        log.warn("redis subscriber connection to {} failed: {}", at, e.toString());
+                    }
+                }
+                synchronized (this) {
+                    subscriber = null;
+                    channels.clear();
+                    leaving.clear();
+                }
+                if (stopped || closed) {
+                    return;
+                }
+                scheduleReconcile();
+                long wait = reconnect.afterFailures(failures);
+                failures++;
                 try {
-                    Thread.sleep(1000);
+                    Thread.sleep(wait);
                 } catch (InterruptedException e) {
                     return;
                 }
             }
+        }
+
+        /** The control channel is confirmed: subscribe everything this feed carries. */
+        synchronized void ready(Subscriber s) {
+            subscriber = s;
+            failures = 0;
+            sync();
+        }
+
+        /**
+         * Subscribes each wanted channel this feed carries and has not subscribed; unsubscribes the ones it no longer
+         * carries (the room left this node, its slot moved to another master).
+         */
+        synchronized void sync() {
+            if (subscriber == null) {
+                return;
+            }
+            if (owns(invalidations) && channels.add(invalidations)) {
+                subscriber.add(invalidations);
+            }
+            for (String c : rooms.keySet()) {
+                if (owns(c) && channels.add(c)) {
+                    subscriber.add(c);
+                }
+            }
+            for (java.util.Iterator<String> it = channels.iterator(); it.hasNext(); ) {
+                String c = it.next();
+                if (!owns(c) || !(c.equals(invalidations) || rooms.containsKey(c))) {
+                    it.remove();
+                    leave(c);
+                }
+            }
+        }
+
+        synchronized void add(String channel) {
+            if (subscriber != null && owns(channel) && channels.add(channel)) {
+                subscriber.add(channel);
+            }
+        }
+
+        synchronized void remove(String channel) {
+            if (channels.remove(channel) && subscriber != null) {
+                leave(channel);
+            }
+        }
+
+        /** Unsubscribes a channel, remembering that its confirmation is this feed's doing (holding the lock). */
+        private void leave(String channel) {
+            leaving.merge(channel, 1, Integer::sum);
+            subscriber.remove(channel);
+        }
+
+        /**
+         * The server ended a subscription. One this feed did not end itself (still in {@link #channels}) means the
+         * channel's slot moved to another master: read the topology again and subscribe it where it is now.
+         */
+        void dropped(String channel) {
+            boolean byServer;
+            synchronized (this) {
+                Integer pending = leaving.get(channel);
+                if (pending != null) {
+                    if (pending == 1) {
+                        leaving.remove(channel);
+                    } else {
+                        leaving.put(channel, pending - 1);
+                    }
+                    return; // the confirmation of an unsubscription this feed sent
+                }
+                byServer = channels.remove(channel);
+            }
+            if (byServer && !stopped && !closed) {
+                log.info("redis ended the subscription of {} on {}; reading the cluster topology again", channel, node);
+                scheduleReconcile();
+            }
+        }
+
+        void stop() {
+            stopped = true;
+            synchronized (this) {
+                if (subscriber != null) {
+                    try {
+                        subscriber.stop();
+                    } catch (RuntimeException e) {
+                        log.debug("unsubscribe on stop", e);
+                    }
+                }
+            }
+            thread.interrupt();
+        }
+
+        void join() {
+            try {
+                thread.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Which master serves which slot. */
+    record Topology(HostAndPort[] owners, List<HostAndPort> masters) {
+        HostAndPort owner(String channelOrKey) {
+            return owners[JedisClusterCRC16.getSlot(channelOrKey)];
+        }
+
+        static Topology of(List<ClusterShardInfo> shards) {
+            HostAndPort[] owners = new HostAndPort[16384];
+            List<HostAndPort> masters = new ArrayList<>();
+            for (ClusterShardInfo shard : shards) {
+                HostAndPort master = null;
+                for (ClusterShardNodeInfo n : shard.getNodes()) {
+                    if ("master".equals(n.getRole()) && !"fail".equals(n.getHealth())) {
+                        master = new HostAndPort(n.getIp(), n.getPort().intValue());
+                    }
+                }
+                if (master == null || shard.getSlots().isEmpty()) {
+                    continue;
+                }
+                masters.add(master);
+                for (List<Long> range : shard.getSlots()) {
+                    for (long slot = range.get(0); slot <= range.get(1); slot++) {
+                        owners[(int) slot] = master;
+                    }
+                }
+            }
+            return new Topology(owners, List.copyOf(masters));
+        }
+    }
+
+    /** Reads the cluster's topology from the first node that answers (the known masters, then the seeds). */
+    private Topology loadTopology() {
+        java.util.LinkedHashSet<HostAndPort> candidates = new java.util.LinkedHashSet<>();
+        Topology known = topology;
+        if (known != null) {
+            candidates.addAll(known.masters());
+        }
+        candidates.addAll(seeds);
+        for (String n : cluster.getClusterNodes().keySet()) {
+            candidates.add(HostAndPort.from(n));
+        }
+        RuntimeException failure = null;
+        for (HostAndPort n : candidates) {
+            try (Jedis j = new Jedis(n, adminConfig)) {
+                return Topology.of(j.clusterShards());
+            } catch (RuntimeException e) {
+                failure = e;
+            }
+        }
+        throw new IllegalStateException("no node of the Redis Cluster answered CLUSTER SHARDS", failure);
+    }
+
+    private void scheduleReconcile() {
+        if (cluster == null || closed || !reconcileScheduled.compareAndSet(false, true)) {
+            return;
+        }
+        try {
+            background.execute(this::reconcile);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            reconcileScheduled.set(false);
+        }
+    }
+
+    /**
+     * Cluster mode, after a subscriber connection broke or the server ended a subscription: reads the topology again
+     * and puts every channel on the feed of the master serving it now (feeds of former masters stop, new masters get
+     * one). Rooms that move catch up from their streams when their new subscription is confirmed.
+     */
+    private void reconcile() {
+        reconcileScheduled.set(false);
+        if (closed) {
+            return;
+        }
+        Topology t;
+        try {
+            t = loadTopology();
+        } catch (RuntimeException e) {
+            log.warn("reading the Redis Cluster topology failed: {}", e.toString());
+            return; // a feed that cannot connect asks again after its next attempt
+        }
+        topology = t;
+        if (!perShard) {
+            onlyFeed.sync();
+            return;
+        }
+        synchronized (feedsLock) {
+            if (closed) {
+                return;
+            }
+            for (var it = feeds.entrySet().iterator(); it.hasNext(); ) {
+                var e = it.next();
+                if (!t.masters().contains(e.getKey())) {
+                    log.info("redis node {} serves no slot now; closing its subscriber connection", e.getKey());
+                    e.getValue().stop();
+                    it.remove();
+                }
+            }
+            for (HostAndPort m : t.masters()) {
+                feeds.computeIfAbsent(m, n -> new Feed(n).start());
+            }
+            feeds.values().forEach(Feed::sync);
         }
     }
 
@@ -425,8 +1010,8 @@ public final class RedisBus implements RoomBus, RoomState {
 
     private long presence(String room, String count) {
         String tag = tag(room);
-        Object sum = redis.eval(PRESENCE, List.of(tag + ":presence", tag + ":alive"),
-                List.of(nodeId, count, Long.toString(presenceTtlMillis)));
+        Object sum = duringMigration(() -> redis.eval(PRESENCE, List.of(tag + ":presence", tag + ":alive"),
+                List.of(nodeId, count, Long.toString(presenceTtlMillis))));
         return Math.max(0, ((Number) sum).longValue());
     }
 
@@ -491,7 +1076,7 @@ public final class RedisBus implements RoomBus, RoomState {
 
     @Override
     public void resetLeaderboard(String room) {
-        redis.del(tag(room) + ":board", tag(room) + ":names");
+        duringMigration(() -> redis.del(tag(room) + ":board", tag(room) + ":names"));
     }
 
     @Override
@@ -549,33 +1134,47 @@ public final class RedisBus implements RoomBus, RoomState {
     @Override
     public boolean tryAcquire(String key, int limit, long windowMillis) {
         long window = clock.millis() / windowMillis;
-        Object n = redis.eval(INCR_EXPIRE, List.of("{" + prefix + "}:rate:" + key + ":" + window),
+        Object n = redis.eval(INCR_EXPIRE, List.of("{" + prefix + ":rate:" + key + "}:" + window),
                 List.of(Long.toString(windowMillis * 2), "0"));
         return ((Number) n).longValue() <= limit;
     }
 
     @Override
     public boolean claimOnce(String key, long ttlMillis) {
-        return "OK".equals(redis.set("{" + prefix + "}:claim:" + key, "1", SetParams.setParams().nx().px(ttlMillis)));
+        return "OK".equals(redis.set("{" + prefix + ":claim:" + key + "}", "1", SetParams.setParams().nx().px(ttlMillis)));
     }
 
     @Override
     public long combo(String key, long windowMillis) {
-        Object n = redis.eval(INCR_EXPIRE, List.of("{" + prefix + "}:combo:" + key),
+        Object n = redis.eval(INCR_EXPIRE, List.of("{" + prefix + ":combo:" + key + "}"),
                 List.of(Long.toString(windowMillis), "1"));
         return ((Number) n).longValue();
     }
 
-    /** Deletes every key of this prefix (tests and operators; SCAN, not KEYS). */
+    /** Deletes every key of this prefix (tests and operators; SCAN, not KEYS; on a cluster, SCAN on each master). */
     public long deleteAll() {
+        var params = new redis.clients.jedis.params.ScanParams().match("{" + prefix + "*").count(500);
+        if (cluster == null) {
+            return deleteScanned(redis::scan, params);
+        }
+        long n = 0;
+        for (HostAndPort m : topology.masters()) {
+            try (Jedis j = new Jedis(m, adminConfig)) {
+                n += deleteScanned(j::scan, params);
+            }
+        }
+        return n;
+    }
+
+    private long deleteScanned(java.util.function.BiFunction<String, redis.clients.jedis.params.ScanParams,
+            redis.clients.jedis.resps.ScanResult<String>> scan, redis.clients.jedis.params.ScanParams params) {
         long n = 0;
         String cursor = "0";
-        var params = new redis.clients.jedis.params.ScanParams().match("{" + prefix + "*").count(500);
         do {
-            var page = redis.scan(cursor, params);
+            var page = scan.apply(cursor, params);
             cursor = page.getCursor();
-            if (!page.getResult().isEmpty()) {
-                n += redis.del(page.getResult().toArray(String[]::new));
+            for (String key : page.getResult()) {
+                n += redis.del(key); // one by one: keys of different rooms are in different slots
             }
         } while (!"0".equals(cursor));
         return n;
@@ -586,14 +1185,14 @@ public final class RedisBus implements RoomBus, RoomState {
      * (for tests of what the other nodes see when a node dies).
      */
     void halt() {
-        heartbeat.shutdownNow();
+        background.shutdownNow();
         stop();
     }
 
     /** Removes this node's presence from every room, then stops (a graceful shutdown). */
     @Override
     public void close() {
-        heartbeat.shutdownNow();
+        background.shutdownNow();
         for (Map.Entry<String, long[]> e : localViewers.entrySet()) {
             try {
                 synchronized (e.getValue()) {
@@ -610,22 +1209,16 @@ public final class RedisBus implements RoomBus, RoomState {
 
     private void stop() {
         closed = true;
-        synchronized (subscriberLock) {
-            Subscriber s = subscriber;
-            if (s != null) {
-                try {
-                    s.stop();
-                } catch (RuntimeException e) {
-                    log.debug("unsubscribe on close", e);
-                }
-            }
+        List<Feed> all = new ArrayList<>();
+        if (onlyFeed != null) {
+            all.add(onlyFeed);
         }
-        subscriberThread.interrupt();
-        try {
-            subscriberThread.join(2000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        synchronized (feedsLock) {
+            all.addAll(feeds.values());
+            feeds.clear();
         }
+        all.forEach(Feed::stop);
+        all.forEach(Feed::join);
         redis.close();
     }
 }

@@ -429,6 +429,36 @@ class GatewayTest {
     }
 
     @Test
+    void moderationHasItsOwnRateLimitApartFromChat() throws Exception {
+        open(ChatConfig.defaults().withRateLimits(2, 1000, 1000).withModerateRateLimit(3));
+        try (WsClient alice = viewer("alice")) {
+            alice.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            alice.ack("{\"type\":\"chat\",\"id\":\"c1\",\"room\":\"alice\",\"text\":\"a\"}");
+            alice.ack("{\"type\":\"chat\",\"id\":\"c2\",\"room\":\"alice\",\"text\":\"b\"}");
+            assertThat(alice.request("{\"type\":\"chat\",\"id\":\"c3\",\"room\":\"alice\",\"text\":\"c\"}")
+                    .path("code").asText()).isEqualTo("rate_limited");
+            // The chat limit is used up; moderating still works, up to its own limit (mod / unmod included).
+            alice.ack("{\"type\":\"moderate\",\"id\":\"m1\",\"room\":\"alice\",\"action\":\"ban\",\"userId\":\"bob\"}");
+            assertThat(alice.request("{\"type\":\"moderate\",\"id\":\"m2\",\"room\":\"alice\",\"action\":\"mod\","
+                    + "\"userId\":\"mia\"}").path("code").asText()).as("these roles keep no appointments")
+                    .isEqualTo("moderation_unavailable");
+            alice.ack("{\"type\":\"moderate\",\"id\":\"m3\",\"room\":\"alice\",\"action\":\"unban\",\"userId\":\"bob\"}");
+            assertThat(alice.request("{\"type\":\"moderate\",\"id\":\"m4\",\"room\":\"alice\",\"action\":\"unmod\","
+                    + "\"userId\":\"mia\"}").path("code").asText()).isEqualTo("rate_limited");
+            assertThat(alice.request("{\"type\":\"moderate\",\"id\":\"m5\",\"room\":\"alice\",\"action\":\"slow\","
+                    + "\"durationSeconds\":5}").path("code").asText()).isEqualTo("rate_limited");
+        }
+        // A viewer's refused attempts are not counted: they are forbidden before the limit.
+        try (WsClient bob = viewer("bob")) {
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            for (int i = 0; i < 4; i++) {
+                assertThat(bob.request("{\"type\":\"moderate\",\"id\":\"b" + i + "\",\"room\":\"alice\","
+                        + "\"action\":\"ban\",\"userId\":\"x\"}").path("code").asText()).isEqualTo("forbidden");
+            }
+        }
+    }
+
+    @Test
     void connectionRoomAndRateLimits() throws Exception {
         open(ChatConfig.defaults().withConnectionLimits(2, 2, 2).withRateLimits(3, 1000, 1000));
         try (WsClient a = viewer("a"); WsClient b = viewer("b")) {

@@ -362,7 +362,7 @@ class RedisTwoNodesIT {
             String id = line.substring(line.indexOf("id=") + 3, line.indexOf(' ', line.indexOf("id=")));
             admin.sendCommand(redis.clients.jedis.Protocol.Command.CLIENT, "KILL", "ID", id);
         }
-        busA.invalidate("bob"); // published while B is reconnecting (within its 1 s back-off): B misses it
+        busA.invalidate("bob"); // published while B is reconnecting (within its 200 ms back-off): B misses it
         deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!seenByB.contains("null") && System.nanoTime() < deadline) {
             Thread.sleep(10);
@@ -375,5 +375,59 @@ class RedisTwoNodesIT {
             Thread.sleep(10);
         }
         assertThat(seenByB).as("subscribed again").endsWith("carol");
+    }
+
+    @ParameterizedTest(name = "sharded={0}")
+    @ValueSource(booleans = {false, true})
+    void eventsPublishedWhileTheSubscriberConnectionIsDownReachTheMembersOnceAndInOrder(boolean sharded)
+            throws Exception {
+        start(sharded);
+        try (WsClient carol = on(nodeB, "carol")) {
+            carol.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            gatewayA.publishSystem("alice", "before");
+            List<JsonNode> events = new ArrayList<>(); // every event carol gets, from the first on
+            while (events.stream().noneMatch(m -> "before".equals(m.path("text").asText()))) {
+                events.add(carol.await(m -> m.has("eventId")));
+            }
+            try (redis.clients.jedis.Jedis admin = new redis.clients.jedis.Jedis(REDIS)) {
+                String line = admin.clientList().lines().filter(l -> l.contains(" name=" + busB.subscriberName() + " "))
+                        .findFirst().orElseThrow();
+                String id = line.substring(line.indexOf("id=") + 3, line.indexOf(' ', line.indexOf("id=")));
+                admin.sendCommand(redis.clients.jedis.Protocol.Command.CLIENT, "KILL", "ID", id);
+            }
+            for (int i = 0; i < 10; i++) { // within node B's 200 ms reconnect wait: its connection misses them
+                gatewayA.publishSystem("alice", "during " + i);
+            }
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (busB.caughtUpEvents() < 10 && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            for (int i = 0; i < 5; i++) {
+                gatewayA.publishSystem("alice", "after " + i);
+            }
+            List<String> texts = new ArrayList<>();
+            while (texts.size() < 15) {
+                JsonNode e = carol.await(m -> m.has("eventId"));
+                events.add(e);
+                if ("system".equals(e.path("type").asText())) {
+                    texts.add(e.path("text").asText());
+                }
+            }
+            for (int i = 1; i < events.size(); i++) {
+                assertThat(events.get(i).path("eventId").asLong())
+                        .isEqualTo(events.get(i - 1).path("eventId").asLong() + 1);
+            }
+            List<String> expected = new ArrayList<>();
+            for (int i = 0; i < 10; i++) {
+                expected.add("during " + i);
+            }
+            for (int i = 0; i < 5; i++) {
+                expected.add("after " + i);
+            }
+            assertThat(texts).containsExactlyElementsOf(expected);
+            // (and any viewer count a tick published meanwhile)
+            assertThat(busB.caughtUpEvents()).as("read from the stream after reconnecting").isGreaterThanOrEqualTo(10);
+            assertThat(carol.drain(300)).as("nothing twice").noneMatch(m -> m.has("eventId"));
+        }
     }
 }

@@ -180,10 +180,15 @@ public final class OvationServer implements AutoCloseable {
                 schedulePayments(config.paymentSchedule(), clock);
             }
 
-            this.chatBus = config.redisUrl().isPresent()
-                    ? RoomBusAndState.of(new RedisBus(URI.create(config.redisUrl().get()), config.chatRedis().prefix(),
+            Optional<RedisBus.Endpoint> redisEndpoint = !config.chatRedis().clusterNodes().isEmpty()
+                    ? Optional.of(new RedisBus.Endpoint.Cluster(config.chatRedis().clusterNodes()))
+                    : config.redisUrl().map(u -> new RedisBus.Endpoint.Node(URI.create(u)));
+            this.chatBus = redisEndpoint.isPresent()
+                    ? RoomBusAndState.of(new RedisBus(redisEndpoint.get(), config.chatRedis().prefix(),
                             config.chat().historyEvents(), config.chatRedis().sharded(),
-                            config.chatRedis().presenceTtlMillis(), clock))
+                            config.chatRedis().presenceTtlMillis(),
+                            new RedisBus.Reconnect(config.chatRedis().reconnectMinMillis(),
+                                    config.chatRedis().reconnectMaxMillis()), clock))
                     : RoomBusAndState.of(new InProcessBus(config.chat().historyEvents(), clock));
             openedChat = new ChatGateway(config.chat(),
                     token -> tokens.verify(token).map(v -> new Viewer(v.userId(), v.name())),

@@ -135,7 +135,8 @@ class ModeratorsIT {
 
     @Test
     void theCreatorAppointsModeratorsWhoModerateUntilRemovedAndNobodyElseAppoints() throws Exception {
-        OvationServer server = start(dataDir, Map.of("OVATION_CHAT_CHAT_RATE_LIMIT", "20"));
+        OvationServer server = start(dataDir, Map.of("OVATION_CHAT_CHAT_RATE_LIMIT", "2",
+                "OVATION_CHAT_MODERATE_RATE_LIMIT", "10"));
         HttpTestClient admin = new HttpTestClient(server.adminPort(), server.adminToken());
         assertThat(admin.post("/admin/creators", "{\"handle\":\"dora\",\"userId\":\"u-dora\"}").statusCode()).isEqualTo(201);
         int port = server.httpPort();
@@ -187,7 +188,7 @@ class ModeratorsIT {
                 JsonNode r = owner.moderate("dora", i % 2 == 0 ? "mod" : "unmod", "flip");
                 limited = code(r).equals("rate_limited") ? r : null;
             }
-            assertThat(limited).as("mod/unmod are rate limited (chat.chat-rate-limit)").isNotNull();
+            assertThat(limited).as("mod/unmod are rate limited (chat.moderate-rate-limit)").isNotNull();
         }
     }
 

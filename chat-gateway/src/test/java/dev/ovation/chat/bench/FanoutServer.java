@@ -63,7 +63,7 @@ public final class FanoutServer {
                 d.rateWindowMillis(), d.maxErrorsBeforeClose(), d.maxGiftCount(), d.maxIdempotencyKeyChars(),
                 d.giftComboWindowMillis(), d.tickMillis(), d.leaderboardSize(), d.historyEvents(),
                 d.pingIntervalMillis(), d.idleTimeoutMillis(), d.authTimeoutMillis(), d.giftTimeoutMillis(),
-                d.likeRateLimit(), d.maxPendingRequests(), List.of(), List.of());
+                d.likeRateLimit(), d.moderateRateLimit(), d.maxPendingRequests(), List.of(), List.of());
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         InProcessBus bus = new InProcessBus(config.historyEvents(), Clock.systemUTC());
         GiftLedger noGifts = r -> CompletableFuture.failedFuture(

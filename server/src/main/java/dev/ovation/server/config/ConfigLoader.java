@@ -348,6 +348,7 @@ public final class ConfigLoader {
                     longIn(c, "chat.auth-timeout-millis", 100, 600_000),
                     longIn(c, "chat.gift-timeout-millis", 100, 600_000),
                     intIn(c, "chat.like-rate-limit", 1, 1_000_000),
+                    intIn(c, "chat.moderate-rate-limit", 1, 1_000_000),
                     intIn(c, "chat.max-pending-requests", 1, 1_000_000),
                     c.getStringList("chat.blocked-words"),
                     c.getStringList("chat.trusted-proxies"));
@@ -453,7 +454,11 @@ public final class ConfigLoader {
                 new OvationConfig.PaymentSchedule(longIn(c, "payments.payout.run-interval-millis", 0, 366L * 86_400_000),
                         longIn(c, "payments.sweep-interval-millis", 0, 30L * 86_400_000)),
                 new OvationConfig.ChatRedis(nonBlank(c, "chat.redis.prefix"), c.getBoolean("chat.redis.sharded"),
-                        longIn(c, "chat.redis.presence-ttl-millis", 1000, 3_600_000)),
+                        longIn(c, "chat.redis.presence-ttl-millis", 1000, 3_600_000), clusterNodes(c),
+                        longIn(c, "chat.redis.reconnect-min-millis", 1, 60_000),
+                        // at least the min: "must be between <the min> and 600000"
+                        longIn(c, "chat.redis.reconnect-max-millis",
+                                longIn(c, "chat.redis.reconnect-min-millis", 1, 60_000), 600_000)),
                 longIn(c, "creators.cache-refresh-millis", 1000, 3_600_000),
                 new OvationConfig.Moderators(intIn(c, "creators.max-moderators", 0, 10_000),
                         intIn(c, "creators.moderator-cache-rooms", 1, 10_000_000),
@@ -473,6 +478,25 @@ public final class ConfigLoader {
     private static String nonBlank(Config c, String key) {
         String value = c.getString(key);
         return check(key, value, !value.isBlank(), "must not be empty");
+    }
+
+    private static final java.util.regex.Pattern HOST_PORT = java.util.regex.Pattern.compile("[A-Za-z0-9_.-]+:(\\d{1,5})");
+
+    /** redis.cluster-nodes: comma-separated host:port seeds; not together with redis.url. */
+    private static List<String> clusterNodes(Config c) {
+        Optional<String> raw = optional(c, "redis.cluster-nodes");
+        if (raw.isEmpty()) {
+            return List.of();
+        }
+        check("redis.cluster-nodes", raw.get(), optional(c, "redis.url").isEmpty(),
+                "cannot be set together with redis.url (set one: a single node or a cluster)");
+        List<String> nodes = java.util.Arrays.stream(raw.get().split(",")).map(String::strip).toList();
+        for (String n : nodes) {
+            var m = HOST_PORT.matcher(n);
+            check("redis.cluster-nodes", raw.get(), m.matches() && Integer.parseInt(m.group(1)) >= 1
+                    && Integer.parseInt(m.group(1)) <= 65_535, "must be comma-separated host:port seed nodes");
+        }
+        return nodes;
     }
 
     private static Optional<String> optional(Config c, String key) {

@@ -10,6 +10,7 @@ import dev.ovation.packager.RecordingConfig;
 import dev.ovation.packager.SpoolConfig;
 import dev.ovation.ledger.LedgerConfig;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -80,6 +81,14 @@ public record OvationConfig(
      */
     public record Moderators(int max, int cacheRooms, long cacheTtlMillis, long timeoutMillis) {}
 
-    /** How the chat bus uses Redis when {@code redis.url} is set. */
-    public record ChatRedis(String prefix, boolean sharded, long presenceTtlMillis) {}
+    /**
+     * How the chat bus uses Redis when {@code redis.url} or {@code redis.cluster-nodes} is set; {@code clusterNodes}
+     * are the seed nodes ({@code host:port}) of a Redis Cluster, empty for one node at {@code redis.url}.
+     */
+    public record ChatRedis(String prefix, boolean sharded, long presenceTtlMillis, List<String> clusterNodes,
+                            long reconnectMinMillis, long reconnectMaxMillis) {
+        public ChatRedis {
+            clusterNodes = List.copyOf(clusterNodes);
+        }
+    }
 }

@@ -32,6 +32,7 @@ class ConfigLoaderTest {
         assertThat(c.rtmp().port()).isEqualTo(1935);
         assertThat(c.db().embedded()).isTrue();
         assertThat(c.redisUrl()).isEmpty();
+        assertThat(c.chatRedis().clusterNodes()).isEmpty();
         assertThat(c.admin().token()).isEmpty();
         assertThat(c.jwt().secret()).isEmpty();
         assertThat(c.dataDir()).isEqualTo(Path.of("data"));
@@ -81,6 +82,28 @@ class ConfigLoaderTest {
                 .chat().trustedProxies()).containsExactly("10.0.0.0/8", "::1");
         assertThatThrownBy(() -> loader.load(Optional.of(file("chat.trusted-proxies = [\"lb.internal\"]\n")), Map.of()))
                 .isInstanceOf(ConfigError.class).hasMessageContaining("lb.internal");
+    }
+
+    @Test
+    void redisClusterNodesAreSeedsAndExcludeRedisUrl() {
+        OvationConfig c = loader.load(Optional.empty(),
+                Map.of("OVATION_REDIS_CLUSTER_NODES", " 10.0.0.1:7000, redis-b.internal:7001 "));
+        assertThat(c.chatRedis().clusterNodes()).containsExactly("10.0.0.1:7000", "redis-b.internal:7001");
+        assertThat(c.redisUrl()).isEmpty();
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_CLUSTER_NODES", "10.0.0.1:7000",
+                "OVATION_REDIS_URL", "redis://10.0.0.1:6379")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'redis.cluster-nodes'")
+                .hasMessageContaining("redis.url");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_CLUSTER_NODES", "10.0.0.1")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("host:port");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_CLUSTER_NODES", "a:1,,b:2")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("host:port");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_CLUSTER_NODES", "a:70000")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("host:port");
+        assertThat(loader.load(Optional.empty(), Map.of()).chatRedis().reconnectMaxMillis()).isEqualTo(5000);
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_CHAT_REDIS_RECONNECT_MIN_MILLIS", "1000",
+                "OVATION_CHAT_REDIS_RECONNECT_MAX_MILLIS", "500")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'chat.redis.reconnect-max-millis' is 500");
     }
 
     @Test
