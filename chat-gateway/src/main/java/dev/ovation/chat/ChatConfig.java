@@ -135,7 +135,7 @@ public record ChatConfig(String path, int maxMessageBytes, int maxChatChars, int
     public ChatConfig withModerateRateLimit(int moderate) {
         return new ChatConfig(path, maxMessageBytes, maxChatChars, maxRoomsPerConnection, maxConnectionsPerIp,
                 maxRoomMembers, maxQueuedEvents, writeBufferLowBytes, writeBufferHighBytes, flushDelayMicros,
-                minFlushIntervalMillis, chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis,
+                busyFlushDelayMillis, chatRateLimit, giftRateLimit, joinRateLimit, rateWindowMillis,
                 maxErrorsBeforeClose, maxGiftCount, maxIdempotencyKeyChars, giftComboWindowMillis, tickMillis,
                 leaderboardSize, historyEvents, pingIntervalMillis, idleTimeoutMillis, authTimeoutMillis,
                 giftTimeoutMillis, likeRateLimit, moderate, maxPendingRequests, blockedWords, trustedProxies);
