@@ -1,5 +1,6 @@
 package dev.ovation.server;
 
+import dev.ovation.ingest.QuietEventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
@@ -8,7 +9,6 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.util.concurrent.DefaultThreadFactory;
 
 /** The Netty transport: native epoll on Linux when its library loads, NIO otherwise. */
 record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends ServerChannel> serverChannelClass) {
@@ -21,6 +21,6 @@ record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends
     }
 
     MultiThreadIoEventLoopGroup newGroup(String threadName, int threads) {
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(threadName, false), ioHandlerFactory);
+        return new QuietEventLoopGroup(threads, threadName, ioHandlerFactory);
     }
 }
