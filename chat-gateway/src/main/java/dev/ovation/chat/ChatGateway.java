@@ -210,6 +210,11 @@ public final class ChatGateway implements AutoCloseable {
                 config.idleTimeoutMillis()));
     }
 
+    /** Whether any event loop's idle sweep is scheduled (tests). */
+    boolean sweeping() {
+        return sweepers.values().stream().anyMatch(IdleSweeper::scheduled);
+    }
+
     /** The flusher of an event loop (one per loop, made on first use). */
     Flusher flusher(io.netty.util.concurrent.EventExecutor loop) {
         return flushers.computeIfAbsent(loop, l -> new Flusher(l, config.flushDelayMicros(), config.minFlushIntervalMillis(),

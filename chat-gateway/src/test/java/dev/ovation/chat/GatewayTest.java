@@ -336,6 +336,24 @@ class GatewayTest {
     }
 
     @Test
+    void idleSweepRunsOnlyWhileTheLoopHasConnections() throws Exception {
+        assertThat(gateway.sweeping()).isFalse();
+        try (WsClient bob = viewer("bob")) {
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            assertThat(gateway.sweeping()).isTrue();
+        }
+        long deadline = System.currentTimeMillis() + 5000;
+        while (gateway.sweeping() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(gateway.sweeping()).isFalse(); // the first sweep with no connection unscheduled it
+        try (WsClient carol = viewer("carol")) {
+            carol.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            assertThat(gateway.sweeping()).isTrue(); // and the next connection schedules it again
+        }
+    }
+
+    @Test
     void bannedUserIsKickedAtOnceOnEveryConnectionAndCannotChatOrJoin() throws Exception {
         try (WsClient alice = viewer("alice"); WsClient bob = viewer("bob"); WsClient bob2 = viewer("bob");
              WsClient carol = viewer("carol")) {
