@@ -40,11 +40,26 @@ pick_jdk() {
 # packager keeps the open segment and hls.spool.memory-segments closed ones per stream, the rest is in the spool
 # files): 1 GiB holds 200 streams of 2.6 Mbit/s. Without -Xmx the JVM takes up to 1/4 of RAM and G1 grows into it.
 # SERVER_JAVA_OPTS is appended (and wins: a later -Xmx overrides this one).
+#
+# An idle server should cost next to nothing. The monitor deflation thread woke 4 times a second on the idle
+# assembled server (G1, 60 s, /proc/PID/task/*/schedstat: 0.05-0.08 CPU s/min, the second largest idle cost after G1's
+# refinement thread), checking every AsyncDeflationInterval = 250 ms whether inflated monitors need deflating; here it
+# checks every 10 s (deflation still runs when needed, and the 60 s guaranteed check stays). A diagnostic flag, used
+# only when this JVM has it; SERVER_IDLE_FLAGS=0 leaves it out. (G1's concurrent refinement thread, 8-14 wakeups/s
+# and half of the idle cost, stays: -XX:-G1UseConcRefinement removes it but moved the work into the young pauses, max
+# 10 ms -> 161 ms at 10 streams; see docs/benchmarks.md.)
 java_run_opts() {
   local major
   major=$(java_major "$JAVA_HOME/bin/java")
   if [ "$major" -ge 22 ]; then
     echo -n "--enable-native-access=ALL-UNNAMED "
+  fi
+  if [ "${SERVER_IDLE_FLAGS:-1}" = 1 ]; then
+    # awk reads to the end (grep -q would stop early, and under pipefail the JVM's SIGPIPE would read as "absent")
+    if [ -n "$("$JAVA_HOME/bin/java" -XX:+UnlockDiagnosticVMOptions -XX:+PrintFlagsFinal -version 2>/dev/null \
+        | awk '$2 == "AsyncDeflationInterval" {print "y"}')" ]; then
+      echo -n "-XX:+UnlockDiagnosticVMOptions -XX:AsyncDeflationInterval=10000 "
+    fi
   fi
   local heap=${SERVER_HEAP:-1g}
   echo "-Xms64m -Xmx$heap -XX:MaxDirectMemorySize=$heap ${SERVER_JAVA_OPTS:-}"

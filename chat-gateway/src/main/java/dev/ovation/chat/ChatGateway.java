@@ -89,6 +89,9 @@ public final class ChatGateway implements AutoCloseable {
     private final GatewayMetrics metrics;
     private final ExecutorService workers = Executors.newVirtualThreadPerTaskExecutor();
     private final ScheduledExecutorService ticker;
+    /** The room tick, scheduled only while this node has a room open (an idle server does not wake for it). */
+    private final Object tickLock = new Object();
+    private java.util.concurrent.ScheduledFuture<?> tickTask; // guarded by tickLock; null while no room is open
     private final ConcurrentHashMap<String, LocalRoom> rooms = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, AtomicInteger> perIp = new ConcurrentHashMap<>();
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
@@ -118,7 +121,6 @@ public final class ChatGateway implements AutoCloseable {
             t.setDaemon(true);
             return t;
         });
-        ticker.scheduleAtFixedRate(this::tick, config.tickMillis(), config.tickMillis(), TimeUnit.MILLISECONDS);
         bus.addInvalidationListener(roles::invalidate); // a room's moderators changed on some node
     }
 
@@ -206,6 +208,11 @@ public final class ChatGateway implements AutoCloseable {
     IdleSweeper idleSweeper(io.netty.util.concurrent.EventExecutor loop) {
         return sweepers.computeIfAbsent(loop, l -> new IdleSweeper(l, config.pingIntervalMillis(),
                 config.idleTimeoutMillis()));
+    }
+
+    /** Whether any event loop's idle sweep is scheduled (tests). */
+    boolean sweeping() {
+        return sweepers.values().stream().anyMatch(IdleSweeper::scheduled);
     }
 
     /** The flusher of an event loop (one per loop, made on first use). */
@@ -411,6 +418,7 @@ public final class ChatGateway implements AutoCloseable {
             return false;
         }
         conn.rooms.add(room);
+        startTicking();
         conn.cancelAuthTimer();
         state.addViewers(room, 1);
         roles.ready(room); // loads the room's moderators (slow-mode exemption, moderation) without waiting
@@ -705,7 +713,39 @@ public final class ChatGateway implements AutoCloseable {
     }
 
     /** Aggregated likes and coalesced viewer counts, once per tick per room, by one node (claimOnce). */
+    /** Schedules the room tick unless it runs; called after a room was opened (so {@link #tick} sees it). */
+    private void startTicking() {
+        synchronized (tickLock) {
+            if (tickTask == null && !ticker.isShutdown()) {
+                try {
+                    tickTask = ticker.scheduleAtFixedRate(this::tick, config.tickMillis(), config.tickMillis(),
+                            TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.RejectedExecutionException e) {
+                    // closing
+                }
+            }
+        }
+    }
+
+    /** Whether the room tick is scheduled (tests). */
+    boolean ticking() {
+        synchronized (tickLock) {
+            return tickTask != null;
+        }
+    }
+
     private void tick() {
+        if (rooms.isEmpty()) {
+            // No room open: stop until the next join. A room opened before this check is seen under the lock; one
+            // opened after it finds no task and schedules a new one.
+            synchronized (tickLock) {
+                if (rooms.isEmpty() && tickTask != null) {
+                    tickTask.cancel(false);
+                    tickTask = null;
+                }
+            }
+            return;
+        }
         long window = clock.millis() / config.tickMillis();
         for (LocalRoom room : rooms.values()) {
             try {

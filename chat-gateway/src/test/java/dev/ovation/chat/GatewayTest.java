@@ -318,6 +318,42 @@ class GatewayTest {
     }
 
     @Test
+    void roomTickRunsOnlyWhileARoomIsOpen() throws Exception {
+        assertThat(gateway.ticking()).isFalse(); // an idle server does not wake for the tick
+        try (WsClient bob = viewer("bob")) {
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            assertThat(gateway.ticking()).isTrue();
+            bob.ack("{\"type\":\"leave\",\"id\":\"2\",\"room\":\"alice\"}");
+            long deadline = System.currentTimeMillis() + 5000;
+            while (gateway.ticking() && System.currentTimeMillis() < deadline) {
+                Thread.sleep(50);
+            }
+            assertThat(gateway.ticking()).isFalse(); // the first tick with no room stopped it
+            bob.ack("{\"type\":\"join\",\"id\":\"3\",\"room\":\"alice\"}");
+            bob.ack("{\"type\":\"like\",\"id\":\"4\",\"room\":\"alice\",\"count\":2}");
+            assertThat(bob.event("likes").path("count").asLong()).isEqualTo(2); // ticking again
+        }
+    }
+
+    @Test
+    void idleSweepRunsOnlyWhileTheLoopHasConnections() throws Exception {
+        assertThat(gateway.sweeping()).isFalse();
+        try (WsClient bob = viewer("bob")) {
+            bob.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            assertThat(gateway.sweeping()).isTrue();
+        }
+        long deadline = System.currentTimeMillis() + 5000;
+        while (gateway.sweeping() && System.currentTimeMillis() < deadline) {
+            Thread.sleep(50);
+        }
+        assertThat(gateway.sweeping()).isFalse(); // the first sweep with no connection unscheduled it
+        try (WsClient carol = viewer("carol")) {
+            carol.ack("{\"type\":\"join\",\"id\":\"1\",\"room\":\"alice\"}");
+            assertThat(gateway.sweeping()).isTrue(); // and the next connection schedules it again
+        }
+    }
+
+    @Test
     void bannedUserIsKickedAtOnceOnEveryConnectionAndCannotChatOrJoin() throws Exception {
         try (WsClient alice = viewer("alice"); WsClient bob = viewer("bob"); WsClient bob2 = viewer("bob");
              WsClient carol = viewer("carol")) {

@@ -74,9 +74,17 @@ final class Writer implements Runnable {
     private final String lockSqlPrefix;
     private final String lockSqlSuffix = ") ORDER BY account_id FOR UPDATE";
     private volatile boolean closing;
-    /** How long an idle writer waits on its queue before looking at {@link #closing}: doubling from the min to the max. */
+    /**
+     * How long an idle writer waits on its queue before looking at {@link #closing}: doubling from the min to the max.
+     * {@link #close()} interrupts a writer waiting on an empty queue, so the wait bounds nothing but a lost wakeup;
+     * an idle server wakes each writer once a minute (at 1 s: 60 wakeups, about 20 ms of CPU a minute per writer).
+     */
     static final long MIN_IDLE_POLL_MILLIS = 50;
-    static final long MAX_IDLE_POLL_MILLIS = 1000;
+    static final long MAX_IDLE_POLL_MILLIS = 60_000;
+    /** Guards {@link #idleWaiter}. */
+    private final Object idleLock = new Object();
+    /** The writer thread while it waits on an empty queue (the only time {@link #close()} interrupts it), else null. */
+    private Thread idleWaiter;
     private long nextId;
     private long idLimit;
 
@@ -148,6 +156,11 @@ final class Writer implements Runnable {
 
     void close() {
         closing = true;
+        synchronized (idleLock) {
+            if (idleWaiter != null) {
+                idleWaiter.interrupt(); // only ever in the idle poll, never in a database call
+            }
+        }
     }
 
     void reject(LedgerError error) {
@@ -159,19 +172,33 @@ final class Writer implements Runnable {
         List<Commands> batch = new ArrayList<>(config.batchMaxTransactions());
         long idlePollMillis = MIN_IDLE_POLL_MILLIS;
         while (true) {
-            Commands first;
-            try {
-                first = queue.poll(closing ? MIN_IDLE_POLL_MILLIS : idlePollMillis, TimeUnit.MILLISECONDS);
-            } catch (InterruptedException e) {
-                closing = true;
-                first = queue.poll();
+            Commands first = queue.poll();
+            if (first == null && !closing) {
+                synchronized (idleLock) {
+                    idleWaiter = Thread.currentThread();
+                }
+                try {
+                    if (!closing) { // close() after this sees idleWaiter set and interrupts the poll
+                        first = queue.poll(idlePollMillis, TimeUnit.MILLISECONDS);
+                    }
+                } catch (InterruptedException e) {
+                    closing = true; // close(), or whoever interrupts the writer, stops it once the queue is drained
+                    first = queue.poll();
+                } finally {
+                    synchronized (idleLock) {
+                        idleWaiter = null;
+                    }
+                    if (Thread.interrupted()) { // close() came as the poll returned a command: keep it for later
+                        closing = true;
+                    }
+                }
             }
             if (first == null) {
                 if (closing && queue.isEmpty()) {
                     return;
                 }
                 // Idle: wake up less and less often (20/s cost ~0.2 CPU s/min on an idle server). The poll returns
-                // as soon as a command arrives whatever its timeout; only noticing close() waits for it.
+                // as soon as a command arrives whatever its timeout, and close() interrupts it.
                 idlePollMillis = Math.min(MAX_IDLE_POLL_MILLIS, idlePollMillis * 2);
                 continue;
             }

@@ -693,6 +693,22 @@ abstract class LedgerContract {
     }
 
     @Test
+    void anIdleLedgerClosesPromptlyAndFinishesWhatWasQueued() throws Exception {
+        grant("v1", 10);
+        Thread.sleep(2500); // the writers back off to long idle polls
+        long start = System.nanoTime();
+        ledger.close(); // interrupts the idle polls instead of waiting them out (up to a minute)
+        assertThat(java.time.Duration.ofNanos(System.nanoTime() - start)).isLessThan(java.time.Duration.ofSeconds(2));
+        ledger = Ledger.open(dataSource, dialect, LedgerConfig.defaults(), meters);
+        grant("v2", 10);
+        CompletableFuture<Posted> queued = ledger.gift("v2", "c1", "rose", 1, 5, 5000, "last", Map.of());
+        ledger.close(); // a command queued right before close() is still committed
+        assertThat(queued).isCompleted();
+        assertThat(queued.join().transactionId()).isPositive();
+        ledger = Ledger.open(dataSource, dialect, LedgerConfig.defaults(), meters);
+    }
+
+    @Test
     void aFullQueueRefusesWithOverloadedAndLosesNothingAccepted() throws Exception {
         ledger.close();
         ledger = Ledger.open(dataSource, dialect, LedgerConfig.defaults().withMaxQueuedRequests(5), meters);

@@ -8,14 +8,12 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.InetSocketAddress;
 import java.util.Objects;
@@ -87,8 +85,8 @@ public final class RtmpServer implements AutoCloseable {
         SslContext sslContext = config.tlsEnabled()
                 ? SslContextBuilder.forServer(config.tlsCertPath().toFile(), config.tlsKeyPath().toFile()).build()
                 : null;
-        bossGroup = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("ovation-rtmp-accept"), ioHandlers);
-        workerGroup = new MultiThreadIoEventLoopGroup(config.ioThreads(), new DefaultThreadFactory("ovation-rtmp-io"), ioHandlers);
+        bossGroup = new QuietEventLoopGroup(1, "ovation-rtmp-accept", ioHandlers);
+        workerGroup = new QuietEventLoopGroup(config.ioThreads(), "ovation-rtmp-io", ioHandlers);
         try {
             plain = bind(config.port(), null);
             if (sslContext != null) {

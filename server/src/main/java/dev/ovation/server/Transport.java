@@ -1,5 +1,6 @@
 package dev.ovation.server;
 
+import dev.ovation.ingest.QuietEventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
@@ -11,7 +12,6 @@ import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.uring.IoUring;
 import io.netty.channel.uring.IoUringIoHandler;
 import io.netty.channel.uring.IoUringServerSocketChannel;
-import io.netty.util.concurrent.DefaultThreadFactory;
 
 /**
  * The Netty transport of every server (HTTP, WebSocket, RTMP): {@code io_uring} (batched submissions: fewer system
@@ -57,6 +57,6 @@ record Transport(String name, IoHandlerFactory ioHandlerFactory, Class<? extends
     }
 
     MultiThreadIoEventLoopGroup newGroup(String threadName, int threads) {
-        return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(threadName, false), ioHandlerFactory);
+        return new QuietEventLoopGroup(threads, threadName, ioHandlerFactory);
     }
 }
