@@ -243,6 +243,22 @@ class RedisClusterIT {
         }
     }
 
+    /** The member's next events up to ten chats: ids consecutive, "before 0..4" then "after 0..4". */
+    private void assertTenChatsInOrderBeforeAndAfter(WsClient member) throws Exception {
+        List<JsonNode> events = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        while (texts.size() < 10) {
+            JsonNode e = member.await(m -> m.has("eventId"));
+            events.add(e);
+            if ("chat".equals(e.path("type").asText())) {
+                texts.add(e.path("text").asText());
+            }
+        }
+        assertConsecutivePerRoom(events);
+        assertThat(texts).containsExactly("before 0", "before 1", "before 2", "before 3", "before 4",
+                "after 0", "after 1", "after 2", "after 3", "after 4");
+    }
+
     WsClient on(TestServer node, String user) throws Exception {
         return WsClient.connect(group, node.uri("token=" + tokens.mint(user, user)));
     }
@@ -499,18 +515,7 @@ class RedisClusterIT {
             for (int i = 0; i < 5; i++) {
                 bob.ack(chat("b" + i, room, "after " + i));
             }
-            List<JsonNode> events = new ArrayList<>();
-            List<String> texts = new ArrayList<>();
-            while (texts.size() < 10) {
-                JsonNode e = carol.await(m -> m.has("eventId"));
-                events.add(e);
-                if ("chat".equals(e.path("type").asText())) {
-                    texts.add(e.path("text").asText());
-                }
-            }
-            assertConsecutivePerRoom(events);
-            assertThat(texts).containsExactly("before 0", "before 1", "before 2", "before 3", "before 4",
-                    "after 0", "after 1", "after 2", "after 3", "after 4");
+            assertTenChatsInOrderBeforeAndAfter(carol);
             long last = bob.ack(chat("c", room, "last")).path("eventId").asLong();
             assertThat(busB.lastEventId(room)).as("node B reads the room on its new master").isEqualTo(last);
             assertThat(carol.await(m -> "last".equals(m.path("text").asText())).path("eventId").asLong()).isEqualTo(last);
@@ -598,18 +603,7 @@ class RedisClusterIT {
             for (int i = 0; i < 5; i++) {
                 bob.ack(chat("b" + i, room, "after " + i));
             }
-            List<JsonNode> events = new ArrayList<>();
-            List<String> texts = new ArrayList<>();
-            while (texts.size() < 10) {
-                JsonNode e = carol.await(m -> m.has("eventId"));
-                events.add(e);
-                if ("chat".equals(e.path("type").asText())) {
-                    texts.add(e.path("text").asText());
-                }
-            }
-            assertConsecutivePerRoom(events);
-            assertThat(texts).containsExactly("before 0", "before 1", "before 2", "before 3", "before 4",
-                    "after 0", "after 1", "after 2", "after 3", "after 4");
+            assertTenChatsInOrderBeforeAndAfter(carol);
             // a member joining on node B after the failover hears the room too
             try (WsClient dan = on(nodeB, "dan")) {
                 dan.ack(join(room));
