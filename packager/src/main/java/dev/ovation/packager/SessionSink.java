@@ -632,7 +632,10 @@ final class SessionSink implements MediaSink {
         } else {
             audio.addAll(partAudio);
         }
-        List<Sample> video = List.copyOf(partVideo);
+        // An ArrayList like the audio list: Fmp4Writer.fragment's loops then see one list class, so C2 keeps its
+        // profiled loop predicates (List.copyOf gives List12 or ListN by size, and each class change after a stream
+        // start deoptimized fragment and recompiled it, 0.3-0.7 s of C2 a time, several times per stream start).
+        List<Sample> video = new ArrayList<>(partVideo);
         partVideo.clear();
         partAudio.clear();
         partAudio.addAll(carry);
