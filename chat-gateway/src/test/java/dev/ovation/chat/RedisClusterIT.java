@@ -183,21 +183,7 @@ class RedisClusterIT {
 
     /** The master serving each slot, as the cluster itself says (independent of the code under test). */
     static Map<Integer, HostAndPort> masterOfSlot() {
-        Map<Integer, HostAndPort> owners = new HashMap<>();
-        try (Jedis j = new Jedis("127.0.0.1", PORTS.getFirst())) {
-            for (ClusterShardInfo shard : j.clusterShards()) {
-                for (ClusterShardNodeInfo n : shard.getNodes()) {
-                    if ("master".equals(n.getRole())) {
-                        for (List<Long> range : shard.getSlots()) {
-                            for (long s = range.get(0); s <= range.get(1); s++) {
-                                owners.put((int) s, new HostAndPort(n.getIp(), n.getPort().intValue()));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return owners;
+        return masterOfSlot(PORTS.getFirst());
     }
 
     /** Three rooms (creator handles), one on each master; asserts that they are. */
