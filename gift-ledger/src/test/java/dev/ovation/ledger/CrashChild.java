@@ -18,7 +18,17 @@ public final class CrashChild {
     private CrashChild() {
     }
 
+    /** The ledger's defaults; -Dledger.crash.writerThreads=N (passed on by CrashContract) changes the writer count. */
+    private static LedgerConfig config() {
+        LedgerConfig defaults = LedgerConfig.defaults();
+        return defaults.withWriterThreads(Integer.getInteger("ledger.crash.writerThreads", defaults.writerThreads()));
+    }
+
     public static void main(String[] args) throws Exception {
+        if (args[1].equals("H2")) {
+            // As the server opens its H2 file: the previous round's kill left it; see H2CrashRecovery.
+            dev.ovation.ledger.h2.H2CrashRecovery.recoverIfNotClosedCleanly(args[0]);
+        }
         HikariConfig hc = new HikariConfig();
         hc.setJdbcUrl(args[0]);
         hc.setMaximumPoolSize(4);
@@ -27,7 +37,7 @@ public final class CrashChild {
         int viewers = Integer.parseInt(args[3]);
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false, "UTF-8");
         try (HikariDataSource ds = new HikariDataSource(hc);
-             Ledger ledger = Ledger.open(ds, dialect, LedgerConfig.defaults(), new SimpleMeterRegistry())) {
+             Ledger ledger = Ledger.open(ds, dialect, config(), new SimpleMeterRegistry())) {
             for (int v = 0; v < viewers; v++) {
                 ledger.promoGrant("v" + v, 1_000_000, "fund-" + v, Map.of()).get(1, TimeUnit.MINUTES);
             }

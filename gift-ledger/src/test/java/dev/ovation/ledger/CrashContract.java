@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  */
 abstract class CrashContract {
     static final int VIEWERS = 50;
-    static final int ROUNDS = 4;
+    /** Kill rounds per run; -Dledger.crash.rounds=200 hunts for rare losses (about 7 s a round). */
+    static final int ROUNDS = Integer.getInteger("ledger.crash.rounds", 4);
 
     protected abstract String jdbcUrl();
 
@@ -39,6 +40,10 @@ abstract class CrashContract {
     protected void releaseDataSource() {
     }
 
+    /** Copies the database as the killed child left it to {@code target}, for a failed check (where possible). */
+    protected void preserveEvidence(java.nio.file.Path target) throws java.io.IOException {
+    }
+
     @Test
     void everyAcknowledgedGiftSurvivesSigkillAndNothingIsHalfWritten() throws Exception {
         Map<String, Long> acked = new ConcurrentHashMap<>();
@@ -46,6 +51,8 @@ abstract class CrashContract {
             ProcessBuilder pb = new ProcessBuilder(
                     System.getProperty("java.home") + "/bin/java", "-Xmx256m",
                     "-Dlogback.configurationFile=logback-bench.xml",
+                    "-Dledger.crash.writerThreads=" + Integer.getInteger("ledger.crash.writerThreads",
+                            LedgerConfig.defaults().writerThreads()),
                     "-cp", System.getProperty("java.class.path"),
                     CrashChild.class.getName(), jdbcUrl(), dialect().name(), Integer.toString(round),
                     Integer.toString(VIEWERS));
@@ -77,8 +84,14 @@ abstract class CrashContract {
             assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
             reader.join(10_000);
             assertThat(acked.size()).as("round %d acknowledged gifts", round).isGreaterThan(before);
+            java.nio.file.Path evidence = java.nio.file.Path.of("target", "crash-evidence-" + dialect().name());
+            preserveEvidence(evidence);
             try {
                 check(acked);
+            } catch (AssertionError e) {
+                throw new AssertionError("round " + round + " (" + (acked.size() - before) + " gifts acknowledged in it;"
+                        + " the database as the kill left it is in " + evidence.toAbsolutePath() + ", the child's log in "
+                        + log.getAbsolutePath() + ")", e);
             } finally {
                 releaseDataSource();
             }

@@ -3,6 +3,7 @@ package dev.ovation.server.db;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import com.zaxxer.hikari.metrics.micrometer.MicrometerMetricsTrackerFactory;
+import dev.ovation.ledger.h2.H2CrashRecovery;
 import dev.ovation.server.config.OvationConfig;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
@@ -14,6 +15,8 @@ import org.flywaydb.core.Flyway;
 import org.jooq.DSLContext;
 import org.jooq.SQLDialect;
 import org.jooq.impl.DSL;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one database of a node: embedded H2 (file under the data directory) or MariaDB. Each module
@@ -21,6 +24,7 @@ import org.jooq.impl.DSL;
  * JDBC work runs on {@link #executor()}, never on a Netty event loop.
  */
 public final class Database implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Database.class);
 
     private final HikariDataSource dataSource;
     private final SQLDialect dialect;
@@ -67,10 +71,39 @@ public final class Database implements AutoCloseable {
         hikari.setConnectionTimeout(db.connectionTimeoutMillis());
         hikari.setMetricsTrackerFactory(new MicrometerMetricsTrackerFactory(registry));
         SQLDialect dialect = url.startsWith("jdbc:h2:") ? SQLDialect.H2 : SQLDialect.MARIADB;
+        if (dialect == SQLDialect.H2) {
+            recoverH2(url);
+        }
         if (dialect == SQLDialect.MARIADB) {
             hikari.setTransactionIsolation("TRANSACTION_REPEATABLE_READ");
         }
         return new Database(new HikariDataSource(hikari), dialect);
+    }
+
+    /**
+     * An H2 file left by a crash is opened in H2's recovery mode first: H2's normal open can miss the newest
+     * committed chunks (acknowledged gifts) of such a file; see {@link H2CrashRecovery}.
+     */
+    private static void recoverH2(String url) {
+        try {
+            H2CrashRecovery.recoverIfNotClosedCleanly(url).ifPresent(outcome -> {
+                switch (outcome.action()) {
+                    case RECOVERED -> {
+                        if (outcome.versionsPastHeader() > 0) {
+                            log.warn("{} was not closed cleanly: recovered {} stored versions past the one its header"
+                                    + " named (H2's normal open would have lost them); now at version {}",
+                                    outcome.file(), outcome.versionsPastHeader(), outcome.recoveredVersion());
+                        } else {
+                            log.info("{} was not closed cleanly: recovered to version {} (as its header named)",
+                                    outcome.file(), outcome.recoveredVersion());
+                        }
+                    }
+                    case CLEAN, NO_FILE -> log.debug("{}: {}", outcome.file(), outcome.action());
+                }
+            });
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new IllegalStateException("cannot recover the H2 database of " + url + ": " + e.getMessage(), e);
+        }
     }
 
     /**
