@@ -41,6 +41,61 @@ class ServerProcessIT {
         return pb;
     }
 
+    /** Starts the server on fresh ports with its log in {@code log}; returns once /healthz answers 200. */
+    private Process startHealthy(Path log) throws Exception {
+        int admin = freePort();
+        ProcessBuilder pb = server(List.of());
+        pb.environment().put("OVATION_HTTP_PORT", Integer.toString(freePort()));
+        pb.environment().put("OVATION_ADMIN_PORT", Integer.toString(admin));
+        pb.environment().put("OVATION_RTMP_PORT", Integer.toString(freePort()));
+        pb.environment().put("OVATION_SHUTDOWN_TIMEOUT_MILLIS", "5000");
+        Process process = pb.redirectOutput(log.toFile()).start();
+        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        int status = -1;
+        while (System.nanoTime() < deadline && process.isAlive() && status != 200) {
+            try {
+                status = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/healthz")).build(),
+                        HttpResponse.BodyHandlers.discarding()).statusCode();
+            } catch (IOException notYet) {
+                Thread.sleep(100);
+            }
+        }
+        assertThat(status).as("healthz; log:\n%s", Files.exists(log) ? Files.readString(log) : "").isEqualTo(200);
+        return process;
+    }
+
+    @Test
+    void aServerKilledWithSigkillRecoversItsH2FileOnTheNextStart() throws Exception {
+        Process first = startHealthy(dataDir.resolve("first.log"));
+        try {
+            first.destroyForcibly(); // SIGKILL: H2 is not closed
+            assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            first.destroyForcibly();
+        }
+        Path log = dataDir.resolve("second.log");
+        Process second = startHealthy(log);
+        try {
+            assertThat(Files.readString(log)).as("the H2 file left by the kill is recovered before it is opened")
+                    .contains("was not closed cleanly");
+            second.destroy(); // SIGTERM: a clean close
+            assertThat(second.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            second.destroyForcibly();
+        }
+        Path third = dataDir.resolve("third.log");
+        Process again = startHealthy(third);
+        try {
+            assertThat(Files.readString(third)).as("a cleanly closed file is opened as it is")
+                    .doesNotContain("was not closed cleanly");
+        } finally {
+            again.destroy();
+            again.waitFor(10, TimeUnit.SECONDS);
+            again.destroyForcibly();
+        }
+    }
+
     @Test
     void startsAnswersHealthAndStopsOnSigterm() throws Exception {
         int http = freePort();
