@@ -56,11 +56,11 @@ public final class H2CrashRecovery {
     /**
      * The {@code .mv.db} file of an H2 JDBC URL for a file database ({@code jdbc:h2:file:PATH} or
      * {@code jdbc:h2:PATH}, PATH absolute, relative or starting with {@code ~}); empty for in-memory, TCP/SSL and other
-     * URLs.
+     * URLs, and for encrypted files ({@code CIPHER=}: this class cannot open them; H2 does its own open).
      */
     public static Optional<Path> fileOf(String jdbcUrl) {
         String lower = jdbcUrl.toLowerCase(Locale.ROOT);
-        if (!lower.startsWith("jdbc:h2:")) {
+        if (!lower.startsWith("jdbc:h2:") || lower.contains(";cipher=")) {
             return Optional.empty();
         }
         String rest = jdbcUrl.substring("jdbc:h2:".length());

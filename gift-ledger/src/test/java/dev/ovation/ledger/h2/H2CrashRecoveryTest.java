@@ -32,6 +32,7 @@ class H2CrashRecoveryTest {
         assertThat(H2CrashRecovery.fileOf("jdbc:h2:tcp://localhost/~/test")).isEmpty();
         assertThat(H2CrashRecovery.fileOf("jdbc:mariadb://127.0.0.1/test")).isEmpty();
         assertThat(H2CrashRecovery.fileOf("jdbc:h2:file:")).isEmpty();
+        assertThat(H2CrashRecovery.fileOf("jdbc:h2:file:/data/secret;CIPHER=AES")).isEmpty();
     }
 
     @Test
