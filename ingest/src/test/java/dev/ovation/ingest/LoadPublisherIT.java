@@ -17,8 +17,9 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The ingest benchmark's load publisher (scripts/bench/ingest, BENCH_PUBLISHER=java) against the real RTMP server:
@@ -52,8 +53,10 @@ class LoadPublisherIT {
         LeakReports.assertNoLeaks();
     }
 
-    @Test
-    void threeStreamsArriveInRealTimeAcrossLoopsAndAWrongKeyIsRefused() throws Exception {
+    /** Both write patterns: one writev per message, and ffmpeg's one send per chunk and chunk header. */
+    @ParameterizedTest(name = "ffmpegWrites={0}")
+    @ValueSource(booleans = {false, true})
+    void threeStreamsArriveInRealTimeAcrossLoopsAndAWrongKeyIsRefused(boolean ffmpegWrites) throws Exception {
         // 2 s, 30 fps, keyframe every 15 frames, B-frames, AAC 48 kHz: the publisher loops it twice and more
         Path flv = tmp.resolve("src.flv");
         Process ff = new ProcessBuilder("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error",
@@ -70,7 +73,8 @@ class LoadPublisherIT {
             targets.add(new LoadPublisher.Target("s" + i, URI.create(base + "key-" + i)));
         }
         targets.add(new LoadPublisher.Target("bad", URI.create(base + "wrong")));
-        var config = new LoadPublisher.Config(flv, targets, Duration.ofMillis(300), Duration.ofMillis(10), 1, 4096);
+        var config = new LoadPublisher.Config(flv, targets, Duration.ofMillis(300), Duration.ofMillis(1), 1, 4096,
+                ffmpegWrites);
 
         long runMillis = 5000;
         List<LoadPublisher.Progress> progress;

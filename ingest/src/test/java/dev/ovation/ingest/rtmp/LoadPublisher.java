@@ -101,9 +101,13 @@ public final class LoadPublisher implements AutoCloseable {
      * @param tick         pacing tick per event loop: a tag goes out on the first tick at or after its DTS
      * @param ioThreads    event loops
      * @param chunkSizeBytes the Set Chunk Size sent after the handshake
+     * @param ffmpegWrites   write like ffmpeg's RTMP muxer: the message header, each chunk and each continuation
+     *                       header as a separate send, with Nagle's algorithm on (ffmpeg does not set TCP_NODELAY),
+     *                       so the server sees the TCP segments an ffmpeg publisher sends; false: one writev per
+     *                       message (and per tick when several are due), TCP_NODELAY
      */
     public record Config(Path flv, List<Target> targets, Duration stagger, Duration tick, int ioThreads,
-                         int chunkSizeBytes) {
+                         int chunkSizeBytes, boolean ffmpegWrites) {
         public Config {
             targets = List.copyOf(targets);
             if (targets.isEmpty() || ioThreads < 1 || chunkSizeBytes < 128 || tick.toMillis() < 1) {
@@ -112,7 +116,7 @@ public final class LoadPublisher implements AutoCloseable {
         }
 
         public static Config of(Path flv, List<Target> targets) {
-            return new Config(flv, targets, Duration.ofSeconds(1), Duration.ofMillis(10), 1, 4096);
+            return new Config(flv, targets, Duration.ofSeconds(1), Duration.ofMillis(1), 1, 4096, false);
         }
     }
 
@@ -253,7 +257,7 @@ public final class LoadPublisher implements AutoCloseable {
         this.group = new MultiThreadIoEventLoopGroup(config.ioThreads(),
                 new DefaultThreadFactory("load-publisher", true), transport.ioHandlers());
         this.bootstrap = new Bootstrap().group(group).channel(transport.channelClass())
-                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.TCP_NODELAY, !config.ffmpegWrites())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(512 * 1024, 1024 * 1024));
         this.starter = Thread.ofPlatform().name("load-publisher-starter").daemon().unstarted(this::startAll);
@@ -576,7 +580,15 @@ public final class LoadPublisher implements AutoCloseable {
             }
             headers.release();
             bytes += msg.readableBytes();
-            ch.write(msg, ch.voidPromise());
+            if (config.ffmpegWrites()) {
+                // one send per piece, as ffmpeg's ff_rtmp_packet_write does (Nagle merges what it merges)
+                for (int i = 0; i < msg.numComponents(); i++) {
+                    ch.writeAndFlush(msg.component(i).retain(), ch.voidPromise());
+                }
+                msg.release();
+            } else {
+                ch.write(msg, ch.voidPromise());
+            }
             if (tag.isVideoFrame()) {
                 videoFrames++;
             } else if (tag.type() == RtmpMessage.TYPE_AUDIO && !tag.config()) {
@@ -633,8 +645,10 @@ public final class LoadPublisher implements AutoCloseable {
     static String usage() {
         return """
                 usage: LoadPublisher --flv FILE (--urls FILE | [name=]rtmp://host:port/app/key ...)
-                         [--progress FILE] [--progress-ms 1000] [--stagger-ms 1000] [--tick-ms 10] [--threads 1]
-                         [--chunk-size 4096] [--duration-s 0 (until killed)]
+                         [--progress FILE] [--progress-ms 1000] [--stagger-ms 1000] [--tick-ms 1] [--threads 1]
+                         [--chunk-size 4096] [--ffmpeg-writes] [--duration-s 0 (until killed)]
+                  --ffmpeg-writes: one send per chunk and per chunk header, Nagle on (ffmpeg's pattern); default:
+                    one writev per message, TCP_NODELAY
                   --urls FILE: one stream a line, "name url" or "url" (the name is then its line number)
                   progress file, rewritten every --progress-ms:
                     # cpu_s=<this process> uptime_s=<s> publishing=<n> refused=<n> closed=<n>
@@ -647,9 +661,10 @@ public final class LoadPublisher implements AutoCloseable {
         List<Target> targets = new ArrayList<>();
         long progressMs = 1000;
         long staggerMs = 1000;
-        long tickMs = 10;
+        long tickMs = 1;
         int threads = 1;
         int chunkSize = 4096;
+        boolean ffmpegWrites = false;
         long durationS = 0;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -662,6 +677,7 @@ public final class LoadPublisher implements AutoCloseable {
                 case "--threads" -> threads = Integer.parseInt(args[++i]);
                 case "--chunk-size" -> chunkSize = Integer.parseInt(args[++i]);
                 case "--duration-s" -> durationS = Long.parseLong(args[++i]);
+                case "--ffmpeg-writes" -> ffmpegWrites = true;
                 case "--urls" -> {
                     int line = 0;
                     for (String l : Files.readAllLines(Path.of(args[++i]), StandardCharsets.UTF_8)) {
@@ -696,7 +712,7 @@ public final class LoadPublisher implements AutoCloseable {
             System.exit(2);
         }
         Config config = new Config(flvPath, targets, Duration.ofMillis(staggerMs), Duration.ofMillis(tickMs),
-                threads, chunkSize);
+                threads, chunkSize, ffmpegWrites);
         LoadPublisher publisher = start(config);
         Path progressFile = progressPath;
         long t0 = System.nanoTime();
