@@ -98,7 +98,8 @@ bench_publish_java() {
     -Dslf4j.provider=org.slf4j.helpers.NOP_FallbackServiceProvider -Dio.netty.leakDetection.level=disabled \
     ${BENCH_PUBLISHER_JAVA_OPTS:-} -cp "$bench_tmp/app/load-publisher.jar:$bench_tmp/app/lib/*" \
     dev.ovation.ingest.rtmp.LoadPublisher --flv "$bench_src" --urls "$urls" --progress "$progress" \
-    --progress-ms 250 --stagger-ms "${BENCH_PUBLISHER_STAGGER_MS:-1000}" > "$log" 2>&1 &
+    --progress-ms 250 --stagger-ms "${BENCH_PUBLISHER_STAGGER_MS:-1000}" --tick-ms "${BENCH_PUBLISHER_TICK_MS:-1}" \
+    $([ "${BENCH_PUBLISHER_WRITES:-message}" = ffmpeg ] && echo --ffmpeg-writes) > "$log" 2>&1 &
   bench_last_pid=$!
   bench_pids+=("$bench_last_pid")
 }
