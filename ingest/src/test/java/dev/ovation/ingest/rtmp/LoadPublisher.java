@@ -449,6 +449,20 @@ public final class LoadPublisher implements AutoCloseable {
             try {
                 if (msg instanceof RtmpMessage.Command c) {
                     onCommand(ctx, c);
+                } else if (msg instanceof RtmpMessage.UserControl u
+                        && u.event() == RtmpMessage.UserControl.PING_REQUEST) {
+                    // nginx-rtmp pings every minute (its "ping" directive); answer like a player would
+                    ByteBuf body = ctx.alloc().buffer(6);
+                    ByteBuf out = ctx.alloc().buffer(32);
+                    try {
+                        MessageCodec.encodeBody(new RtmpMessage.UserControl(RtmpMessage.UserControl.PING_RESPONSE,
+                                u.value(), 0), body);
+                        ChunkEncoder.writeChunks(out, 2, 0, RtmpMessage.TYPE_USER_CONTROL, 0, body,
+                                config.chunkSizeBytes());
+                    } finally {
+                        body.release();
+                    }
+                    ctx.writeAndFlush(out);
                 }
             } finally {
                 ReferenceCountUtil.release(msg);
