@@ -83,7 +83,7 @@ bench_publish() {
 
 # bench_publish_java URLS PROGRESS LOG: one JVM (dev.ovation.ingest.rtmp.LoadPublisher, from the ingest module's test
 # jar) publishing the cached file to every stream in URLS ("name url" lines) in real time, in a loop, like one ffmpeg
-# -re -stream_loop -1 -c copy per stream. Rewrites PROGRESS every 250 ms ("name state videoFrames ..." lines; see the
+# -re -stream_loop -1 -c copy per stream. Rewrites PROGRESS every 100 ms ("name state videoFrames ..." lines; see the
 # class). Needs bench_start_ovation first (runs from its private copy of server/target/lib). Sets bench_last_pid.
 bench_publish_java() {
   local urls=$1 progress=$2 log=$3
@@ -98,7 +98,7 @@ bench_publish_java() {
     -Dslf4j.provider=org.slf4j.helpers.NOP_FallbackServiceProvider -Dio.netty.leakDetection.level=disabled \
     ${BENCH_PUBLISHER_JAVA_OPTS:-} -cp "$bench_tmp/app/load-publisher.jar:$bench_tmp/app/lib/*" \
     dev.ovation.ingest.rtmp.LoadPublisher --flv "$bench_src" --urls "$urls" --progress "$progress" \
-    --progress-ms 250 --stagger-ms "${BENCH_PUBLISHER_STAGGER_MS:-1000}" --tick-ms "${BENCH_PUBLISHER_TICK_MS:-1}" \
+    --progress-ms 100 --stagger-ms "${BENCH_PUBLISHER_STAGGER_MS:-1000}" --tick-ms "${BENCH_PUBLISHER_TICK_MS:-1}" \
     $([ "${BENCH_PUBLISHER_WRITES:-message}" = ffmpeg ] && echo --ffmpeg-writes) > "$log" 2>&1 &
   bench_last_pid=$!
   bench_pids+=("$bench_last_pid")
