@@ -48,7 +48,8 @@ import java.util.concurrent.TimeUnit;
  * {@code connect} (app from the URL), {@code releaseStream}, {@code FCPublish}, {@code createStream} and
  * {@code publish(key, "live")} on the new stream; after {@code NetStream.Publish.Start} the file's tags as messages:
  * {@code @setDataFrame onMetaData}, the AVC and AAC sequence headers, then audio and video, each sent when the wall
- * clock since the stream's start reaches its DTS (paced by a tick per event loop). At the end of the file it starts
+ * clock since the stream's start reaches its DTS (one timer per event loop, which sleeps until the next tag of any of
+ * its streams is due, rounded up to the tick, 1 ms by default). At the end of the file it starts
  * again with the loop length added to every timestamp (media only: the metadata and sequence headers go once).
  *
  * <p>The FLV is parsed once into one direct buffer; every connection sends retained slices of the same tag bodies,
@@ -342,21 +343,46 @@ public final class LoadPublisher implements AutoCloseable {
 
     /** Paces the publishing streams of one event loop: one periodic task per loop, not per stream. */
     private final class Ticker implements Runnable {
+        final EventLoop loop;
+        final long tickNanos = config.tick().toNanos();
         final List<Publisher> streams = new ArrayList<>();
-        final ScheduledFuture<?> future;
+        ScheduledFuture<?> future;
+        long wakeAtNanos = Long.MAX_VALUE;
 
         Ticker(EventLoop loop) {
-            long tickNanos = config.tick().toNanos();
-            future = loop.scheduleAtFixedRate(this, tickNanos, tickNanos, TimeUnit.NANOSECONDS);
+            this.loop = loop;
         }
 
+        /** Sends what is due, then sleeps until the next tag of any stream is due (rounded up to the tick). */
         @Override
         public void run() {
+            future = null;
+            wakeAtNanos = Long.MAX_VALUE;
             long now = System.nanoTime();
             streams.removeIf(p -> p.state != State.PUBLISHING);
+            long next = Long.MAX_VALUE;
             for (Publisher p : streams) {
                 p.sendDue(now);
+                next = Math.min(next, p.nextDueNanos(now));
             }
+            if (next != Long.MAX_VALUE) {
+                wakeAt(next);
+            }
+        }
+
+        /** Makes sure the ticker runs at {@code atNanos} (or the tick after it) at the latest. */
+        void wakeAt(long atNanos) {
+            long now = System.nanoTime();
+            long delay = Math.max(tickNanos, ((atNanos - now + tickNanos - 1) / tickNanos) * tickNanos);
+            long at = now + delay;
+            if (future != null && at >= wakeAtNanos) {
+                return;
+            }
+            if (future != null) {
+                future.cancel(false);
+            }
+            wakeAtNanos = at;
+            future = loop.schedule(this, delay, TimeUnit.NANOSECONDS);
         }
     }
 
@@ -514,7 +540,20 @@ public final class LoadPublisher implements AutoCloseable {
             index = 0;
             offsetMillis = 0;
             sendDue(startNanos);
-            tickers.computeIfAbsent(ctx.channel().eventLoop(), Ticker::new).streams.add(this);
+            Ticker ticker = tickers.computeIfAbsent(ctx.channel().eventLoop(), Ticker::new);
+            ticker.streams.add(this);
+            ticker.wakeAt(nextDueNanos(System.nanoTime()));
+        }
+
+        /** When the next tag is due; a stream whose socket is full is retried on the next tick. */
+        long nextDueNanos(long nowNanos) {
+            if (state != State.PUBLISHING) {
+                return Long.MAX_VALUE;
+            }
+            if (!channel.isWritable()) {
+                return nowNanos;
+            }
+            return startNanos + (pass.get(index).dtsMillis() + offsetMillis) * 1_000_000;
         }
 
         /** Sends every tag whose DTS (plus the loop offset) is due, then flushes once. */
