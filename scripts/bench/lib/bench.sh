@@ -81,6 +81,29 @@ bench_publish() {
   bench_pids+=("$bench_last_pid")
 }
 
+# bench_publish_java URLS PROGRESS LOG: one JVM (dev.ovation.ingest.rtmp.LoadPublisher, from the ingest module's test
+# jar) publishing the cached file to every stream in URLS ("name url" lines) in real time, in a loop, like one ffmpeg
+# -re -stream_loop -1 -c copy per stream. Rewrites PROGRESS every 100 ms ("name state videoFrames ..." lines; see the
+# class). Needs bench_start_ovation first (runs from its private copy of server/target/lib). Sets bench_last_pid.
+bench_publish_java() {
+  local urls=$1 progress=$2 log=$3
+  if [ ! -f "$bench_tmp/app/load-publisher.jar" ]; then
+    local jar
+    jar=$(ls ingest/target/ovation-ingest-*-tests.jar 2>/dev/null | head -n 1)
+    [ -n "$jar" ] || { echo "bench: ingest/target/ovation-ingest-*-tests.jar missing (build with ./mvnw -pl server -am -DskipTests package)" >&2; exit 2; }
+    cp "$jar" "$bench_tmp/app/load-publisher.jar"
+  fi
+  # Small heap, serial GC (the media is one direct buffer shared by all streams), no logging, no leak sampling.
+  "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -Xms32m -Xmx256m -XX:MaxDirectMemorySize=512m -XX:+UseSerialGC \
+    -Dslf4j.provider=org.slf4j.helpers.NOP_FallbackServiceProvider -Dio.netty.leakDetection.level=disabled \
+    ${BENCH_PUBLISHER_JAVA_OPTS:-} -cp "$bench_tmp/app/load-publisher.jar:$bench_tmp/app/lib/*" \
+    dev.ovation.ingest.rtmp.LoadPublisher --flv "$bench_src" --urls "$urls" --progress "$progress" \
+    --progress-ms 100 --stagger-ms "${BENCH_PUBLISHER_STAGGER_MS:-1000}" --tick-ms "${BENCH_PUBLISHER_TICK_MS:-1}" \
+    $([ "${BENCH_PUBLISHER_WRITES:-message}" = ffmpeg ] && echo --ffmpeg-writes) > "$log" 2>&1 &
+  bench_last_pid=$!
+  bench_pids+=("$bench_last_pid")
+}
+
 # bench_progress_frames LOGBASE -> last frame= value of a publisher's progress file (0 if none).
 bench_progress_frames() {
   local v
