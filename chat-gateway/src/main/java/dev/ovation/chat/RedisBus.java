@@ -160,6 +160,12 @@ public final class RedisBus implements RoomBus, RoomState {
             public Node {
                 Objects.requireNonNull(url, "url");
             }
+
+            /** The URL without its password. */
+            @Override
+            public String toString() {
+                return "Node[" + redacted(url) + "]";
+            }
         }
 
         /**
@@ -181,6 +187,19 @@ public final class RedisBus implements RoomBus, RoomState {
                 return seeds.stream().map(HostAndPort::from).toList();
             }
         }
+    }
+
+    /** A Redis URL with its password (if any) replaced by {@code (hidden)}, for messages and logs. */
+    public static String redacted(URI url) {
+        String info = url.getRawUserInfo();
+        if (info == null) {
+            return url.toString();
+        }
+        int colon = info.indexOf(':');
+        String user = colon < 0 ? "" : info.substring(0, colon);
+        return url.getScheme() + "://" + user + ":(hidden)@" + url.getRawAuthority().substring(info.length() + 1)
+                + (url.getRawPath() == null ? "" : url.getRawPath())
+                + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery());
     }
 
     /**
@@ -410,6 +429,9 @@ public final class RedisBus implements RoomBus, RoomState {
                 this.clientConfig = security.config(subscriberName(), tlsSockets).build();
             }
         }
+        log.info("chat bus on Redis {}: {}, {}", endpoint, clientConfig.getPassword() == null ? "no AUTH"
+                : "AUTH as " + (clientConfig.getUser() == null ? "the default user" : "user " + clientConfig.getUser()),
+                clientConfig.isSsl() ? "TLS" : "no TLS");
         this.background = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "chat-redis-presence");
             t.setDaemon(true);
