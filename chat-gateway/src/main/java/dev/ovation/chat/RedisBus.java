@@ -1061,7 +1061,12 @@ public final class RedisBus implements RoomBus, RoomState {
                 for (ClusterShardNodeInfo n : shard.getNodes()) {
                     if ("master".equals(n.getRole()) && !"fail".equals(n.getHealth())) {
                         Long port = tls && n.getTlsPort() != null || n.getPort() == null ? n.getTlsPort() : n.getPort();
-                        master = new HostAndPort(n.getIp(), port.intValue());
+                        // the node's preferred endpoint, as the cluster client uses (CLUSTER SLOTS): a host name when
+                        // the cluster announces them (cluster-preferred-endpoint-type hostname), which TLS
+                        // certificates often name instead of the IP address
+                        String endpoint = n.getEndpoint();
+                        String host = endpoint == null || endpoint.isEmpty() || "?".equals(endpoint) ? n.getIp() : endpoint;
+                        master = new HostAndPort(host, port.intValue());
                     }
                 }
                 if (master == null || shard.getSlots().isEmpty()) {

@@ -2,6 +2,7 @@ package dev.ovation.chat;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
@@ -23,7 +24,6 @@ import java.util.OptionalLong;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.SSLParameters;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
@@ -85,9 +85,13 @@ class RedisAuthIT {
         return all;
     }
 
-    /** A CA and a certificate for 127.0.0.1 signed by it (for the server's TLS port and the cluster bus). */
+    /**
+     * A CA and a certificate signed by it for the servers' TLS ports and the cluster bus, naming the host name
+     * localhost only: a client that connects to 127.0.0.1 fails host name verification.
+     */
     static void makeCertificates(Path dir) throws Exception {
-        Files.writeString(dir.resolve("ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
+        Files.writeString(dir.resolve("ext"),
+                "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
         run(dir, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                 "-keyout", "ca.key", "-out", "ca.crt", "-days", "1", "-subj", "/CN=ovation-it-ca");
         run(dir, "openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -103,15 +107,16 @@ class RedisAuthIT {
         assertThat(p.exitValue()).as(Files.readString(dir.resolve("openssl.log"))).isZero();
     }
 
+    /** This test's own connections over TLS: they connect to 127.0.0.1, so they check the chain only. */
     static JedisClientConfig adminOverTls() throws Exception {
-        SSLParameters verifyHost = new SSLParameters();
-        verifyHost.setEndpointIdentificationAlgorithm("HTTPS");
         var tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
         tmf.init(RedisBus.Security.trustStore(certs.resolve("ca.crt")));
         var context = javax.net.ssl.SSLContext.getInstance("TLS");
         context.init(null, tmf.getTrustManagers(), null);
         return DefaultJedisClientConfig.builder().password(PASSWORD).ssl(true)
-                .sslSocketFactory(context.getSocketFactory()).sslParameters(verifyHost).build();
+                .sslSocketFactory(context.getSocketFactory())
+                .sslParameters(new javax.net.ssl.SSLParameters()) // no endpoint identification (Jedis's default)
+                .build();
     }
 
     @BeforeAll
@@ -124,7 +129,10 @@ class RedisAuthIT {
         plain = RedisTestCluster.start(false, authArgs(), cliAuth, DefaultJedisClientConfig.builder().password(PASSWORD).build());
         // TLS only: no plain port; the cluster bus speaks TLS too
         tls = RedisTestCluster.start(false, concat(concat(authArgs(), tlsArgs("{port}")),
-                        List.of("--port", "0", "--tls-cluster", "yes", "--tls-replication", "yes")),
+                        List.of("--port", "0", "--tls-cluster", "yes", "--tls-replication", "yes",
+                                // nodes named by host name, as managed clusters do (their certificates name hosts)
+                                "--cluster-announce-hostname", "localhost",
+                                "--cluster-preferred-endpoint-type", "hostname")),
                 concat(cliAuth, List.of("--tls", "--cacert", certs.resolve("ca.crt").toString())), adminOverTls());
         singlePort = RedisTestCluster.freePortWithBusPort(List.of());
         singleTlsPort = RedisTestCluster.freePortWithBusPort(List.of(singlePort));
@@ -226,7 +234,9 @@ class RedisAuthIT {
      * killed, come back (authenticated, over TLS when the cluster is) and hear the rooms again.
      */
     void twoGatewaysExchangeEventsThrough(RedisTestCluster cluster, boolean tls) throws Exception {
-        RedisBus.Endpoint endpoint = new RedisBus.Endpoint.Cluster(cluster.seeds());
+        // over TLS the seeds are named as the certificate names them
+        RedisBus.Endpoint endpoint = new RedisBus.Endpoint.Cluster(tls ? cluster.ports.stream().map(p -> "localhost:" + p)
+                .toList() : cluster.seeds());
         RedisBus busA = bus(endpoint, asUser(tls), true);
         RedisBus busB = bus(endpoint, asDefault(PASSWORD, tls), true);
         RoomRoles roles = (room, user) -> user.equals(room) ? RoomRoles.Role.CREATOR : RoomRoles.Role.VIEWER;
@@ -324,7 +334,7 @@ class RedisAuthIT {
 
     @Test
     void overTlsAnUntrustedCertificateOrPlainTextFailsStartUp() {
-        RedisBus.Endpoint endpoint = new RedisBus.Endpoint.Cluster(tls.seeds());
+        RedisBus.Endpoint endpoint = new RedisBus.Endpoint.Cluster(tls.ports.stream().map(p -> "localhost:" + p).toList());
         // the JDK's trust store does not know this run's CA
         assertThatThrownBy(() -> bus(endpoint, new RedisBus.Security(USER, USER_PASSWORD, true, null), true))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("no seed node")
@@ -352,9 +362,15 @@ class RedisAuthIT {
         roundTrip(bus(new RedisBus.Endpoint.Node(withUser), RedisBus.Security.NONE, true),
                 bus(new RedisBus.Endpoint.Node(plainUrl), asDefault(PASSWORD, false), true));
         // TLS: rediss:// or the Security's flag, trusting the CA file
-        URI tlsUrl = URI.create("rediss://127.0.0.1:" + singleTlsPort);
+        URI tlsUrl = URI.create("rediss://localhost:" + singleTlsPort);
         roundTrip(bus(new RedisBus.Endpoint.Node(tlsUrl), asUser(true), false),
-                bus(new RedisBus.Endpoint.Node(URI.create("redis://127.0.0.1:" + singleTlsPort)), asUser(true), false));
+                bus(new RedisBus.Endpoint.Node(URI.create("redis://localhost:" + singleTlsPort)), asUser(true), false));
+        // the certificate names localhost, not 127.0.0.1: the host name is verified
+        try (RedisBus byIp = new RedisBus(new RedisBus.Endpoint.Node(URI.create("rediss://127.0.0.1:" + singleTlsPort)),
+                asUser(true), prefix, 200, false, 1500, RedisBus.Reconnect.DEFAULT, Clock.systemUTC())) {
+            assertThat(catchThrowable(() -> byIp.lastEventId("room")))
+                    .hasStackTraceContaining("No subject alternative names matching IP address 127.0.0.1");
+        }
         assertThatThrownBy(() -> bus(new RedisBus.Endpoint.Node(plainUrl), asDefault(WRONG, false), false))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("WRONGPASS")
                 .satisfies(RedisAuthIT::assertHidesSecrets);
