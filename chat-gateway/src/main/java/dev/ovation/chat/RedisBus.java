@@ -39,7 +39,7 @@ import redis.clients.jedis.util.JedisURIHelper;
  *
  * <p>Every key of a room carries the hash tag {@code {prefix:room}}, so a room lives in one slot, and every command
  * and script touches the keys of one slot only: the bus runs on one Redis node or on a Redis Cluster
- * ({@link Endpoint}). Publishing runs one Lua script that INCRs {@code {p:room}:seq}, XADDs the event to the stream
+ * ({@link Endpoint}), with AUTH and TLS on every connection when asked ({@link Security}). Publishing runs one Lua script that INCRs {@code {p:room}:seq}, XADDs the event to the stream
  * {@code {p:room}:events} (trimmed to the history size; entry id {@code <eventId>-0}) and PUBLISHes (or, with
  * {@code sharded}, SPUBLISHes: Redis 7 sharded pub/sub) {@code <eventId>:<payload>} on {@code {p:room}:ch}. Being one
  * script, id order is publish order on every node: one order per room. There is no order across rooms (on a cluster
