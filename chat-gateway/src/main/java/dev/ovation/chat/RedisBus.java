@@ -39,7 +39,7 @@ import redis.clients.jedis.util.JedisURIHelper;
  *
  * <p>Every key of a room carries the hash tag {@code {prefix:room}}, so a room lives in one slot, and every command
  * and script touches the keys of one slot only: the bus runs on one Redis node or on a Redis Cluster
- * ({@link Endpoint}). Publishing runs one Lua script that INCRs {@code {p:room}:seq}, XADDs the event to the stream
+ * ({@link Endpoint}), with AUTH and TLS on every connection when asked ({@link Security}). Publishing runs one Lua script that INCRs {@code {p:room}:seq}, XADDs the event to the stream
  * {@code {p:room}:events} (trimmed to the history size; entry id {@code <eventId>-0}) and PUBLISHes (or, with
  * {@code sharded}, SPUBLISHes: Redis 7 sharded pub/sub) {@code <eventId>:<payload>} on {@code {p:room}:ch}. Being one
  * script, id order is publish order on every node: one order per room. There is no order across rooms (on a cluster
@@ -160,6 +160,12 @@ public final class RedisBus implements RoomBus, RoomState {
             public Node {
                 Objects.requireNonNull(url, "url");
             }
+
+            /** The URL without its password. */
+            @Override
+            public String toString() {
+                return "Node[" + redacted(url) + "]";
+            }
         }
 
         /**
@@ -179,6 +185,111 @@ public final class RedisBus implements RoomBus, RoomState {
 
             List<HostAndPort> addresses() {
                 return seeds.stream().map(HostAndPort::from).toList();
+            }
+        }
+    }
+
+    /** A Redis URL with its password (if any) replaced by {@code (hidden)}, for messages and logs. */
+    public static String redacted(URI url) {
+        String info = url.getRawUserInfo();
+        if (info == null) {
+            return url.toString();
+        }
+        int colon = info.indexOf(':');
+        String user = colon < 0 ? "" : info.substring(0, colon);
+        return url.getScheme() + "://" + user + ":(hidden)@" + url.getRawAuthority().substring(info.length() + 1)
+                + (url.getRawPath() == null ? "" : url.getRawPath())
+                + (url.getRawQuery() == null ? "" : "?" + url.getRawQuery());
+    }
+
+    /**
+     * How every connection of the bus authenticates and whether it speaks TLS, on one node and on a cluster alike: AUTH
+     * as {@code user} (null: the default user) with {@code password} (null: no AUTH); TLS verifying the server's
+     * certificate chain and host name (or IP address) against the CA certificates in the PEM file {@code caFile} (null:
+     * the JDK's trust store). Every connection means the command client's (on a cluster: to every master), the
+     * subscriber connections (each master's with sharded pub/sub) and their reconnects, and this node's own
+     * connections for CLUSTER SHARDS and SCAN. {@link #toString} hides the password.
+     */
+    public record Security(String user, String password, boolean tls, java.nio.file.Path caFile) {
+        /** No AUTH, no TLS. */
+        public static final Security NONE = new Security(null, null, false, null);
+
+        public Security {
+            if (user != null && password == null) {
+                throw new IllegalArgumentException("a Redis user needs a password");
+            }
+            if (caFile != null && !tls) {
+                throw new IllegalArgumentException("a CA file is for TLS only");
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "Security[user=" + user + ", password=" + (password == null ? "none" : "(hidden)") + ", tls=" + tls
+                    + ", caFile=" + caFile + "]";
+        }
+
+        /**
+         * These settings with a node's URL: its {@code user:password@} (when it has a password, which must then not be
+         * set here too) and {@code rediss://} (TLS) count.
+         */
+        Security merge(URI url) {
+            String urlPassword = JedisURIHelper.getPassword(url);
+            boolean urlTls = JedisURIHelper.isRedisSSLScheme(url);
+            if (urlPassword == null) {
+                return new Security(user, password, tls || urlTls, caFile);
+            }
+            if (password != null) {
+                throw new IllegalArgumentException("the Redis URL carries a password and a password is set as well: set one");
+            }
+            return new Security(JedisURIHelper.getUser(url), urlPassword, tls || urlTls, caFile);
+        }
+
+        /** The client configuration of a connection named {@code clientName} (null: unnamed). */
+        DefaultJedisClientConfig.Builder config(String clientName, javax.net.ssl.SSLSocketFactory tlsSockets) {
+            DefaultJedisClientConfig.Builder b = DefaultJedisClientConfig.builder().user(user).password(password)
+                    .clientName(clientName);
+            if (tls) {
+                javax.net.ssl.SSLParameters verifyHost = new javax.net.ssl.SSLParameters();
+                verifyHost.setEndpointIdentificationAlgorithm("HTTPS");
+                b.ssl(true).sslSocketFactory(tlsSockets).sslParameters(verifyHost);
+            }
+            return b;
+        }
+
+        /** TLS sockets trusting {@link #caFile} (or the JDK's trust store); null without TLS. */
+        javax.net.ssl.SSLSocketFactory socketFactory() {
+            if (!tls) {
+                return null;
+            }
+            try {
+                javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(
+                        javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+                tmf.init(caFile == null ? null : trustStore(caFile));
+                javax.net.ssl.SSLContext context = javax.net.ssl.SSLContext.getInstance("TLS");
+                context.init(null, tmf.getTrustManagers(), null);
+                return context.getSocketFactory();
+            } catch (java.security.GeneralSecurityException e) {
+                throw new IllegalStateException("cannot set up TLS to Redis: " + e.getMessage(), e);
+            }
+        }
+
+        /** The X.509 certificates of a PEM (or DER) file as a trust store; throws when it holds none. */
+        public static java.security.KeyStore trustStore(java.nio.file.Path caFile) {
+            try (var in = java.nio.file.Files.newInputStream(caFile)) {
+                var certs = java.security.cert.CertificateFactory.getInstance("X.509").generateCertificates(in);
+                if (certs.isEmpty()) {
+                    throw new IllegalArgumentException("no certificate in " + caFile);
+                }
+                java.security.KeyStore store = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+                store.load(null, null);
+                int i = 0;
+                for (java.security.cert.Certificate c : certs) {
+                    store.setCertificateEntry("ca-" + i++, c);
+                }
+                return store;
+            } catch (java.io.IOException | java.security.GeneralSecurityException e) {
+                throw new IllegalArgumentException("cannot read CA certificates from " + caFile + ": " + e.getMessage(), e);
             }
         }
     }
@@ -248,6 +359,19 @@ public final class RedisBus implements RoomBus, RoomState {
      */
     public RedisBus(Endpoint endpoint, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis,
                     Reconnect reconnect, Clock clock) {
+        this(endpoint, Security.NONE, prefix, historyEvents, sharded, presenceTtlMillis, reconnect, clock);
+    }
+
+    /**
+     * @param security AUTH and TLS of every connection; on one node, a {@code redis.url} with
+     *                 {@code user:password@} or {@code rediss://} counts as that password or TLS (setting a password
+     *                 in both places is an error)
+     * @see #RedisBus(Endpoint, String, int, boolean, long, Reconnect, Clock)
+     * @throws IllegalStateException when Redis refuses the credentials (the message does not show them); on a
+     *         cluster also when no seed node answers
+     */
+    public RedisBus(Endpoint endpoint, Security security, String prefix, int historyEvents, boolean sharded,
+                    long presenceTtlMillis, Reconnect reconnect, Clock clock) {
         this.reconnect = Objects.requireNonNull(reconnect, "reconnect");
         this.prefix = Objects.requireNonNull(prefix, "prefix");
         if (historyEvents <= 0) {
@@ -263,26 +387,51 @@ public final class RedisBus implements RoomBus, RoomState {
         this.invalidations = "{" + prefix + "}:invalidate";
         switch (endpoint) {
             case Endpoint.Node n -> {
-                this.redis = RedisClient.create(n.url());
+                Security inUrl = security.merge(n.url());
+                javax.net.ssl.SSLSocketFactory tlsSockets = inUrl.socketFactory();
+                DefaultJedisClientConfig.Builder commands = inUrl.config("ovation-chat-" + nodeId, tlsSockets);
+                if (JedisURIHelper.hasDbIndex(n.url())) {
+                    commands.database(JedisURIHelper.getDBIndex(n.url()));
+                }
+                if (JedisURIHelper.getRedisProtocol(n.url()) != null) {
+                    commands.protocol(JedisURIHelper.getRedisProtocol(n.url()));
+                }
+                this.address = JedisURIHelper.getHostAndPort(n.url());
+                this.redis = RedisClient.builder().hostAndPort(address).clientConfig(commands.build()).build();
                 this.cluster = null;
                 this.seeds = List.of();
-                this.address = JedisURIHelper.getHostAndPort(n.url());
-                this.clientConfig = DefaultJedisClientConfig.builder().user(JedisURIHelper.getUser(n.url()))
-                        .password(JedisURIHelper.getPassword(n.url())).clientName(subscriberName()).build();
+                this.clientConfig = inUrl.config(subscriberName(), tlsSockets).build();
                 this.adminConfig = clientConfig;
+                try (Jedis j = new Jedis(address, adminConfig)) {
+                    j.ping(); // wrong credentials fail start-up; an unreachable Redis does not (the feed retries)
+                } catch (redis.clients.jedis.exceptions.JedisAccessControlException e) {
+                    redis.close();
+                    throw refused(e);
+                } catch (RuntimeException e) {
+                    log.warn("redis at {} does not answer yet: {}", address, e.toString());
+                }
             }
             case Endpoint.Cluster c -> {
+                javax.net.ssl.SSLSocketFactory tlsSockets = security.socketFactory();
                 this.seeds = c.addresses();
-                this.adminConfig = DefaultJedisClientConfig.builder().clientName("ovation-chat-" + nodeId)
+                this.adminConfig = security.config("ovation-chat-" + nodeId, tlsSockets)
                         .protocol(RedisProtocol.RESP2).build();
-                this.cluster = RedisClusterClient.builder().nodes(new java.util.LinkedHashSet<>(seeds))
-                        .clientConfig(DefaultJedisClientConfig.builder().clientName("ovation-chat-" + nodeId).build())
-                        .build();
+                try {
+                    this.cluster = RedisClusterClient.builder().nodes(new java.util.LinkedHashSet<>(seeds))
+                            .clientConfig(security.config("ovation-chat-" + nodeId, tlsSockets).build())
+                            .build();
+                } catch (RuntimeException e) {
+                    throw accessDenied(e) != null ? refused(accessDenied(e))
+                            : new IllegalStateException("no seed node of the Redis Cluster " + seeds + " answered", e);
+                }
                 this.redis = cluster;
                 this.address = null;
-                this.clientConfig = DefaultJedisClientConfig.builder().clientName(subscriberName()).build();
+                this.clientConfig = security.config(subscriberName(), tlsSockets).build();
             }
         }
+        log.info("chat bus on Redis {}: {}, {}", endpoint, clientConfig.getPassword() == null ? "no AUTH"
+                : "AUTH as " + (clientConfig.getUser() == null ? "the default user" : "user " + clientConfig.getUser()),
+                clientConfig.isSsl() ? "TLS" : "no TLS");
         this.background = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "chat-redis-presence");
             t.setDaemon(true);
@@ -294,7 +443,7 @@ public final class RedisBus implements RoomBus, RoomState {
             } catch (RuntimeException e) {
                 background.shutdownNow();
                 redis.close();
-                throw e;
+                throw accessDenied(e) != null ? refused(accessDenied(e)) : e;
             }
         }
         this.perShard = cluster != null && sharded;
@@ -311,6 +460,28 @@ public final class RedisBus implements RoomBus, RoomState {
         }
         long period = presenceTtlMillis / 3;
         background.scheduleWithFixedDelay(this::renewPresence, period, period, TimeUnit.MILLISECONDS);
+    }
+
+    /** The authentication failure that caused {@code e}, if one did. */
+    private static redis.clients.jedis.exceptions.JedisAccessControlException accessDenied(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof redis.clients.jedis.exceptions.JedisAccessControlException denied) {
+                return denied;
+            }
+            for (Throwable s : t.getSuppressed()) {
+                var denied = accessDenied(s);
+                if (denied != null) {
+                    return denied;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Start-up refused by Redis: its own message (WRONGPASS..., NOAUTH..., never the password) and where to look. */
+    private static IllegalStateException refused(redis.clients.jedis.exceptions.JedisAccessControlException e) {
+        return new IllegalStateException("Redis refused the chat bus's credentials (check redis.user and redis.password,"
+                + " or the user:password of redis.url): " + e.getMessage(), e);
     }
 
     private String tag(String room) {
@@ -881,14 +1052,21 @@ public final class RedisBus implements RoomBus, RoomState {
             return owners[JedisClusterCRC16.getSlot(channelOrKey)];
         }
 
-        static Topology of(List<ClusterShardInfo> shards) {
+        /** @param tls whether to connect to the nodes' TLS ports (when they announce one) */
+        static Topology of(List<ClusterShardInfo> shards, boolean tls) {
             HostAndPort[] owners = new HostAndPort[16384];
             List<HostAndPort> masters = new ArrayList<>();
             for (ClusterShardInfo shard : shards) {
                 HostAndPort master = null;
                 for (ClusterShardNodeInfo n : shard.getNodes()) {
                     if ("master".equals(n.getRole()) && !"fail".equals(n.getHealth())) {
-                        master = new HostAndPort(n.getIp(), n.getPort().intValue());
+                        Long port = tls && n.getTlsPort() != null || n.getPort() == null ? n.getTlsPort() : n.getPort();
+                        // the node's preferred endpoint, as the cluster client uses (CLUSTER SLOTS): a host name when
+                        // the cluster announces them (cluster-preferred-endpoint-type hostname), which TLS
+                        // certificates often name instead of the IP address
+                        String endpoint = n.getEndpoint();
+                        String host = endpoint == null || endpoint.isEmpty() || "?".equals(endpoint) ? n.getIp() : endpoint;
+                        master = new HostAndPort(host, port.intValue());
                     }
                 }
                 if (master == null || shard.getSlots().isEmpty()) {
@@ -919,7 +1097,7 @@ public final class RedisBus implements RoomBus, RoomState {
         RuntimeException failure = null;
         for (HostAndPort n : candidates) {
             try (Jedis j = new Jedis(n, adminConfig)) {
-                return Topology.of(j.clusterShards());
+                return Topology.of(j.clusterShards(), adminConfig.isSsl());
             } catch (RuntimeException e) {
                 failure = e;
             }

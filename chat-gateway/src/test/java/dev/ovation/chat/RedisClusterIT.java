@@ -7,11 +7,6 @@ import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,8 +25,6 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import redis.clients.jedis.HostAndPort;
 import redis.clients.jedis.Jedis;
-import redis.clients.jedis.resps.ClusterShardInfo;
-import redis.clients.jedis.resps.ClusterShardNodeInfo;
 
 /**
  * Two gateway nodes on a real 3-master Redis Cluster (Redis 7) that this test starts on loopback: rooms on different
@@ -41,13 +34,11 @@ class RedisClusterIT {
     @RegisterExtension
     final LeakCheck leaks = new LeakCheck();
 
-    static final Path REDIS_SERVER = Path.of(System.getProperty("ovation.it.redis-server", "/usr/bin/redis-server"));
-    static final Path REDIS_CLI = REDIS_SERVER.resolveSibling("redis-cli");
-    static final List<Process> PROCESSES = new ArrayList<>();
-    static final List<Integer> PORTS = new ArrayList<>();
+    static RedisTestCluster cluster;
+    /** The three masters' ports. */
+    static List<Integer> PORTS;
     /** A replica of the master at PORTS[0] (for the failover test). */
     static int replicaPort;
-    static Path dir;
 
     final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
     final Hs256Viewers tokens = new Hs256Viewers("redis-cluster-it-secret-0123456789-0123");
@@ -62,119 +53,22 @@ class RedisClusterIT {
 
     @BeforeAll
     static void startCluster() throws Exception {
-        Assumptions.assumeTrue(Files.isExecutable(REDIS_SERVER) && Files.isExecutable(REDIS_CLI),
-                "redis-server and redis-cli are not installed at " + REDIS_SERVER.getParent());
-        dir = Files.createTempDirectory("ovation-redis-cluster");
-        for (int i = 0; i < 4; i++) {
-            int port = freePortWithBusPort();
-            PORTS.add(port);
-            PROCESSES.add(new ProcessBuilder(REDIS_SERVER.toString(), "--port", Integer.toString(port),
-                    "--bind", "127.0.0.1", "--cluster-enabled", "yes",
-                    // masters vote for one shard's failover once per 2 node timeouts (default 15 s): the failover
-                    // test fails back right after failing over
-                    "--cluster-node-timeout", "3000",
-                    "--cluster-config-file", dir.resolve("nodes-" + port + ".conf").toString(),
-                    "--dir", dir.toString(), "--save", "", "--appendonly", "no", "--daemonize", "no")
-                    .redirectErrorStream(true).redirectOutput(dir.resolve("redis-" + port + ".log").toFile()).start());
-        }
-        replicaPort = PORTS.removeLast(); // PORTS: the three masters
-        for (int port : List.of(PORTS.get(0), PORTS.get(1), PORTS.get(2), replicaPort)) {
-            awaitTrue("redis on " + port + " answers", () -> {
-                try (Jedis j = new Jedis("127.0.0.1", port)) {
-                    return "PONG".equals(j.ping());
-                }
-            });
-        }
-        List<String> create = new ArrayList<>(List.of(REDIS_CLI.toString(), "--cluster", "create"));
-        PORTS.forEach(p -> create.add("127.0.0.1:" + p));
-        create.addAll(List.of("--cluster-replicas", "0", "--cluster-yes"));
-        Process cli = new ProcessBuilder(create).redirectErrorStream(true)
-                .redirectOutput(dir.resolve("cluster-create.log").toFile()).start();
-        assertThat(cli.waitFor(60, TimeUnit.SECONDS)).as("redis-cli --cluster create finished").isTrue();
-        assertThat(cli.exitValue()).as(Files.readString(dir.resolve("cluster-create.log"))).isZero();
-        for (int port : PORTS) {
-            awaitTrue("cluster_state:ok on " + port, () -> {
-                try (Jedis j = new Jedis("127.0.0.1", port)) {
-                    return j.clusterInfo().contains("cluster_state:ok") && j.clusterShards().size() == 3;
-                }
-            });
-        }
-        String masterId;
-        try (Jedis j = new Jedis("127.0.0.1", PORTS.getFirst())) {
-            masterId = j.clusterMyId();
-        }
-        Process add = new ProcessBuilder(REDIS_CLI.toString(), "--cluster", "add-node", "127.0.0.1:" + replicaPort,
-                "127.0.0.1:" + PORTS.getFirst(), "--cluster-slave", "--cluster-master-id", masterId)
-                .redirectErrorStream(true).redirectOutput(dir.resolve("cluster-add-node.log").toFile()).start();
-        assertThat(add.waitFor(60, TimeUnit.SECONDS)).as("redis-cli --cluster add-node finished").isTrue();
-        assertThat(add.exitValue()).as(Files.readString(dir.resolve("cluster-add-node.log"))).isZero();
-        awaitTrue("the replica is in sync", () -> {
-            try (Jedis j = new Jedis("127.0.0.1", replicaPort)) {
-                String info = j.info("replication");
-                return info.contains("role:slave") && info.contains("master_link_status:up")
-                        && j.clusterInfo().contains("cluster_state:ok");
-            }
-        });
+        Assumptions.assumeTrue(RedisTestCluster.installed(),
+                "redis-server and redis-cli are not installed at " + RedisTestCluster.REDIS_SERVER.getParent());
+        cluster = RedisTestCluster.start(true);
+        PORTS = cluster.ports;
+        replicaPort = cluster.replicaPort;
     }
 
     @AfterAll
     static void stopCluster() throws Exception {
-        for (Process p : PROCESSES) {
-            p.destroy();
-        }
-        for (Process p : PROCESSES) {
-            if (!p.waitFor(5, TimeUnit.SECONDS)) {
-                p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-            }
-        }
-        PROCESSES.clear();
-        PORTS.clear();
-        if (dir != null) {
-            try (var files = Files.walk(dir)) {
-                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-            }
+        if (cluster != null) {
+            cluster.close();
         }
     }
 
-    /** A free loopback port whose cluster bus port (+10000) is free too. */
-    static int freePortWithBusPort() throws IOException {
-        for (int attempt = 0; attempt < 200; attempt++) {
-            int port;
-            try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                port = s.getLocalPort();
-            }
-            if (port + 10_000 > 65_535 || PORTS.contains(port) || PORTS.contains(port + 10_000)
-                    || PORTS.contains(port - 10_000)) {
-                continue;
-            }
-            try (ServerSocket bus = new ServerSocket(port + 10_000, 1, InetAddress.getLoopbackAddress())) {
-                return port;
-            } catch (IOException taken) {
-                // try another
-            }
-        }
-        throw new IOException("no free port pair for a Redis Cluster node");
-    }
-
-    interface Check {
-        boolean ok() throws Exception;
-    }
-
-    static void awaitTrue(String what, Check check) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
-            try {
-                if (check.ok()) {
-                    return;
-                }
-            } catch (RuntimeException notYet) {
-                if (System.nanoTime() > deadline) {
-                    throw notYet;
-                }
-            }
-            assertThat(System.nanoTime()).as(what).isLessThan(deadline);
-            Thread.sleep(50);
-        }
+    static void awaitTrue(String what, RedisTestCluster.Check check) throws Exception {
+        RedisTestCluster.awaitTrue(what, check);
     }
 
     static List<String> seeds() {
@@ -547,28 +441,12 @@ class RedisClusterIT {
                 Thread.sleep(50);
             }
         }
-        List<String> log = Files.readAllLines(dir.resolve("redis-" + replica + ".log"));
-        throw new AssertionError(promoted + " not promoted on every node: " + seen + "\n"
-                + String.join("\n", log.subList(Math.max(0, log.size() - 15), log.size())));
+        throw new AssertionError(promoted + " not promoted on every node: " + seen + "\n" + cluster.logTail(replica, 15));
     }
 
     /** The master of each slot as the node at {@code port} says. */
     static Map<Integer, HostAndPort> masterOfSlot(int port) {
-        Map<Integer, HostAndPort> owners = new HashMap<>();
-        try (Jedis j = new Jedis("127.0.0.1", port)) {
-            for (ClusterShardInfo shard : j.clusterShards()) {
-                for (ClusterShardNodeInfo n : shard.getNodes()) {
-                    if ("master".equals(n.getRole())) {
-                        for (List<Long> range : shard.getSlots()) {
-                            for (long s = range.get(0); s <= range.get(1); s++) {
-                                owners.put((int) s, new HostAndPort(n.getIp(), n.getPort().intValue()));
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return owners;
+        return cluster.masterOfSlot(port);
     }
 
     @ParameterizedTest(name = "sharded={0}")

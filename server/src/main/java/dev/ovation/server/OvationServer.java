@@ -184,7 +184,10 @@ public final class OvationServer implements AutoCloseable {
                     ? Optional.of(new RedisBus.Endpoint.Cluster(config.chatRedis().clusterNodes()))
                     : config.redisUrl().map(u -> new RedisBus.Endpoint.Node(URI.create(u)));
             this.chatBus = redisEndpoint.isPresent()
-                    ? RoomBusAndState.of(new RedisBus(redisEndpoint.get(), config.chatRedis().prefix(),
+                    ? RoomBusAndState.of(new RedisBus(redisEndpoint.get(), new RedisBus.Security(
+                                    config.redisAuth().user().orElse(null), config.redisAuth().password().orElse(null),
+                                    config.redisAuth().tls(), config.redisAuth().caFile().orElse(null)),
+                            config.chatRedis().prefix(),
                             config.chat().historyEvents(), config.chatRedis().sharded(),
                             config.chatRedis().presenceTtlMillis(),
                             new RedisBus.Reconnect(config.chatRedis().reconnectMinMillis(),

@@ -436,8 +436,8 @@ public final class ConfigLoader {
                 abr(c),
                 spool(c, Path.of(nonBlank(c, "data.dir"))),
                 db,
-                optional(c, "redis.url").map(u -> check("redis.url", u,
-                        u.startsWith("redis://") || u.startsWith("rediss://"), "must be a redis:// or rediss:// URL")),
+                optional(c, "redis.url").map(u -> redisUrl(u)),
+                redisAuth(c),
                 new OvationConfig.Jwt(
                         optional(c, "auth.jwt.secret").map(s -> secret("auth.jwt.secret", s,
                                 s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length >= 32,
@@ -481,6 +481,71 @@ public final class ConfigLoader {
     }
 
     private static final java.util.regex.Pattern HOST_PORT = java.util.regex.Pattern.compile("[A-Za-z0-9_.-]+:(\\d{1,5})");
+
+    /** redis.url: a redis:// or rediss:// URL; a message about it never shows its password. */
+    private static String redisUrl(String url) {
+        java.net.URI uri;
+        try {
+            uri = new java.net.URI(url);
+        } catch (java.net.URISyntaxException e) {
+            throw new ConfigError("config key 'redis.url' (value hidden: it may hold a password) is not a URL");
+        }
+        String shown = dev.ovation.chat.RedisBus.redacted(uri);
+        check("redis.url", shown, "redis".equals(uri.getScheme()) || "rediss".equals(uri.getScheme()),
+                "must be a redis:// or rediss:// URL");
+        check("redis.url", shown, uri.getHost() != null, "must name a host (redis://host:6379)");
+        String info = uri.getUserInfo();
+        check("redis.url", shown, info == null || info.indexOf(':') >= 0 && info.indexOf(':') < info.length() - 1,
+                "must give credentials as user:password@ or :password@ (or leave them to redis.user and redis.password)");
+        return url;
+    }
+
+    /**
+     * redis.user, redis.password, redis.tls.enabled, redis.tls.ca-file: how the chat bus's connections authenticate
+     * and encrypt, on one node (redis.url) and on a cluster (redis.cluster-nodes) alike.
+     */
+    private static OvationConfig.RedisAuth redisAuth(Config c) {
+        Optional<String> url = optional(c, "redis.url");
+        Optional<String> user = optional(c, "redis.user");
+        String rawPassword = c.getString("redis.password");
+        Optional<String> password = rawPassword.isEmpty() ? Optional.empty() : Optional.of(rawPassword);
+        boolean tls = c.getBoolean("redis.tls.enabled");
+        Optional<String> caFile = optional(c, "redis.tls.ca-file");
+        if (url.isEmpty() && optional(c, "redis.cluster-nodes").isEmpty()) {
+            String set = user.isPresent() ? "redis.user" : password.isPresent() ? "redis.password"
+                    : tls ? "redis.tls.enabled" : caFile.isPresent() ? "redis.tls.ca-file" : null;
+            if (set != null) {
+                throw new ConfigError("config key '" + set + "' is set, but neither redis.url nor redis.cluster-nodes"
+                        + " is: it is for the chat bus's Redis (set one of them, or leave " + set + " unset)");
+            }
+            return OvationConfig.RedisAuth.NONE;
+        }
+        if (user.isPresent() && password.isEmpty()) {
+            throw new ConfigError("config key 'redis.user' is '" + user.get() + "'; it needs redis.password as well");
+        }
+        boolean urlTls = url.isPresent() && url.get().startsWith("rediss://");
+        boolean urlCredentials = url.isPresent() && java.net.URI.create(url.get()).getUserInfo() != null;
+        if (password.isPresent() && urlCredentials) {
+            throw new ConfigError("config key 'redis.password' (value hidden) cannot be set together with a password in"
+                    + " redis.url: set it in one place");
+        }
+        if (user.isPresent() && urlCredentials) {
+            throw new ConfigError("config key 'redis.user' cannot be set together with user:password@ in redis.url:"
+                    + " set them in one place");
+        }
+        if (caFile.isPresent()) {
+            if (!tls && !urlTls) {
+                throw new ConfigError("config key 'redis.tls.ca-file' is '" + caFile.get() + "'; it is for TLS: set"
+                        + " redis.tls.enabled = true (or use a rediss:// redis.url)");
+            }
+            try {
+                dev.ovation.chat.RedisBus.Security.trustStore(Path.of(caFile.get()));
+            } catch (IllegalArgumentException e) {
+                throw new ConfigError("config key 'redis.tls.ca-file': " + e.getMessage(), e);
+            }
+        }
+        return new OvationConfig.RedisAuth(user, password, tls || urlTls, caFile.map(Path::of));
+    }
 
     /** redis.cluster-nodes: comma-separated host:port seeds; not together with redis.url. */
     private static List<String> clusterNodes(Config c) {

@@ -28,6 +28,7 @@ public record OvationConfig(
         SpoolConfig spool,
         Db db,
         Optional<String> redisUrl,
+        RedisAuth redisAuth,
         Jwt jwt,
         int defaultRevenueShareBps,
         GiftCatalog gifts,
@@ -80,6 +81,23 @@ public record OvationConfig(
      * the chat bus; the reload is the backstop); loading or saving them gives up after {@code timeoutMillis}.
      */
     public record Moderators(int max, int cacheRooms, long cacheTtlMillis, long timeoutMillis) {}
+
+    /**
+     * How the chat bus's connections to Redis ({@code redis.url} or {@code redis.cluster-nodes}) authenticate and
+     * whether they speak TLS: AUTH as {@code user} (empty: the default user) with {@code password} (empty: no AUTH;
+     * a password in {@code redis.url} comes with the URL instead); TLS (also when {@code redis.url} is rediss://)
+     * trusting the PEM CA certificates in {@code caFile} (empty: the JDK's trust store). {@link #toString} hides the
+     * password.
+     */
+    public record RedisAuth(Optional<String> user, Optional<String> password, boolean tls, Optional<Path> caFile) {
+        public static final RedisAuth NONE = new RedisAuth(Optional.empty(), Optional.empty(), false, Optional.empty());
+
+        @Override
+        public String toString() {
+            return "RedisAuth[user=" + user.orElse("") + ", password=" + (password.isPresent() ? "(hidden)" : "")
+                    + ", tls=" + tls + ", caFile=" + caFile.map(Path::toString).orElse("") + "]";
+        }
+    }
 
     /**
      * How the chat bus uses Redis when {@code redis.url} or {@code redis.cluster-nodes} is set; {@code clusterNodes}

@@ -106,6 +106,68 @@ class ConfigLoaderTest {
                 .isInstanceOf(ConfigError.class).hasMessageContaining("'chat.redis.reconnect-max-millis' is 500");
     }
 
+    /** A self-signed CA certificate (openssl, EC P-256). */
+    private static final String CA_PEM = "-----BEGIN CERTIFICATE-----" + "\n"
+            + "MIIBmjCCAT+gAwIBAgIUGeuJraVZq68aMU2e+LdLBrtqPXcwCgYIKoZIzj0EAwIw" + "\n"
+            + "ITEfMB0GA1UEAwwWb3ZhdGlvbi1jb25maWctdGVzdC1jYTAgFw0yNjEyMDIyMzA1" + "\n"
+            + "NDBaGA8yMTI2MTEwODIzMDU0MFowITEfMB0GA1UEAwwWb3ZhdGlvbi1jb25maWct" + "\n"
+            + "dGVzdC1jYTBZMBMGByqGSM49AgEGCCqGSM49AwEHA0IABKTDLdpCRLsbrl4/P3q1" + "\n"
+            + "6XElHmxcIF0FuBqqSiPImAZn4+cP9A3c2T4Qf6CtfEXZR0+eTwFgo/qB7tR4iY3b" + "\n"
+            + "Jc6jUzBRMB0GA1UdDgQWBBR9A1tSss+zLC+CWDehnOPDe3/WizAfBgNVHSMEGDAW" + "\n"
+            + "gBR9A1tSss+zLC+CWDehnOPDe3/WizAPBgNVHRMBAf8EBTADAQH/MAoGCCqGSM49" + "\n"
+            + "BAMCA0kAMEYCIQDWkxrIA941fHF1c6hlkxSUL021/ndiBgBzYT62EVRhmQIhAIl4" + "\n"
+            + "vEkB3QgBr15kxxjUIgCP5ehG7wpkxjP5k/IbM4Qq" + "\n"
+            + "-----END CERTIFICATE-----" + "\n";
+
+    @Test
+    void redisAuthAndTlsApplyToTheUrlAndTheClusterAndAreValidated() throws IOException {
+        OvationConfig none = loader.load(Optional.empty(), Map.of("OVATION_REDIS_URL", "redis://10.0.0.1:6379"));
+        assertThat(none.redisAuth()).isEqualTo(OvationConfig.RedisAuth.NONE);
+        Path ca = dir.resolve("ca.pem");
+        Files.writeString(ca, CA_PEM);
+        OvationConfig c = loader.load(Optional.empty(), Map.of("OVATION_REDIS_CLUSTER_NODES", "10.0.0.1:6379",
+                "OVATION_REDIS_USER", "ovation", "OVATION_REDIS_PASSWORD", "s3cret-value", "OVATION_REDIS_TLS_ENABLED",
+                "true", "OVATION_REDIS_TLS_CA_FILE", ca.toString()));
+        assertThat(c.redisAuth()).isEqualTo(new OvationConfig.RedisAuth(Optional.of("ovation"),
+                Optional.of("s3cret-value"), true, Optional.of(ca)));
+        assertThat(c.redisAuth().toString()).doesNotContain("s3cret-value");
+        // rediss:// is TLS; the CA file goes with it
+        assertThat(loader.load(Optional.empty(), Map.of("OVATION_REDIS_URL", "rediss://:s3cret-value@10.0.0.1:6380",
+                "OVATION_REDIS_TLS_CA_FILE", ca.toString())).redisAuth().tls()).isTrue();
+
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_PASSWORD", "s3cret-value")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'redis.password' is set, but neither redis.url"
+                        + " nor redis.cluster-nodes is").hasMessageNotContaining("s3cret-value");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_TLS_ENABLED", "true")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'redis.tls.enabled' is set, but neither");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_CLUSTER_NODES", "10.0.0.1:6379",
+                "OVATION_REDIS_USER", "ovation")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'redis.user'").hasMessageContaining("redis.password");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_URL", "redis://:s3cret-value@h:6379",
+                "OVATION_REDIS_PASSWORD", "other-s3cret")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'redis.password'")
+                .hasMessageContaining("one place").hasMessageNotContaining("s3cret");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_URL", "redis://u:s3cret-value@h:6379",
+                "OVATION_REDIS_USER", "ovation")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'redis.user'").hasMessageNotContaining("s3cret");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_CLUSTER_NODES", "10.0.0.1:6379",
+                "OVATION_REDIS_TLS_CA_FILE", ca.toString())))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("'redis.tls.ca-file'")
+                .hasMessageContaining("redis.tls.enabled = true");
+        Files.writeString(dir.resolve("not-a-cert.pem"), "hello");
+        for (String bad : new String[] {dir.resolve("not-a-cert.pem").toString(), dir.resolve("missing.pem").toString()}) {
+            assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_CLUSTER_NODES", "10.0.0.1:6379",
+                    "OVATION_REDIS_TLS_ENABLED", "true", "OVATION_REDIS_TLS_CA_FILE", bad)))
+                    .isInstanceOf(ConfigError.class).hasMessageContaining("'redis.tls.ca-file'").hasMessageContaining(bad);
+        }
+        // a bad redis.url is shown without its password
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_URL", "http://u:s3cret-value@h:6379")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("redis:// or rediss://")
+                .hasMessageContaining("http://u:(hidden)@h:6379").hasMessageNotContaining("s3cret");
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_REDIS_URL", "redis://s3cret-value@h:6379")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining(":password@").hasMessageNotContaining("s3cret");
+    }
+
     @Test
     void nestedSyntaxInAFileWorksToo() throws IOException {
         OvationConfig c = loader.load(Optional.of(file("auth { jwt { issuer = \"platform\" } }\n")), Map.of());
