@@ -48,6 +48,15 @@ pick_jdk() {
 # only when this JVM has it; SERVER_IDLE_FLAGS=0 leaves it out. (G1's concurrent refinement thread, 8-14 wakeups/s
 # and half of the idle cost, stays: -XX:-G1UseConcRefinement removes it but moved the work into the young pauses, max
 # 10 ms -> 161 ms at 10 streams; see docs/benchmarks.md.)
+#
+# The collector: SERVER_GC=g1 (default) | parallel | zgc. Measured on the assembled server with scripts/bench/ingest
+# (docs/benchmarks.md "Session 6"), CPU s per stream-minute at 1 / 10 / 200 streams and the longest pause at 200:
+#   g1        0.65 / 0.31 / 0.14-0.18, pauses up to 31 ms (mixed collections keep the old generation in check)
+#   parallel  0.41 / 0.23 / 0.14-0.15, but full collections of 105-135 ms every ~10 s at 200 streams: the packager's
+#             LL-HLS parts are heap byte arrays that live a few seconds, get promoted and fill the old generation.
+#             The cheapest at a few streams (no concurrent refinement, a simpler write barrier).
+#   zgc       0.73 / 0.29 / 0.14, pauses under 1 ms, but its director thread costs about 0.3 CPU s/min at any load
+#             and its RSS starts higher (about 480 MB at one stream).
 java_run_opts() {
   local major
   major=$(java_major "$JAVA_HOME/bin/java")
@@ -61,6 +70,12 @@ java_run_opts() {
       echo -n "-XX:+UnlockDiagnosticVMOptions -XX:AsyncDeflationInterval=10000 "
     fi
   fi
+  case "${SERVER_GC:-g1}" in
+    g1) echo -n "-XX:+UseG1GC " ;;
+    parallel) echo -n "-XX:+UseParallelGC " ;;
+    zgc) echo -n "-XX:+UseZGC " ;;
+    *) echo "ovation: SERVER_GC must be g1, parallel or zgc (got '${SERVER_GC}')" >&2; return 1 ;;
+  esac
   local heap=${SERVER_HEAP:-1g}
   echo "-Xms64m -Xmx$heap -XX:MaxDirectMemorySize=$heap ${SERVER_JAVA_OPTS:-}"
 }
