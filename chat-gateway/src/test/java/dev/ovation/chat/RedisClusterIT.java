@@ -397,7 +397,10 @@ class RedisClusterIT {
             }
             assertTenChatsInOrderBeforeAndAfter(carol);
             long last = bob.ack(chat("c", room, "last")).path("eventId").asLong();
-            assertThat(busB.lastEventId(room)).as("node B reads the room on its new master").isEqualTo(last);
+            // At least the id of "last", not equal to it: the room's viewer-count tick may take the next id
+            // meanwhile (seen once in CI: 12 for 11).
+            assertThat(busB.lastEventId(room)).as("node B reads the room on its new master")
+                    .isGreaterThanOrEqualTo(last);
             assertThat(carol.await(m -> "last".equals(m.path("text").asText())).path("eventId").asLong()).isEqualTo(last);
         } finally {
             moveSlot(slot, to, from); // the next test finds the rooms where roomsOnEveryShard expects them
