@@ -41,33 +41,42 @@ class ServerProcessIT {
         return pb;
     }
 
+    /** A started server process and its public HTTP port. */
+    private record Started(Process process, int httpPort) {}
+
     /** Starts the server on fresh ports with its log in {@code log}; returns once /healthz answers 200. */
-    private Process startHealthy(Path log) throws Exception {
+    private Started startHealthy(Path log) throws Exception {
+        int http = freePort();
         int admin = freePort();
         ProcessBuilder pb = server(List.of());
-        pb.environment().put("OVATION_HTTP_PORT", Integer.toString(freePort()));
+        pb.environment().put("OVATION_HTTP_PORT", Integer.toString(http));
         pb.environment().put("OVATION_ADMIN_PORT", Integer.toString(admin));
         pb.environment().put("OVATION_RTMP_PORT", Integer.toString(freePort()));
         pb.environment().put("OVATION_SHUTDOWN_TIMEOUT_MILLIS", "5000");
         Process process = pb.redirectOutput(log.toFile()).start();
-        HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        int status = -1;
-        while (System.nanoTime() < deadline && process.isAlive() && status != 200) {
-            try {
-                status = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/healthz")).build(),
-                        HttpResponse.BodyHandlers.discarding()).statusCode();
-            } catch (IOException notYet) {
-                Thread.sleep(100);
+        try {
+            HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            int status = -1;
+            while (System.nanoTime() < deadline && process.isAlive() && status != 200) {
+                try {
+                    status = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/healthz"))
+                            .build(), HttpResponse.BodyHandlers.discarding()).statusCode();
+                } catch (IOException notYet) {
+                    Thread.sleep(100);
+                }
             }
+            assertThat(status).as("healthz; log:\n%s", Files.exists(log) ? Files.readString(log) : "").isEqualTo(200);
+        } catch (Exception | AssertionError e) {
+            process.destroyForcibly();
+            throw e;
         }
-        assertThat(status).as("healthz; log:\n%s", Files.exists(log) ? Files.readString(log) : "").isEqualTo(200);
-        return process;
+        return new Started(process, http);
     }
 
     @Test
     void aServerKilledWithSigkillRecoversItsH2FileOnTheNextStart() throws Exception {
-        Process first = startHealthy(dataDir.resolve("first.log"));
+        Process first = startHealthy(dataDir.resolve("first.log")).process();
         try {
             first.destroyForcibly(); // SIGKILL: H2 is not closed
             assertThat(first.waitFor(10, TimeUnit.SECONDS)).isTrue();
@@ -75,7 +84,7 @@ class ServerProcessIT {
             first.destroyForcibly();
         }
         Path log = dataDir.resolve("second.log");
-        Process second = startHealthy(log);
+        Process second = startHealthy(log).process();
         try {
             assertThat(Files.readString(log)).as("the H2 file left by the kill is recovered before it is opened")
                     .contains("was not closed cleanly");
@@ -85,7 +94,7 @@ class ServerProcessIT {
             second.destroyForcibly();
         }
         Path third = dataDir.resolve("third.log");
-        Process again = startHealthy(third);
+        Process again = startHealthy(third).process();
         try {
             assertThat(Files.readString(third)).as("a cleanly closed file is opened as it is")
                     .doesNotContain("was not closed cleanly");
@@ -98,38 +107,17 @@ class ServerProcessIT {
 
     @Test
     void startsAnswersHealthAndStopsOnSigterm() throws Exception {
-        int http = freePort();
-        int admin = freePort();
-        ProcessBuilder pb = server(List.of());
-        pb.environment().put("OVATION_HTTP_PORT", Integer.toString(http));
-        pb.environment().put("OVATION_ADMIN_PORT", Integer.toString(admin));
-        pb.environment().put("OVATION_RTMP_PORT", Integer.toString(freePort()));
-        pb.environment().put("OVATION_SHUTDOWN_TIMEOUT_MILLIS", "5000");
         Path log = dataDir.resolve("server.log");
-        Process process = pb.redirectOutput(log.toFile()).start();
+        Started started = startHealthy(log);
+        Process process = started.process();
         try {
-            HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-            int status = -1;
-            while (System.nanoTime() < deadline && process.isAlive()) {
-                try {
-                    status = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + admin + "/healthz")).build(),
-                            HttpResponse.BodyHandlers.discarding()).statusCode();
-                    if (status == 200) {
-                        break;
-                    }
-                } catch (IOException notYet) {
-                    Thread.sleep(100);
-                }
-            }
-            assertThat(status).as("healthz; log:\n%s", Files.exists(log) ? Files.readString(log) : "").isEqualTo(200);
             assertThat(Files.readString(log)).contains("Generated the admin token").contains("rtmp://");
 
             process.destroy(); // SIGTERM
             assertThat(process.waitFor(10, TimeUnit.SECONDS)).as("exits within the shutdown bound").isTrue();
             assertThat(process.exitValue()).as("exit status after SIGTERM").isIn(0, 143);
             assertThat(Files.readString(log)).contains("Ovation stopping").contains("Ovation stopped");
-            try (ServerSocket again = new ServerSocket(http)) {
+            try (ServerSocket again = new ServerSocket(started.httpPort())) {
                 assertThat(again.isBound()).as("the port is free again").isTrue();
             }
         } finally {
