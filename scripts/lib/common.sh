@@ -52,7 +52,7 @@ pick_jdk() {
 # The collector: SERVER_GC=g1 (default) | parallel | zgc. Measured on the assembled server with scripts/bench/ingest
 # (docs/benchmarks.md "Session 6"), CPU s per stream-minute at 1 / 10 / 200 streams and the longest pause at 200:
 #   g1        0.65 / 0.31 / 0.14-0.18, pauses up to 31 ms (mixed collections keep the old generation in check)
-#   parallel  0.41 / 0.23 / 0.14-0.15, but full collections of 105-135 ms every ~10 s at 200 streams: the packager's
+#   parallel  0.41 / 0.23 / 0.14-0.15, but full collections of 105-135 ms every ~11 s at 200 streams: the packager's
 #             LL-HLS parts are heap byte arrays that live a few seconds, get promoted and fill the old generation.
 #             The cheapest at a few streams (no concurrent refinement, a simpler write barrier).
 #   zgc       0.73 / 0.29 / 0.14, pauses under 1 ms, but its director thread costs about 0.3 CPU s/min at any load
