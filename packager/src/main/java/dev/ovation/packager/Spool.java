@@ -2,6 +2,7 @@ package dev.ovation.packager;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
+import io.micrometer.core.instrument.Counter;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +50,10 @@ final class Spool implements AutoCloseable {
     private final ExecutorService reader;
     private final AtomicInteger queuedWrites = new AtomicInteger();
     private final AtomicInteger pendingReads = new AtomicInteger();
+    private final Counter readsServed;
+    private final Counter readsFailed;
+    private final Counter readsRefused;
+    private final Counter readBytes;
 
     Spool(SpoolConfig config, PackagerMetrics metrics) {
         this.dir = config.directory();
@@ -69,6 +74,16 @@ final class Spool implements AutoCloseable {
         this.reader = Executors.newSingleThreadExecutor(Thread.ofPlatform().daemon().name("hls-spool-read").factory());
         io.micrometer.core.instrument.Gauge.builder("ovation.hls.spool.queued", queuedWrites, AtomicInteger::get)
                 .description("Segments waiting to be written to the spool").register(metrics.registry);
+        String reads = "ovation.hls.spool.reads";
+        String readsHelp = "Origin requests answered from a spool file (ok), that failed reading it (failed: e.g."
+                + " evicted meanwhile), or that were refused because hls.spool.max-pending-reads were waiting (refused)";
+        this.readsServed = Counter.builder(reads).tag("result", "ok").description(readsHelp).register(metrics.registry);
+        this.readsFailed = Counter.builder(reads).tag("result", "failed").description(readsHelp)
+                .register(metrics.registry);
+        this.readsRefused = Counter.builder(reads).tag("result", "refused").description(readsHelp)
+                .register(metrics.registry);
+        this.readBytes = Counter.builder("ovation.hls.spool.read").baseUnit("bytes")
+                .description("Bytes read back from spool files for origin requests").register(metrics.registry);
     }
 
     Path directory() {
@@ -142,9 +157,10 @@ final class Spool implements AutoCloseable {
     boolean read(Path file, long offset, int length, BiConsumer<ByteBuf, Throwable> done) {
         if (pendingReads.incrementAndGet() > maxPendingReads) {
             pendingReads.decrementAndGet();
+            readsRefused.increment();
             return false;
         }
-        return submit(reader, pendingReads, () -> {
+        boolean queued = submit(reader, pendingReads, () -> {
             ByteBuf buf = null;
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
                 buf = ByteBufAllocator.DEFAULT.directBuffer(length, length);
@@ -157,16 +173,23 @@ final class Spool implements AutoCloseable {
                 buf.writerIndex(length);
                 ByteBuf ready = buf;
                 buf = null;
+                readsServed.increment();
+                readBytes.increment(length);
                 done.accept(ready, null);
             } catch (IOException | RuntimeException e) {
                 if (buf != null) {
                     buf.release();
                 }
+                readsFailed.increment();
                 done.accept(null, e);
             } finally {
                 pendingReads.decrementAndGet();
             }
         });
+        if (!queued) {
+            readsRefused.increment(); // the reader is shut down (closing)
+        }
+        return queued;
     }
 
     private static void deleteQuietly(Path file) {

@@ -3,6 +3,7 @@ package dev.ovation.packager;
 import dev.ovation.ingest.MediaSink;
 import dev.ovation.ingest.PublishListener.PublishSession;
 import dev.ovation.ingest.StreamKeyAuthenticator.PublishGrant;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,8 +32,16 @@ class SpoolTest {
     private final AtomicLong wall = new AtomicLong(1_700_000_000_000L);
 
     private Packager packager(PackagerConfig config, SpoolConfig spool) {
-        return new Packager(config, RecordingConfig.disabled(), AbrConfig.disabled(), spool, new SimpleMeterRegistry(),
+        return packager(config, spool, new SimpleMeterRegistry());
+    }
+
+    private Packager packager(PackagerConfig config, SpoolConfig spool, MeterRegistry registry) {
+        return new Packager(config, RecordingConfig.disabled(), AbrConfig.disabled(), spool, registry,
                 System::nanoTime, wall::get);
+    }
+
+    private static double spoolReads(MeterRegistry registry, String result) {
+        return registry.get("ovation.hls.spool.reads").tag("result", result).counter().count();
     }
 
     private static Feeder publish(Packager p, String handle) {
@@ -78,7 +87,8 @@ class SpoolTest {
             PackagerConfig config = PackagerConfig.defaults().withFormat(format);
             Path spoolDir = dir.resolve(format.name());
             Packager memory = packager(config, SpoolConfig.disabled());
-            Packager spooled = packager(config, new SpoolConfig(true, spoolDir, 1, 64, 64));
+            MeterRegistry registry = new SimpleMeterRegistry();
+            Packager spooled = packager(config, new SpoolConfig(true, spoolDir, 1, 64, 64), registry);
             Feeder a = publish(memory, "ann");
             Feeder b = publish(spooled, "ann");
             a.stream(0, 12_000, 30, 60, true, true);
@@ -89,9 +99,15 @@ class SpoolTest {
             assertThat(s.segments().getLast().inMemory()).as("the newest closed segment stays in memory").isTrue();
             assertThat(files(spoolDir)).hasSize(s.segments().size());
             String ext = format == PackagerConfig.Format.FMP4 ? "m4s" : "ts";
+            long expectedReads = 0;
+            long expectedBytes = 0;
             try (OriginServer ms = new OriginServer(memory.origin()); OriginServer ss = new OriginServer(spooled.origin())) {
                 for (int i = 0; i < s.segments().size(); i++) {
                     Snapshot.Segment seg = s.segments().get(i);
+                    if (!seg.inMemory()) { // the segment, each part, and the range (read as the whole segment)
+                        expectedReads += 2 + seg.parts().size();
+                        expectedBytes += 2 * seg.bytes() + seg.parts().stream().mapToLong(Snapshot.Part::size).sum();
+                    }
                     String segPath = "/hls/ann/" + s.streamId() + "-" + seg.msn() + "." + ext;
                     String memPath = "/hls/ann/" + m.streamId() + "-" + seg.msn() + "." + ext;
                     HttpResponse<byte[]> got = get(ss, segPath);
@@ -109,6 +125,10 @@ class SpoolTest {
                     assertThat(range.body()).isEqualTo(java.util.Arrays.copyOfRange(got.body(), 100, 200));
                 }
             }
+            assertThat(expectedReads).isGreaterThan(0);
+            assertThat(spoolReads(registry, "ok")).as("requests answered from the spool").isEqualTo(expectedReads);
+            assertThat(spoolReads(registry, "failed") + spoolReads(registry, "refused")).isZero();
+            assertThat(registry.get("ovation.hls.spool.read").counter().count()).isEqualTo(expectedBytes);
             a.sink.onEnd(MediaSink.PublishEnd.UNPUBLISHED);
             b.sink.onEnd(MediaSink.PublishEnd.UNPUBLISHED);
             memory.close();
