@@ -238,10 +238,8 @@ public final class LoadPublisher implements AutoCloseable {
 
     // ------------------------------------------------------------------------------------------------- running
 
-    private static final int CSID_COMMAND = 3;
-    private static final int CSID_AUDIO = 4;
+    /** Media go out on the production encoder's audio and video chunk streams, script data on its own one. */
     private static final int CSID_DATA = 5;
-    private static final int CSID_VIDEO = 6;
 
     private final Config config;
     private final Flv flv;
@@ -415,6 +413,9 @@ public final class LoadPublisher implements AutoCloseable {
             ChannelFuture f = bootstrap.clone().handler(new ChannelInitializer<>() {
                 @Override
                 protected void initChannel(Channel ch) {
+                    // Outbound RtmpMessages (control, commands) through the production encoder; the media messages
+                    // are written as ready-made chunk bytes and pass it untouched.
+                    ch.pipeline().addLast("encoder", new ChunkEncoder());
                     ch.pipeline().addLast("handshake", new ClientHandshake());
                     ch.pipeline().addLast("chunks", new ChunkDecoder(new ChunkDecoder.Limits(1 << 24, 1 << 24, 64,
                             Amf0.Limits.DEFAULT)));
@@ -443,10 +444,7 @@ public final class LoadPublisher implements AutoCloseable {
 
         /** After the handshake: chunk size, then connect. */
         void handshakeDone(ChannelHandlerContext ctx) {
-            ByteBuf b = ctx.alloc().buffer(16);
-            ByteBuf body = Unpooled.buffer(4).writeInt(config.chunkSizeBytes());
-            ChunkEncoder.writeChunks(b, 2, 0, RtmpMessage.TYPE_SET_CHUNK_SIZE, 0, body, 128);
-            ctx.write(b);
+            ctx.write(new RtmpMessage.SetChunkSize(config.chunkSizeBytes()));
             Map<String, Object> cmd = new LinkedHashMap<>();
             cmd.put("app", target.app());
             cmd.put("type", "nonprivate");
@@ -457,17 +455,7 @@ public final class LoadPublisher implements AutoCloseable {
         }
 
         void command(ChannelHandlerContext ctx, int streamId, String name, double tx, Object... args) {
-            ByteBuf body = ctx.alloc().buffer();
-            try {
-                MessageCodec.encodeBody(new RtmpMessage.Command(streamId, name, tx, java.util.Arrays.asList(args)),
-                        body);
-                ByteBuf out = ctx.alloc().buffer(body.readableBytes() + 32);
-                ChunkEncoder.writeChunks(out, CSID_COMMAND, 0, RtmpMessage.TYPE_COMMAND_AMF0, streamId, body,
-                        config.chunkSizeBytes());
-                ctx.write(out);
-            } finally {
-                body.release();
-            }
+            ctx.write(new RtmpMessage.Command(streamId, name, tx, java.util.Arrays.asList(args)));
         }
 
         @Override
@@ -478,17 +466,8 @@ public final class LoadPublisher implements AutoCloseable {
                 } else if (msg instanceof RtmpMessage.UserControl u
                         && u.event() == RtmpMessage.UserControl.PING_REQUEST) {
                     // nginx-rtmp pings every minute (its "ping" directive); answer like a player would
-                    ByteBuf body = ctx.alloc().buffer(6);
-                    ByteBuf out = ctx.alloc().buffer(32);
-                    try {
-                        MessageCodec.encodeBody(new RtmpMessage.UserControl(RtmpMessage.UserControl.PING_RESPONSE,
-                                u.value(), 0), body);
-                        ChunkEncoder.writeChunks(out, 2, 0, RtmpMessage.TYPE_USER_CONTROL, 0, body,
-                                config.chunkSizeBytes());
-                    } finally {
-                        body.release();
-                    }
-                    ctx.writeAndFlush(out);
+                    ctx.writeAndFlush(new RtmpMessage.UserControl(RtmpMessage.UserControl.PING_RESPONSE, u.value(),
+                            0));
                 }
             } finally {
                 ReferenceCountUtil.release(msg);
@@ -591,8 +570,8 @@ public final class LoadPublisher implements AutoCloseable {
             int chunk = config.chunkSizeBytes();
             int chunks = Math.max(1, (length + chunk - 1) / chunk);
             int csid = switch (tag.type()) {
-                case RtmpMessage.TYPE_VIDEO -> CSID_VIDEO;
-                case RtmpMessage.TYPE_AUDIO -> CSID_AUDIO;
+                case RtmpMessage.TYPE_VIDEO -> ChunkEncoder.CSID_VIDEO;
+                case RtmpMessage.TYPE_AUDIO -> ChunkEncoder.CSID_AUDIO;
                 default -> CSID_DATA;
             };
             ts &= 0xFFFFFFFFL;
