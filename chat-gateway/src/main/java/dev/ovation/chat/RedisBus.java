@@ -337,10 +337,22 @@ public final class RedisBus implements RoomBus, RoomState {
     private volatile Topology topology;
     private final java.util.concurrent.atomic.AtomicBoolean reconcileScheduled =
             new java.util.concurrent.atomic.AtomicBoolean();
+    /**
+     * Topology reads still to make, {@link Reconnect#minMillis} apart, while CLUSTER SHARDS has not changed since
+     * Redis ended a subscription: the node answering may not know of the failover yet.
+     */
+    private final java.util.concurrent.atomic.AtomicInteger unchangedRereads = new java.util.concurrent.atomic.AtomicInteger();
+    /** How many times a topology read is repeated after a dropped subscription while it shows no change. */
+    private static final int UNCHANGED_TOPOLOGY_REREADS = 5;
     private volatile boolean closed;
     private final Reconnect reconnect;
     /** Events given to listeners from a room's stream (missed by a subscriber connection) rather than live. */
     private final java.util.concurrent.atomic.AtomicLong caughtUpEvents = new java.util.concurrent.atomic.AtomicLong();
+    /** Of {@link #caughtUpEvents}, those the tail check found (no pub/sub message and no later one brought them). */
+    private final java.util.concurrent.atomic.AtomicLong tailCheckedEvents = new java.util.concurrent.atomic.AtomicLong();
+    /** The default of config/ovation.conf chat.redis.tail-check-millis. */
+    public static final long DEFAULT_TAIL_CHECK_MILLIS = 2000;
+    private final long tailCheckNanos;
 
     /** One node at {@code url}; see {@link #RedisBus(Endpoint, String, int, boolean, long, Reconnect, Clock)}. */
     public RedisBus(URI url, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis, Clock clock) {
@@ -359,20 +371,27 @@ public final class RedisBus implements RoomBus, RoomState {
      */
     public RedisBus(Endpoint endpoint, String prefix, int historyEvents, boolean sharded, long presenceTtlMillis,
                     Reconnect reconnect, Clock clock) {
-        this(endpoint, Security.NONE, prefix, historyEvents, sharded, presenceTtlMillis, reconnect, clock);
+        this(endpoint, Security.NONE, prefix, historyEvents, sharded, presenceTtlMillis, reconnect,
+                DEFAULT_TAIL_CHECK_MILLIS, clock);
     }
 
     /**
      * @param security AUTH and TLS of every connection; on one node, a {@code redis.url} with
      *                 {@code user:password@} or {@code rediss://} counts as that password or TLS (setting a password
      *                 in both places is an error)
+     * @param tailCheckMillis how long a room may hear nothing before this node asks Redis for the room's last event
+     *                        id and reads from its stream what pub/sub did not bring (see {@link #checkTails})
      * @see #RedisBus(Endpoint, String, int, boolean, long, Reconnect, Clock)
      * @throws IllegalStateException when Redis refuses the credentials (the message does not show them); on a
      *         cluster also when no seed node answers
      */
     public RedisBus(Endpoint endpoint, Security security, String prefix, int historyEvents, boolean sharded,
-                    long presenceTtlMillis, Reconnect reconnect, Clock clock) {
+                    long presenceTtlMillis, Reconnect reconnect, long tailCheckMillis, Clock clock) {
         this.reconnect = Objects.requireNonNull(reconnect, "reconnect");
+        if (tailCheckMillis < 100) {
+            throw new IllegalArgumentException("tailCheckMillis must be >= 100");
+        }
+        this.tailCheckNanos = TimeUnit.MILLISECONDS.toNanos(tailCheckMillis);
         this.prefix = Objects.requireNonNull(prefix, "prefix");
         if (historyEvents <= 0) {
             throw new IllegalArgumentException("historyEvents must be > 0");
@@ -460,6 +479,7 @@ public final class RedisBus implements RoomBus, RoomState {
         }
         long period = presenceTtlMillis / 3;
         background.scheduleWithFixedDelay(this::renewPresence, period, period, TimeUnit.MILLISECONDS);
+        background.scheduleWithFixedDelay(this::checkTails, tailCheckMillis, tailCheckMillis, TimeUnit.MILLISECONDS);
     }
 
     /** The authentication failure that caused {@code e}, if one did. */
@@ -615,6 +635,8 @@ public final class RedisBus implements RoomBus, RoomState {
         final CompletableFuture<Void> ready = new CompletableFuture<>();
         /** The last event id given to the listener; -1 before the first subscription is confirmed. */
         long last = -1;
+        /** When the room last got an event, a confirmed subscription or a tail check (System.nanoTime). */
+        long heardNanos = System.nanoTime();
 
         RoomSub(String room, Listener listener) {
             this.room = room;
@@ -656,6 +678,7 @@ public final class RedisBus implements RoomBus, RoomState {
     /** Gives one event to the room's listener (holding its lock). */
     private void emit(RoomSub sub, long id, byte[] payload) {
         sub.last = id;
+        sub.heardNanos = System.nanoTime();
         try {
             sub.listener.onEvent(new Event(sub.room, id, payload));
         } catch (RuntimeException e) {
@@ -666,16 +689,19 @@ public final class RedisBus implements RoomBus, RoomState {
     /**
      * Gives the listener the room's events after {@code sub.last} up to {@code upTo} from the room's stream (holding
      * its lock). Events no longer kept are skipped (logged): the members see the gap in the ids.
+     *
+     * @return how many events it gave
      */
-    private void catchUp(RoomSub sub, long upTo) {
+    private int catchUp(RoomSub sub, long upTo) {
         List<StreamEntry> entries;
         try {
             entries = redis.xrange(tag(sub.room) + ":events", (sub.last + 1) + "-0",
                     upTo == Long.MAX_VALUE ? "+" : upTo + "-0", historyEvents);
         } catch (RuntimeException e) {
             log.warn("room {}: reading missed events after {} failed: {}", sub.room, sub.last, e.toString());
-            return;
+            return 0;
         }
+        int given = 0;
         for (StreamEntry e : entries) {
             long id = e.getID().getTime();
             if (id <= sub.last) {
@@ -687,12 +713,87 @@ public final class RedisBus implements RoomBus, RoomState {
             }
             emit(sub, id, e.getFields().get("p").getBytes(StandardCharsets.UTF_8));
             caughtUpEvents.incrementAndGet();
+            given++;
         }
+        return given;
     }
 
     /** How many events listeners got from the streams (after a subscriber connection missed them). */
     long caughtUpEvents() {
         return caughtUpEvents.get();
+    }
+
+    /** How many of those the tail check found. */
+    long tailCheckedEvents() {
+        return tailCheckedEvents.get();
+    }
+
+    /**
+     * The safety net under pub/sub, which delivers at most once. A missed message is noticed when the room's next one
+     * arrives (its id skips) or when a subscription is confirmed again; but a message lost where this node cannot see
+     * it (between cluster nodes during a failover, on a subscription Redis moved without telling this connection) is
+     * noticed by neither when nothing follows it, and a member would wait for it forever. So every
+     * {@code tailCheckMillis} each room that heard nothing for that long asks Redis for its last id (one pipeline for
+     * all of them) and reads what it missed from its stream; a miss also has the topology read again (cluster mode).
+     * An event whose message is merely late is read here and its message dropped as a duplicate when it comes.
+     */
+    private void checkTails() {
+        if (closed) {
+            return;
+        }
+        long now = System.nanoTime();
+        List<RoomSub> quiet = new ArrayList<>();
+        for (RoomSub sub : rooms.values()) {
+            synchronized (sub) {
+                if (sub.last >= 0 && now - sub.heardNanos >= tailCheckNanos) {
+                    quiet.add(sub);
+                }
+            }
+        }
+        if (quiet.isEmpty()) {
+            return;
+        }
+        List<redis.clients.jedis.Response<String>> lastIds = new ArrayList<>(quiet.size());
+        try (redis.clients.jedis.AbstractPipeline pipeline = redis.pipelined()) {
+            for (RoomSub sub : quiet) {
+                lastIds.add(pipeline.get(tag(sub.room) + ":seq"));
+            }
+            pipeline.sync();
+        } catch (RuntimeException e) {
+            if (!closed) {
+                log.warn("tail check of {} quiet rooms failed: {}", quiet.size(), e.toString());
+            }
+            return;
+        }
+        boolean missed = false;
+        for (int i = 0; i < quiet.size(); i++) {
+            RoomSub sub = quiet.get(i);
+            try {
+                String v;
+                try {
+                    v = lastIds.get(i).get();
+                } catch (JedisDataException e) {
+                    v = redis.get(tag(sub.room) + ":seq"); // MOVED in a pipeline: once more the way that follows it
+                }
+                long lastId = v == null ? 0 : Long.parseLong(v);
+                synchronized (sub) {
+                    sub.heardNanos = now;
+                    if (lastId > sub.last && rooms.get(channelOf(sub.room)) == sub) {
+                        log.warn("room {}: events {} to {} did not come through pub/sub within {} ms; read from its "
+                                + "stream", sub.room, sub.last + 1, lastId, TimeUnit.NANOSECONDS.toMillis(tailCheckNanos));
+                        tailCheckedEvents.addAndGet(catchUp(sub, lastId));
+                        missed = true;
+                    }
+                }
+            } catch (RuntimeException e) {
+                if (!closed) {
+                    log.warn("tail check of room {} failed: {}", sub.room, e.toString());
+                }
+            }
+        }
+        if (missed) {
+            scheduleReconcile();
+        }
     }
 
     /**
@@ -716,6 +817,7 @@ public final class RedisBus implements RoomBus, RoomState {
             return;
         }
         synchronized (sub) {
+            sub.heardNanos = System.nanoTime();
             try {
                 if (sub.last < 0) {
                     sub.last = lastEventId(sub.room);
@@ -1019,6 +1121,7 @@ public final class RedisBus implements RoomBus, RoomState {
             }
             if (byServer && !stopped && !closed) {
                 log.info("redis ended the subscription of {} on {}; reading the cluster topology again", channel, node);
+                unchangedRereads.set(UNCHANGED_TOPOLOGY_REREADS);
                 scheduleReconcile();
             }
         }
@@ -1119,7 +1222,8 @@ public final class RedisBus implements RoomBus, RoomState {
     /**
      * Cluster mode, after a subscriber connection broke or the server ended a subscription: reads the topology again
      * and puts every channel on the feed of the master serving it now (feeds of former masters stop, new masters get
-     * one). Rooms that move catch up from their streams when their new subscription is confirmed.
+     * one). Rooms that move catch up from their streams when their new subscription is confirmed. After an ended
+     * subscription an unchanged topology is read again, up to {@link #UNCHANGED_TOPOLOGY_REREADS} times.
      */
     private void reconcile() {
         reconcileScheduled.set(false);
@@ -1133,7 +1237,19 @@ public final class RedisBus implements RoomBus, RoomState {
             log.warn("reading the Redis Cluster topology failed: {}", e.toString());
             return; // a feed that cannot connect asks again after its next attempt
         }
+        Topology before = topology;
         topology = t;
+        if (before == null || !java.util.Arrays.equals(before.owners(), t.owners())) {
+            unchangedRereads.set(0);
+        } else if (unchangedRereads.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            // Redis ended a subscription, so a slot moved, but the node that answered does not know yet (a failover
+            // in progress): the feeds would subscribe the old master again, which no longer gets the messages
+            try {
+                background.schedule(this::scheduleReconcile, reconnect.minMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                // closing
+            }
+        }
         if (!perShard) {
             onlyFeed.sync();
             return;

@@ -195,7 +195,7 @@ class RedisAuthIT {
 
     RedisBus bus(RedisBus.Endpoint endpoint, RedisBus.Security security, boolean sharded) {
         RedisBus bus = new RedisBus(endpoint, security, prefix, 200, sharded, 1500, RedisBus.Reconnect.DEFAULT,
-                Clock.systemUTC());
+                RedisBus.DEFAULT_TAIL_CHECK_MILLIS, Clock.systemUTC());
         closing.add(() -> {
             bus.deleteAll();
             bus.close();
@@ -367,7 +367,8 @@ class RedisAuthIT {
                 bus(new RedisBus.Endpoint.Node(URI.create("redis://localhost:" + singleTlsPort)), asUser(true), false));
         // the certificate names localhost, not 127.0.0.1: the host name is verified
         try (RedisBus byIp = new RedisBus(new RedisBus.Endpoint.Node(URI.create("rediss://127.0.0.1:" + singleTlsPort)),
-                asUser(true), prefix, 200, false, 1500, RedisBus.Reconnect.DEFAULT, Clock.systemUTC())) {
+                asUser(true), prefix, 200, false, 1500, RedisBus.Reconnect.DEFAULT, RedisBus.DEFAULT_TAIL_CHECK_MILLIS,
+                Clock.systemUTC())) {
             assertThat(catchThrowable(() -> byIp.lastEventId("room")))
                     .hasStackTraceContaining("No subject alternative names matching IP address 127.0.0.1");
         }

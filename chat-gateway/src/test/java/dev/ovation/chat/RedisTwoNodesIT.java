@@ -32,6 +32,8 @@ class RedisTwoNodesIT {
     final String prefix = "ovation-it-chat-" + Long.toHexString(ThreadLocalRandom.current().nextLong());
     final List<AutoCloseable> closing = new ArrayList<>();
     static final long PRESENCE_TTL_MILLIS = 1500;
+    /** The buses' chat.redis.tail-check-millis; a test sets it before start. */
+    long tailCheckMillis = RedisBus.DEFAULT_TAIL_CHECK_MILLIS;
     RedisBus busA;
     RedisBus busB;
     TestServer nodeA;
@@ -46,8 +48,8 @@ class RedisTwoNodesIT {
 
     void start(boolean sharded, RoomRoles rolesA, RoomRoles rolesB) throws Exception {
         ChatConfig config = ChatConfig.defaults().withHistory(20, 200).withRateLimits(1000, 1000, 1000);
-        busA = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, PRESENCE_TTL_MILLIS, Clock.systemUTC());
-        busB = new RedisBus(REDIS, prefix, config.historyEvents(), sharded, PRESENCE_TTL_MILLIS, Clock.systemUTC());
+        busA = bus(config, sharded);
+        busB = bus(config, sharded);
         gatewayA = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busA, busA,
                 room -> OptionalLong.of(42), rolesA, new SimpleMeterRegistry(), Clock.systemUTC());
         gatewayB = new ChatGateway(config, tokens, gifts, GatewayTest.CATALOG, busB, busB,
@@ -55,6 +57,11 @@ class RedisTwoNodesIT {
         nodeA = new TestServer(group, gatewayA);
         nodeB = new TestServer(group, gatewayB);
         closing.addAll(List.of(nodeA, nodeB, gatewayA, gatewayB, busB));
+    }
+
+    RedisBus bus(ChatConfig config, boolean sharded) {
+        return new RedisBus(new RedisBus.Endpoint.Node(REDIS), RedisBus.Security.NONE, prefix, config.historyEvents(),
+                sharded, PRESENCE_TTL_MILLIS, RedisBus.Reconnect.DEFAULT, tailCheckMillis, Clock.systemUTC());
     }
 
     @AfterEach
@@ -71,6 +78,46 @@ class RedisTwoNodesIT {
 
     WsClient on(TestServer node, String user) throws Exception {
         return WsClient.connect(group, node.uri("token=" + tokens.mint(user, user)));
+    }
+
+    /**
+     * Pub/sub delivers at most once, and a lost message with nothing after it shows no gap: the tail check must find
+     * it. The lost message is made by doing what the publish script does (INCR, XADD) without its PUBLISH.
+     */
+    @ParameterizedTest(name = "sharded={0}")
+    @ValueSource(booleans = {false, true})
+    void anEventWhosePubSubMessageIsLostReachesTheOtherNodeFromTheRoomsStream(boolean sharded) throws Exception {
+        tailCheckMillis = 300;
+        start(sharded);
+        java.util.concurrent.BlockingQueue<RoomBus.Event> heard = new java.util.concurrent.LinkedBlockingQueue<>();
+        RoomBus.Listener listener = heard::add;
+        busB.subscribe("quiet", listener);
+        long first = busA.publish("quiet", "{\"text\":\"first\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        RoomBus.Event live = heard.poll(5, TimeUnit.SECONDS);
+        assertThat(live).as("the published event, live").isNotNull();
+        assertThat(live.eventId()).isEqualTo(first);
+        assertThat(busB.tailCheckedEvents()).isZero();
+
+        long lost;
+        try (redis.clients.jedis.Jedis j = new redis.clients.jedis.Jedis(REDIS)) {
+            lost = j.incr("{" + prefix + ":quiet}:seq");
+            j.xadd("{" + prefix + ":quiet}:events", new redis.clients.jedis.StreamEntryID(lost, 0),
+                    java.util.Map.of("p", "{\"text\":\"lost\"}"));
+        }
+        RoomBus.Event found = heard.poll(5, TimeUnit.SECONDS);
+        assertThat(found).as("the event without a pub/sub message, within 5 s (tail check every 300 ms)").isNotNull();
+        assertThat(found.eventId()).isEqualTo(lost).isEqualTo(first + 1);
+        assertThat(new String(found.payload(), java.nio.charset.StandardCharsets.UTF_8)).isEqualTo("{\"text\":\"lost\"}");
+        assertThat(busB.tailCheckedEvents()).isEqualTo(1);
+
+        // the next live event follows it once: nothing twice
+        long next = busA.publish("quiet", "{\"text\":\"next\"}".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        RoomBus.Event after = heard.poll(5, TimeUnit.SECONDS);
+        assertThat(after).isNotNull();
+        assertThat(after.eventId()).isEqualTo(next).isEqualTo(lost + 1);
+        assertThat(heard.poll(3 * tailCheckMillis, TimeUnit.MILLISECONDS)).as("nothing more").isNull();
+        assertThat(busB.tailCheckedEvents()).isEqualTo(1);
+        busB.unsubscribe("quiet", listener);
     }
 
     @ParameterizedTest(name = "sharded={0}")

@@ -191,7 +191,8 @@ public final class OvationServer implements AutoCloseable {
                             config.chat().historyEvents(), config.chatRedis().sharded(),
                             config.chatRedis().presenceTtlMillis(),
                             new RedisBus.Reconnect(config.chatRedis().reconnectMinMillis(),
-                                    config.chatRedis().reconnectMaxMillis()), clock))
+                                    config.chatRedis().reconnectMaxMillis()),
+                            config.chatRedis().tailCheckMillis(), clock))
                     : RoomBusAndState.of(new InProcessBus(config.chat().historyEvents(), clock));
             openedChat = new ChatGateway(config.chat(),
                     token -> tokens.verify(token).map(v -> new Viewer(v.userId(), v.name())),

@@ -458,7 +458,8 @@ public final class ConfigLoader {
                         longIn(c, "chat.redis.reconnect-min-millis", 1, 60_000),
                         // at least the min: "must be between <the min> and 600000"
                         longIn(c, "chat.redis.reconnect-max-millis",
-                                longIn(c, "chat.redis.reconnect-min-millis", 1, 60_000), 600_000)),
+                                longIn(c, "chat.redis.reconnect-min-millis", 1, 60_000), 600_000),
+                        longIn(c, "chat.redis.tail-check-millis", 100, 3_600_000)),
                 longIn(c, "creators.cache-refresh-millis", 1000, 3_600_000),
                 new OvationConfig.Moderators(intIn(c, "creators.max-moderators", 0, 10_000),
                         intIn(c, "creators.moderator-cache-rooms", 1, 10_000_000),

@@ -104,7 +104,7 @@ public record OvationConfig(
      * are the seed nodes ({@code host:port}) of a Redis Cluster, empty for one node at {@code redis.url}.
      */
     public record ChatRedis(String prefix, boolean sharded, long presenceTtlMillis, List<String> clusterNodes,
-                            long reconnectMinMillis, long reconnectMaxMillis) {
+                            long reconnectMinMillis, long reconnectMaxMillis, long tailCheckMillis) {
         public ChatRedis {
             clusterNodes = List.copyOf(clusterNodes);
         }

@@ -104,6 +104,11 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_CHAT_REDIS_RECONNECT_MIN_MILLIS", "1000",
                 "OVATION_CHAT_REDIS_RECONNECT_MAX_MILLIS", "500")))
                 .isInstanceOf(ConfigError.class).hasMessageContaining("'chat.redis.reconnect-max-millis' is 500");
+        assertThat(loader.load(Optional.empty(), Map.of()).chatRedis().tailCheckMillis()).isEqualTo(2000);
+        assertThat(loader.load(Optional.empty(), Map.of("OVATION_CHAT_REDIS_TAIL_CHECK_MILLIS", "250")).chatRedis()
+                .tailCheckMillis()).isEqualTo(250);
+        assertThatThrownBy(() -> loader.load(Optional.empty(), Map.of("OVATION_CHAT_REDIS_TAIL_CHECK_MILLIS", "0")))
+                .isInstanceOf(ConfigError.class).hasMessageContaining("chat.redis.tail-check-millis");
     }
 
     /** A self-signed CA certificate (openssl, EC P-256). */
