@@ -72,7 +72,7 @@ import redis.clients.jedis.util.JedisURIHelper;
  * (anything may have changed meanwhile). Rate limits, claims and combos are keys tagged by their own name
  * ({@code {p:rate:<key>}:<window>}, {@code {p:claim:<key>}}, {@code {p:combo:<key>}}) so they spread over the slots.
  */
-public final class RedisBus implements RoomBus, RoomState {
+public final class RedisBus implements RoomBus, RoomState, io.micrometer.core.instrument.binder.MeterBinder {
     private static final Logger log = LoggerFactory.getLogger(RedisBus.class);
 
     private static final String PUBLISH = """
@@ -726,6 +726,21 @@ public final class RedisBus implements RoomBus, RoomState {
     /** How many of those the tail check found. */
     long tailCheckedEvents() {
         return tailCheckedEvents.get();
+    }
+
+    /**
+     * {@code ovation.chat.bus.caught.up}: events members got from rooms' streams because pub/sub did not bring them
+     * (a broken subscriber connection, a room moved, a lost message); {@code ovation.chat.bus.tail.checked}: of those,
+     * the ones only the tail check found. A rising tail-check count means pub/sub is losing messages.
+     */
+    @Override
+    public void bindTo(io.micrometer.core.instrument.MeterRegistry registry) {
+        io.micrometer.core.instrument.FunctionCounter.builder("ovation.chat.bus.caught.up", caughtUpEvents,
+                        java.util.concurrent.atomic.AtomicLong::doubleValue)
+                .description("events read from rooms' streams instead of pub/sub").register(registry);
+        io.micrometer.core.instrument.FunctionCounter.builder("ovation.chat.bus.tail.checked", tailCheckedEvents,
+                        java.util.concurrent.atomic.AtomicLong::doubleValue)
+                .description("events only the tail check found (their pub/sub message was lost)").register(registry);
     }
 
     /**

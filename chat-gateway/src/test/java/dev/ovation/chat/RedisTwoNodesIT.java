@@ -89,6 +89,8 @@ class RedisTwoNodesIT {
     void anEventWhosePubSubMessageIsLostReachesTheOtherNodeFromTheRoomsStream(boolean sharded) throws Exception {
         tailCheckMillis = 300;
         start(sharded);
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        busB.bindTo(registry);
         java.util.concurrent.BlockingQueue<RoomBus.Event> heard = new java.util.concurrent.LinkedBlockingQueue<>();
         RoomBus.Listener listener = heard::add;
         busB.subscribe("quiet", listener);
@@ -118,6 +120,8 @@ class RedisTwoNodesIT {
         assertThat(after.eventId()).isEqualTo(next).isEqualTo(lost + 1);
         assertThat(heard.poll(3 * tailCheckMillis, TimeUnit.MILLISECONDS)).as("nothing more").isNull();
         assertThat(busB.tailCheckedEvents()).isEqualTo(1);
+        assertThat(registry.get("ovation.chat.bus.tail.checked").functionCounter().count()).isEqualTo(1);
+        assertThat(registry.get("ovation.chat.bus.caught.up").functionCounter().count()).isEqualTo(1);
         busB.unsubscribe("quiet", listener);
     }
 

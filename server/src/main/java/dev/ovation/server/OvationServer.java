@@ -183,17 +183,21 @@ public final class OvationServer implements AutoCloseable {
             Optional<RedisBus.Endpoint> redisEndpoint = !config.chatRedis().clusterNodes().isEmpty()
                     ? Optional.of(new RedisBus.Endpoint.Cluster(config.chatRedis().clusterNodes()))
                     : config.redisUrl().map(u -> new RedisBus.Endpoint.Node(URI.create(u)));
-            this.chatBus = redisEndpoint.isPresent()
-                    ? RoomBusAndState.of(new RedisBus(redisEndpoint.get(), new RedisBus.Security(
-                                    config.redisAuth().user().orElse(null), config.redisAuth().password().orElse(null),
-                                    config.redisAuth().tls(), config.redisAuth().caFile().orElse(null)),
-                            config.chatRedis().prefix(),
-                            config.chat().historyEvents(), config.chatRedis().sharded(),
-                            config.chatRedis().presenceTtlMillis(),
-                            new RedisBus.Reconnect(config.chatRedis().reconnectMinMillis(),
-                                    config.chatRedis().reconnectMaxMillis()),
-                            config.chatRedis().tailCheckMillis(), clock))
-                    : RoomBusAndState.of(new InProcessBus(config.chat().historyEvents(), clock));
+            if (redisEndpoint.isPresent()) {
+                RedisBus redisBus = new RedisBus(redisEndpoint.get(), new RedisBus.Security(
+                        config.redisAuth().user().orElse(null), config.redisAuth().password().orElse(null),
+                        config.redisAuth().tls(), config.redisAuth().caFile().orElse(null)),
+                        config.chatRedis().prefix(),
+                        config.chat().historyEvents(), config.chatRedis().sharded(),
+                        config.chatRedis().presenceTtlMillis(),
+                        new RedisBus.Reconnect(config.chatRedis().reconnectMinMillis(),
+                                config.chatRedis().reconnectMaxMillis()),
+                        config.chatRedis().tailCheckMillis(), clock);
+                redisBus.bindTo(registry);
+                this.chatBus = RoomBusAndState.of(redisBus);
+            } else {
+                this.chatBus = RoomBusAndState.of(new InProcessBus(config.chat().historyEvents(), clock));
+            }
             openedChat = new ChatGateway(config.chat(),
                     token -> tokens.verify(token).map(v -> new Viewer(v.userId(), v.name())),
                     new LedgerGifts(openedLedger, config.gifts(), handle -> creatorCache.byHandle(handle)

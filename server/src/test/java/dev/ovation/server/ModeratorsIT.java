@@ -298,6 +298,8 @@ class ModeratorsIT {
         OvationServer b = start(dataDirB, shared);
         HttpTestClient adminA = new HttpTestClient(a.adminPort(), a.adminToken());
         assertThat(adminA.post("/admin/creators", "{\"handle\":\"dora\",\"userId\":\"u-dora\"}").statusCode()).isEqualTo(201);
+        assertThat(adminA.get("/metrics").body()).as("the Redis bus's counters are exported")
+                .contains("ovation_chat_bus_tail_checked_total").contains("ovation_chat_bus_caught_up_total");
         HttpTestClient publicB = new HttpTestClient(b.httpPort(), null);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (publicB.get("/api/channels/dora").statusCode() != 200 && System.nanoTime() < deadline) {
