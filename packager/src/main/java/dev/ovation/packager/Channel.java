@@ -21,6 +21,12 @@ import java.util.concurrent.CompletableFuture;
  * {@code memorySegments} keep only their file (the parts' bytes leave memory, their sizes and offsets stay), so a
  * channel's memory is its open segment and a few closed ones, however long the playlist. {@link #discard()} deletes
  * the files when the channel is dropped.
+ *
+ * <p>Part bytes live in direct buffers ({@link PartBuffers}) that the channel owns, one reference each, from
+ * {@link #appendPart} until a published snapshot no longer refers to them in memory: their segment spilled to its
+ * file, evicted, or the channel discarded. Those parts are <em>retired</em> under the lock and released right
+ * after the snapshot without them is published, so a reader taking {@link #snapshot()} later never sees them; a
+ * reader with an older snapshot fails to retain them and reads the spool file instead (or answers 404).
  */
 final class Channel {
     /** A request held until the playlist satisfies (msn, part). */
@@ -35,12 +41,15 @@ final class Channel {
     private final Object lock = new Object();
     private final Spool spool;
     private final int memorySegments;
+    private final PartBuffers buffers;
 
     // guarded by lock
     private final ArrayList<Segment> segments = new ArrayList<>();
     private boolean discarded;
     private final Map<Integer, byte[]> inits = new HashMap<>();
     private final List<Waiter> waiters = new ArrayList<>();
+    /** Parts whose bytes the next published snapshot no longer refers to: released right after it is. */
+    private final List<Part> retired = new ArrayList<>();
     private long evictedDiscontinuities;
     private long bytesKept;
     private long nextMsn;
@@ -71,22 +80,24 @@ final class Channel {
     }
 
     Channel(String handle, String streamId, PackagerConfig config) {
-        this(handle, streamId, config, null, null, null);
+        this(handle, streamId, config, null, null, null, new PartBuffers());
     }
 
-    /** A channel whose closed segments go to {@code spool} (null: all in memory). */
-    Channel(String handle, String streamId, PackagerConfig config, Spool spool) {
-        this(handle, streamId, config, null, null, spool);
+    /** A channel whose closed segments go to {@code spool} (null: all in memory), parts in {@code buffers}. */
+    Channel(String handle, String streamId, PackagerConfig config, Spool spool, PartBuffers buffers) {
+        this(handle, streamId, config, null, null, spool, buffers);
     }
 
     /** A channel; with {@code parent} and {@code rendition} an ABR rendition of the parent's stream. */
-    Channel(String handle, String streamId, PackagerConfig config, Channel parent, String rendition) {
-        this(handle, streamId, config, parent, rendition, null);
+    Channel(String handle, String streamId, PackagerConfig config, Channel parent, String rendition,
+            PartBuffers buffers) {
+        this(handle, streamId, config, parent, rendition, null, buffers);
     }
 
     private Channel(String handle, String streamId, PackagerConfig config, Channel parent, String rendition,
-                    Spool spool) {
+                    Spool spool, PartBuffers buffers) {
         this.spool = spool;
+        this.buffers = buffers;
         this.memorySegments = spool != null ? spool.memorySegments() : Integer.MAX_VALUE;
         this.handle = handle;
         this.streamId = streamId;
@@ -104,6 +115,12 @@ final class Channel {
         return snapshot;
     }
 
+    /** Segment {@code msn}'s spool file in the current snapshot, or null (not written, evicted, no spool). */
+    java.nio.file.Path spooledFile(long msn) {
+        Segment s = snapshot.segment(msn);
+        return s != null ? s.file() : null;
+    }
+
     /** The source channel of a rendition, or null for a source channel. */
     Channel parent() {
         return parent;
@@ -119,9 +136,26 @@ final class Channel {
         return renditions;
     }
 
-    /** Replaces the renditions the playlists list (the ladder's current rendition channels). */
+    /**
+     * Replaces the renditions the playlists list (the ladder's current rendition channels); the ones no longer
+     * listed are discarded (their parts released: nothing else refers to a rendition channel).
+     */
     void setRenditions(List<Channel> list) {
-        renditions = List.copyOf(list);
+        List<Channel> previous;
+        List<Channel> next = List.copyOf(list);
+        synchronized (lock) {
+            previous = renditions;
+            if (discarded) { // a ladder still starting a process for a dropped channel: nobody will serve these
+                previous = next;
+                next = List.of();
+            }
+            renditions = next;
+        }
+        for (Channel c : previous) {
+            if (!next.contains(c)) {
+                c.discard();
+            }
+        }
     }
 
     /** The rendition named {@code name}, if any. */
@@ -227,14 +261,15 @@ final class Channel {
 
     /**
      * Appends a part ({@code newSegment} carries the segment's properties when this part starts one); when {@code closesSegment}, also closes its segment in the same update (so no playlist
-     * hints at a part that will never exist). Returns the closed segment, if any.
+     * hints at a part that will never exist). Returns the closed segment, if any. {@code data} is copied off the heap
+     * (the writers' array dies young); nothing is kept once the channel is discarded.
      */
     Segment appendPart(SessionSink from, OpenSegment newSegment, byte[] data, long startTicks, long durationTicks,
                        boolean independent, boolean closesSegment) {
         List<Waiter> ready;
         Segment closed = null;
         synchronized (lock) {
-            if (activeSession != from) {
+            if (activeSession != from || discarded) {
                 return null;
             }
             if (newSegment != null) {
@@ -250,7 +285,7 @@ final class Channel {
             parts.addAll(open.parts());
             long offset = open.parts().isEmpty() ? 0
                     : open.parts().getLast().offset() + open.parts().getLast().size();
-            parts.add(new Part(open.msn(), parts.size(), durationTicks, independent, data, offset));
+            parts.add(new Part(open.msn(), parts.size(), durationTicks, independent, buffers.copyOf(data), offset));
             open = new OpenSegment(open.msn(), open.initId(), open.discontinuity(), open.independent(),
                     open.pdtMillis(), List.copyOf(parts));
             timelineEndTicks = startTicks + durationTicks;
@@ -332,6 +367,7 @@ final class Channel {
         for (int i = 0; i < segments.size() - memorySegments; i++) {
             Segment s = segments.get(i);
             if (s.file() != null && s.inMemory()) {
+                retire(s.parts());
                 segments.set(i, s.spilled());
             }
         }
@@ -339,29 +375,68 @@ final class Channel {
     }
 
     /**
-     * Forgets the channel's media (it is being dropped): the spool files are deleted, a write still queued is
-     * discarded when it completes. Readers with an older snapshot get 404 for what is gone.
+     * Forgets the channel's media (it is being dropped, or the packager closes): the spool files are deleted, a write
+     * still queued is discarded when it completes, a snapshot without media is published and then every part in
+     * memory (closed segments and the open one, which will never be finished) is released; later parts are not
+     * kept. Readers with an older snapshot get 404 for what is gone. Discards the renditions too.
      */
     void discard() {
+        List<Waiter> ready;
+        List<Channel> dropped;
         synchronized (lock) {
             if (discarded) {
                 return;
             }
             discarded = true;
-            if (spool != null) {
-                for (Segment s : segments) {
-                    if (s.file() != null) {
-                        spool.delete(s.file());
-                    }
+            for (Segment s : segments) {
+                if (s.file() != null) {
+                    spool.delete(s.file());
+                }
+                if (s.inMemory()) {
+                    retire(s.parts());
                 }
             }
+            segments.clear();
+            bytesKept = 0;
+            if (open != null) {
+                nextMsn = open.msn() + 1;
+                retire(open.parts());
+                open = null;
+            }
+            dropped = renditions;
+            renditions = List.of();
+            ready = publish();
         }
+        complete(ready);
+        for (Channel c : dropped) {
+            c.discard();
+        }
+    }
+
+    /** The parts' bytes leave memory with the next published snapshot (guarded by lock). */
+    private void retire(List<Part> parts) {
+        for (Part p : parts) {
+            if (p.data() != null) {
+                retired.add(p);
+            }
+        }
+    }
+
+    /** After a snapshot is published: gives back the channel's reference of the parts it no longer refers to. */
+    private void releaseRetired() {
+        for (Part p : retired) {
+            buffers.release(p.data());
+        }
+        retired.clear();
     }
 
     private void evict() {
         while (segments.size() > 1 && (segments.size() > config.maxSegmentsKept() || bytesKept > config.maxBytesPerChannel())) {
             Segment s = segments.removeFirst();
             bytesKept -= s.bytes();
+            if (s.inMemory()) {
+                retire(s.parts());
+            }
             if (s.file() != null) {
                 spool.delete(s.file());
             }
@@ -396,6 +471,7 @@ final class Channel {
         Snapshot s = new Snapshot(handle, streamId, ++version, list, windowStart, disc, open, next,
                 Map.copyOf(inits), activeSession != null, stream);
         snapshot = s;
+        releaseRetired();
         return readyWaiters(s);
     }
 
@@ -407,6 +483,7 @@ final class Channel {
         Snapshot old = snapshot;
         snapshot = new Snapshot(old.handle(), old.streamId(), old.version(), List.copyOf(segments), old.windowStart(),
                 old.discontinuitySequence(), old.openSegment(), old.nextMsn(), old.inits(), old.live(), old.stream());
+        releaseRetired();
     }
 
     private List<Waiter> readyWaiters(Snapshot s) {

@@ -1,6 +1,7 @@
 package dev.ovation.packager;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
@@ -407,25 +408,17 @@ public final class HlsOrigin {
                 r.error(HttpResponseStatus.NOT_FOUND, kind);
                 return;
             }
-            if (!seg.inMemory()) {
-                fromSpool(r, seg.file(), 0, seg.bytes(), type, kind);
-                return;
+            ByteBuf all = seg.inMemory() ? retainedSegment(seg) : null;
+            if (all != null) {
+                r.media(all, type, kind);
+            } else { // spilled, or it left memory since this snapshot was taken
+                spilled(r, channel, msn, seg.file(), 0, seg.bytes(), type, kind);
             }
-            List<Snapshot.Part> parts = seg.parts();
-            byte[][] chunks = new byte[parts.size()][];
-            for (int i = 0; i < chunks.length; i++) {
-                chunks[i] = parts.get(i).data();
-            }
-            r.media(chunks, type, kind);
             return;
         }
         Snapshot.Part p = s.part(msn, part);
         if (p != null) {
-            if (p.data() != null) {
-                r.media(new byte[][] {p.data()}, type, kind);
-            } else {
-                fromSpool(r, s.segment(msn).file(), p.offset(), p.size(), type, kind);
-            }
+            part(r, channel, s, p, type, kind);
             return;
         }
         // A part that does not exist yet: hold the request when it is the preload hint or just beyond it.
@@ -438,9 +431,56 @@ public final class HlsOrigin {
             if (ready == null) {
                 r.error(HttpResponseStatus.NOT_FOUND, kind);
             } else {
-                r.media(new byte[][] {ready.data()}, type, kind);
+                part(r, channel, snap, ready, type, kind);
             }
         });
+    }
+
+    /**
+     * Answers with part {@code p} of snapshot {@code s}: from memory when its buffer can still be retained, else
+     * (spilled, or released since {@code s} was taken) from the segment's spool file, as a range of it.
+     */
+    private void part(Request r, Channel channel, Snapshot s, Snapshot.Part p, String type, String kind) {
+        ByteBuf data = p.retainedData();
+        if (data != null) {
+            r.media(data, type, kind); // the response owns the duplicate: Netty releases it once written
+        } else {
+            Snapshot.Segment seg = s.segment(p.msn()); // null: the part was in the open segment
+            spilled(r, channel, p.msn(), seg != null ? seg.file() : null, p.offset(), p.size(), type, kind);
+        }
+    }
+
+    /**
+     * The segment's parts as one composite of retained duplicates (the caller owns it), or null when one of them
+     * left memory since the snapshot was taken (what was retained is released).
+     */
+    private static ByteBuf retainedSegment(Snapshot.Segment seg) {
+        List<ByteBuf> data = Spool.retainAll(seg);
+        if (data == null) {
+            return null;
+        }
+        CompositeByteBuf all = Unpooled.compositeBuffer(Math.max(1, data.size()));
+        all.addComponents(true, data); // takes over the references
+        return all;
+    }
+
+    /**
+     * Answers with bytes of segment {@code msn} that are not (any more) in memory: from its spool file, which the
+     * reader's snapshot may not know yet ({@code file} is null when the channel spilled the segment after the
+     * snapshot was taken, even while it was still open there), so the channel's current snapshot is asked then. 404
+     * when there is no file: the segment was dropped (evicted, the channel discarded), as for any segment no
+     * longer available.
+     */
+    private void spilled(Request r, Channel channel, long msn, java.nio.file.Path file, long offset, long length,
+                         String type, String kind) {
+        if (file == null) {
+            file = channel.spooledFile(msn);
+        }
+        if (file == null || offset < 0) {
+            r.error(HttpResponseStatus.NOT_FOUND, kind);
+            return;
+        }
+        fromSpool(r, file, offset, length, type, kind);
     }
 
     /**
@@ -520,6 +560,7 @@ public final class HlsOrigin {
         void media(byte[][] chunks, String type, String kind) {
             media(Unpooled.wrappedBuffer(chunks), type, kind);
         }
+
 
         /** Answers with {@code all} (or the requested range of it); takes ownership of {@code all}. */
         void media(ByteBuf all, String type, String kind) {

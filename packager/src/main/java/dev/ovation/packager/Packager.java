@@ -46,6 +46,7 @@ public final class Packager implements PublishListener, AutoCloseable {
     private final AbrConfig abr;
     private final Set<AbrLadder> ladders = ConcurrentHashMap.newKeySet();
     private final Spool spool;
+    private final PartBuffers partBuffers = new PartBuffers();
 
     /** A packager without recording. */
     public Packager(PackagerConfig config, MeterRegistry registry) {
@@ -92,6 +93,9 @@ public final class Packager implements PublishListener, AutoCloseable {
         this.wallClock = wallClock;
         Gauge.builder("ovation.hls.channels", channels, ConcurrentMap::size).description("Channels in memory")
                 .register(registry);
+        Gauge.builder("ovation.hls.memory.bytes", partBuffers, PartBuffers::bytes).baseUnit("bytes")
+                .description("Bytes of LL-HLS parts the channels hold in memory (direct buffers, off the heap)")
+                .register(registry);
         this.origin = new HlsOrigin(this, config, metrics);
         this.recorder = recording.enabled() ? new Recorder(recording, config, metrics) : null;
         this.spool = spool.enabled() ? new Spool(spool, metrics) : null;
@@ -102,7 +106,10 @@ public final class Packager implements PublishListener, AutoCloseable {
         return spool;
     }
 
-    /** Finishes pending recording writes (bounded wait). Live channels stay in memory until the packager is dropped. */
+    /**
+     * Stops the ABR ladders, finishes pending recording writes (bounded wait) and drops every channel's media: the
+     * parts' direct buffers are released (the origin answers 404 from then on) and the spool is emptied.
+     */
     @Override
     public void close() {
         List<CompletableFuture<Void>> stopping = new ArrayList<>();
@@ -121,10 +128,11 @@ public final class Packager implements PublishListener, AutoCloseable {
         if (recorder != null) {
             recorder.close();
         }
+        // Part bytes are direct buffers: give them back (and the spool files) whether or not the server exits.
+        for (Channel c : channels.values()) {
+            c.discard();
+        }
         if (spool != null) {
-            for (Channel c : channels.values()) {
-                c.discard();
-            }
             spool.close();
         }
     }
@@ -162,7 +170,7 @@ public final class Packager implements PublishListener, AutoCloseable {
             if (existing == null && channels.size() >= config.maxChannels()) {
                 return null;
             }
-            return new Channel(h, newStreamId(), config, spool);
+            return new Channel(h, newStreamId(), config, spool, partBuffers);
         });
         if (channel == null) {
             log.warn("session {}: maxChannels ({}) reached; frames for '{}' dropped", session.sessionId(),
@@ -174,7 +182,7 @@ public final class Packager implements PublishListener, AutoCloseable {
         if (abr.enabled()) {
             Channel source = channel;
             ladder = new AbrLadder(handle, session.sessionId(), channel, abr, config, metrics, nanoClock, wallClock,
-                    name -> new Channel(handle, newStreamId(), config, source, name));
+                    name -> new Channel(handle, newStreamId(), config, source, name, partBuffers));
             AbrLadder started = ladder;
             ladders.add(started);
             started.terminated().whenComplete((v, e) -> ladders.remove(started));

@@ -1,13 +1,16 @@
 package dev.ovation.packager;
 
+import io.netty.buffer.ByteBuf;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -63,7 +66,13 @@ final class Recorder implements AutoCloseable {
             this.dir = dir;
         }
 
-        void segment(Snapshot.Segment s, byte[] init) {
+        /**
+         * Queues {@code s} to be written. Its bytes are retained here, on the publisher's thread (the disk thread
+         * gets to it later); when the segment has already left memory (spilled meanwhile, with
+         * {@code hls.spool.memory-segments = 0}), its spool file, as {@code spooledFile} finds it then, is copied
+         * instead.
+         */
+        void segment(Snapshot.Segment s, byte[] init, java.util.function.Supplier<Path> spooledFile) {
             if (full) {
                 return;
             }
@@ -72,21 +81,46 @@ final class Recorder implements AutoCloseable {
                 log.warn("recording {} reached maxBytesPerRecording; later segments are not recorded", dir);
                 return;
             }
+            List<ByteBuf> data = Spool.retainAll(s);
+            Path file = data == null ? spooledFile.get() : null;
+            if (data == null && file == null) {
+                log.warn("recording {}: segment {} is neither in memory nor spooled; not recorded", dir, s.msn());
+                metrics.dropped("recording-io");
+                return;
+            }
             bytes += s.bytes();
             segments.add(s);
             List<Snapshot.Segment> list = List.copyOf(segments);
-            submit(() -> {
-                if (init != null && !written.contains(s.initId())) {
-                    Files.write(dir.resolve("init" + s.initId() + ".mp4"), init);
-                    written.add(s.initId());
-                }
-                try (var out = Files.newOutputStream(dir.resolve(segmentName(s.msn())))) {
-                    for (Snapshot.Part p : s.parts()) {
-                        out.write(p.data());
+            boolean queued = submit(() -> {
+                try {
+                    if (init != null && !written.contains(s.initId())) {
+                        Files.write(dir.resolve("init" + s.initId() + ".mp4"), init);
+                        written.add(s.initId());
+                    }
+                    Path target = dir.resolve(segmentName(s.msn()));
+                    if (data != null) {
+                        try (FileChannel out = FileChannel.open(target, StandardOpenOption.CREATE,
+                                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+                            java.nio.ByteBuffer[] nio = data.stream().map(ByteBuf::nioBuffer)
+                                    .toArray(java.nio.ByteBuffer[]::new);
+                            long left = s.bytes();
+                            while (left > 0) {
+                                left -= out.write(nio);
+                            }
+                        }
+                    } else {
+                        Files.copy(file, target, StandardCopyOption.REPLACE_EXISTING);
+                    }
+                    writePlaylist(list, false);
+                } finally {
+                    if (data != null) {
+                        Spool.releaseAll(data);
                     }
                 }
-                writePlaylist(list, false);
             });
+            if (!queued && data != null) {
+                Spool.releaseAll(data);
+            }
         }
 
         void finish() {
@@ -153,11 +187,12 @@ final class Recorder implements AutoCloseable {
         void run() throws IOException;
     }
 
-    private void submit(DiskTask task) {
+    /** Queues {@code task} for the disk thread; false when it will not run (queue full, or closed). */
+    private boolean submit(DiskTask task) {
         if (queued.incrementAndGet() > config.maxQueuedWrites()) {
             queued.decrementAndGet();
             metrics.dropped("recording-queue-full");
-            return;
+            return false;
         }
         try {
             disk.execute(() -> {
@@ -170,8 +205,10 @@ final class Recorder implements AutoCloseable {
                     queued.decrementAndGet();
                 }
             });
+            return true;
         } catch (RejectedExecutionException e) {
             queued.decrementAndGet();
+            return false;
         }
     }
 

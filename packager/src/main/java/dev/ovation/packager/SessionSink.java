@@ -699,7 +699,8 @@ final class SessionSink implements MediaSink {
 
     private void recordSegment(Snapshot.Segment closed) {
         if (recording != null) {
-            recording.segment(closed, channel.snapshot().inits().get(closed.initId()));
+            recording.segment(closed, channel.snapshot().inits().get(closed.initId()),
+                    () -> channel.spooledFile(closed.msn()));
         }
     }
 

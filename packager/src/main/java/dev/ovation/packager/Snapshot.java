@@ -1,5 +1,9 @@
 package dev.ovation.packager;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+
 import java.util.List;
 import java.util.Map;
 
@@ -23,24 +27,50 @@ record Snapshot(String handle, String streamId, long version, List<Segment> segm
     /**
      * A published part. Duration in 90 kHz ticks.
      *
-     * @param data   its bytes while in memory; null once its segment lives only in the spool file
+     * @param data   its bytes while in memory: a direct buffer owned by the channel (see {@link PartBuffers}), which
+     *               releases it once a published snapshot no longer refers to it; null once its segment lives only in
+     *               the spool file. Readers never use it without {@link #retainedData()}.
      * @param size   its length in bytes
      * @param offset where it starts in its segment (and in the segment's spool file)
      */
-    record Part(long msn, int index, long durationTicks, boolean independent, byte[] data, int size, long offset) {
+    record Part(long msn, int index, long durationTicks, boolean independent, ByteBuf data, int size, long offset) {
         /** A part in memory at {@code offset} of its segment. */
-        Part(long msn, int index, long durationTicks, boolean independent, byte[] data, long offset) {
-            this(msn, index, durationTicks, independent, data, data.length, offset);
+        Part(long msn, int index, long durationTicks, boolean independent, ByteBuf data, long offset) {
+            this(msn, index, durationTicks, independent, data, data.readableBytes(), offset);
         }
 
-        /** A part in memory (offset unknown: tests and tools that build lists of parts by hand). */
+        /**
+         * A part in memory (offset unknown: tests and tools that build lists of parts by hand). The bytes are
+         * wrapped, not copied, in a heap buffer nobody needs to release.
+         */
         Part(long msn, int index, long durationTicks, boolean independent, byte[] data) {
-            this(msn, index, durationTicks, independent, data, data.length, -1);
+            this(msn, index, durationTicks, independent, Unpooled.wrappedBuffer(data), data.length, -1);
         }
 
         /** The same part without its bytes in memory (they are in the segment's spool file). */
         Part spilled() {
             return new Part(msn, index, durationTicks, independent, null, size, offset);
+        }
+
+        /**
+         * A retained duplicate of the bytes (the caller releases it), or null when they are not in memory (any
+         * more): the part was spilled or dropped after the caller's snapshot was taken, so read the spool file.
+         */
+        ByteBuf retainedData() {
+            return PartBuffers.retainedOrNull(data);
+        }
+
+        /** A heap copy of the bytes (tests), or null when they are not in memory. */
+        byte[] bytesCopy() {
+            ByteBuf d = retainedData();
+            if (d == null) {
+                return null;
+            }
+            try {
+                return ByteBufUtil.getBytes(d);
+            } finally {
+                d.release();
+            }
         }
     }
 

@@ -15,6 +15,8 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
@@ -98,6 +100,11 @@ final class Spool implements AutoCloseable {
     /**
      * Queues {@code segment} (all of its parts in memory) to be written as {@code name}; then {@code written} is told,
      * and the file is deleted again when it answers false. Returns false (nothing queued) when the queue is full.
+     *
+     * <p>The write holds its own reference of every part's buffer, taken here: the channel calls this under its
+     * lock as it closes the segment, when the parts are certainly in memory (the channel releases parts only under
+     * that lock, and this segment can only be spilled once this very write has made its file), and it may evict or
+     * drop the segment before the writer thread gets to it.
      */
     boolean write(Snapshot.Segment segment, String name, Written written) {
         if (queuedWrites.incrementAndGet() > maxQueuedWrites) {
@@ -105,20 +112,28 @@ final class Spool implements AutoCloseable {
             metrics.spoolSkipped.increment();
             return false;
         }
+        List<ByteBuf> data = retainAll(segment);
+        if (data == null) { // a bug in the channel's ownership: keep the segment in memory rather than fail it
+            queuedWrites.decrementAndGet();
+            metrics.spoolSkipped.increment();
+            log.error("HLS spool: segment {} has a released part before its spool write; not spooled", name);
+            return false;
+        }
         Path file = dir.resolve(name);
-        return submit(writer, queuedWrites, () -> {
+        boolean queued = submit(writer, queuedWrites, () -> {
             try {
                 try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                         StandardOpenOption.TRUNCATE_EXISTING)) {
-                    ByteBuffer[] parts = new ByteBuffer[segment.parts().size()];
+                    ByteBuffer[] parts = new ByteBuffer[data.size()];
                     for (int i = 0; i < parts.length; i++) {
-                        parts[i] = ByteBuffer.wrap(segment.parts().get(i).data());
+                        parts[i] = data.get(i).nioBuffer();
                     }
                     long left = segment.bytes();
                     while (left > 0) {
                         left -= ch.write(parts);
                     }
                 }
+                releaseAll(data); // before spooled(): so the channel's release there frees the memory
                 if (!written.spooled(segment, file)) {
                     Files.deleteIfExists(file);
                 }
@@ -127,9 +142,35 @@ final class Spool implements AutoCloseable {
                 log.warn("HLS spool: writing {} failed (the segment stays in memory): {}", file, e.toString());
                 deleteQuietly(file);
             } finally {
+                releaseAll(data);
                 queuedWrites.decrementAndGet();
             }
         });
+        if (!queued) { // closing: the task will never run
+            releaseAll(data);
+        }
+        return queued;
+    }
+
+    /** Retained duplicates of the segment's parts (the caller releases them), or null (none kept) when one is gone. */
+    static List<ByteBuf> retainAll(Snapshot.Segment segment) {
+        List<ByteBuf> data = new ArrayList<>(segment.parts().size());
+        for (Snapshot.Part p : segment.parts()) {
+            ByteBuf b = p.retainedData();
+            if (b == null) {
+                releaseAll(data);
+                return null;
+            }
+            data.add(b);
+        }
+        return data;
+    }
+
+    static void releaseAll(List<ByteBuf> data) {
+        for (ByteBuf b : data) {
+            b.release();
+        }
+        data.clear();
     }
 
     /** Runs {@code task} on {@code executor}; false (and the counter given back) once the spool is closed. */

@@ -115,18 +115,6 @@ class FfmpegEndToEndTest {
         sink.onEnd(MediaSink.PublishEnd.UNPUBLISHED);
         Snapshot s = packager.channel("live1").orElseThrow().snapshot();
         assertThat(s.segments()).hasSizeGreaterThanOrEqualTo(2);
-        packager.close(); // flushes the recording
-
-        // The recording: a VOD playlist on disk that ffprobe reads whole.
-        Path vod;
-        try (var list = Files.list(recordings.resolve("live1"))) {
-            vod = list.findFirst().orElseThrow().resolve("index.m3u8");
-        }
-        Result recorded = run(List.of("ffprobe", "-v", "error", "-show_entries", "packet=codec_type", "-of", "compact",
-                vod.toString()), 60);
-        assertThat(recorded.exit()).as(recorded.output()).isZero();
-        assertThat(entries(recorded.output(), "packet").stream().filter(m -> "video".equals(m.get("codec_type"))).count())
-                .as("recorded VOD has every frame").isEqualTo(FPS * SECONDS);
         HttpClient http = HttpClient.newHttpClient();
         try (OriginServer server = new OriginServer(packager.origin())) {
             String base = server.base() + "/hls/live1/";
@@ -190,5 +178,19 @@ class FfmpegEndToEndTest {
             assertThat(entries(whole.output(), "stream")).extracting(m -> m.get("codec_name"))
                     .containsOnly("h264", "aac");
         }
+
+        // After the origin: close() flushes the recording and drops the channels' parts (direct buffers).
+        packager.close();
+
+        // The recording: a VOD playlist on disk that ffprobe reads whole.
+        Path vod;
+        try (var list = Files.list(recordings.resolve("live1"))) {
+            vod = list.findFirst().orElseThrow().resolve("index.m3u8");
+        }
+        Result recorded = run(List.of("ffprobe", "-v", "error", "-show_entries", "packet=codec_type", "-of", "compact",
+                vod.toString()), 60);
+        assertThat(recorded.exit()).as(recorded.output()).isZero();
+        assertThat(entries(recorded.output(), "packet").stream().filter(m -> "video".equals(m.get("codec_type"))).count())
+                .as("recorded VOD has every frame").isEqualTo(FPS * SECONDS);
     }
 }

@@ -131,6 +131,7 @@ class H2cOriginTest {
             server.close().sync();
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            packager.close(); // releases the channels' parts (direct buffers)
         }
     }
 }

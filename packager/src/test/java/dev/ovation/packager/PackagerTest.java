@@ -4,6 +4,7 @@ import dev.ovation.ingest.MediaSink;
 import dev.ovation.ingest.PublishListener.PublishSession;
 import dev.ovation.ingest.StreamKeyAuthenticator.PublishGrant;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -19,6 +20,12 @@ class PackagerTest {
     private final Packager packager = new Packager(config, registry, System::nanoTime, wall::get);
     private final Playlists playlists = new Playlists(config);
     private int sessions;
+
+    /** The channels' parts are direct buffers: closing the packager releases them (else the leak check fails). */
+    @AfterEach
+    void close() {
+        packager.close();
+    }
 
     private Feeder publish(String handle) {
         MediaSink sink = packager.onPublishStart(new PublishSession("s" + (++sessions), new PublishGrant("c1", handle),
@@ -122,12 +129,12 @@ class PackagerTest {
             long sum = 0;
             for (Snapshot.Part p : seg.parts()) {
                 assertThat(p.durationTicks()).isLessThanOrEqualTo(config.partTargetMillis() * 90L);
-                List<long[]> t = tfdts(p.data());
+                List<long[]> t = tfdts(p.bytesCopy());
                 assertThat(t.getFirst()[0]).as("video traf first").isEqualTo(1);
                 if (expectedVideoTfdt >= 0) {
                     assertThat(t.getFirst()[1]).as("tfdt continues").isEqualTo(expectedVideoTfdt);
                 }
-                long vd = sampleDurationSum(p.data(), 1);
+                long vd = sampleDurationSum(p.bytesCopy(), 1);
                 assertThat(vd).as("video sample durations cover the part").isEqualTo(p.durationTicks());
                 expectedVideoTfdt = t.getFirst()[1] + vd;
                 sum += p.durationTicks();
@@ -208,7 +215,7 @@ class PackagerTest {
         for (Snapshot.Segment seg : before.segments()) {
             end += seg.durationTicks();
         }
-        long firstTfdt = tfdts(before.segments().getFirst().parts().getFirst().data()).getFirst()[1];
+        long firstTfdt = tfdts(before.segments().getFirst().parts().getFirst().bytesCopy()).getFirst()[1];
 
         wall.addAndGet(5000);
         Feeder second = publishAv("carol"); // publisher timestamps restart at zero
@@ -219,7 +226,7 @@ class PackagerTest {
         assertThat(resumed).isNotNull();
         assertThat(resumed.discontinuity()).isTrue();
         assertThat(resumed.initId()).isEqualTo(1);
-        long resumedTfdt = tfdts(resumed.parts().getFirst().data()).getFirst()[1];
+        long resumedTfdt = tfdts(resumed.parts().getFirst().bytesCopy()).getFirst()[1];
         assertThat(resumedTfdt).as("timeline continues forward").isGreaterThanOrEqualTo(firstTfdt + end);
         String text = playlists.media(s, false, false);
         assertThat(text).contains("#EXT-X-DISCONTINUITY\n");
@@ -246,7 +253,7 @@ class PackagerTest {
         Feeder f = publishAv("erin");
         f.stream(0, 2500, 30, 30, true, true);
         Snapshot s = snapshot("erin");
-        byte[] part = s.segments().getFirst().parts().getFirst().data();
+        byte[] part = s.segments().getFirst().parts().getFirst().bytesCopy();
         Boxes b = new Boxes(part);
         Boxes.Box trun = b.find("moof/traf/trun");
         int n = b.u32(trun.payload() + 4);
@@ -291,12 +298,13 @@ class PackagerTest {
         Snapshot s = ts.channel("tv").orElseThrow().snapshot();
         assertThat(s.inits()).isEmpty();
         Snapshot.Segment seg = s.segments().getFirst();
-        List<TsWriterTest.Packet> packets = TsWriterTest.parse(seg.parts().getFirst().data());
+        List<TsWriterTest.Packet> packets = TsWriterTest.parse(seg.parts().getFirst().bytesCopy());
         assertThat(packets.getFirst().pid()).as("segment starts with PAT").isZero();
         assertThat(packets.get(1).pid()).isEqualTo(TsWriter.PMT_PID);
         assertThat(packets.get(2).rai()).isTrue();
         String text = new Playlists(ts.config()).media(s, false, false);
         assertThat(text).doesNotContain("EXT-X-MAP").contains(s.streamId() + "-0.ts").contains(s.streamId() + "-0.0.ts");
+        ts.close();
     }
 
     @Test

@@ -7,6 +7,7 @@ import dev.ovation.ingest.StreamKeyAuthenticator.PublishGrant;
 import dev.ovation.ingest.VideoCodec;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.netty.buffer.ByteBuf;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.concurrent.atomic.AtomicLong;
@@ -34,6 +35,20 @@ class SessionSinkBuffersTest {
 
     private final Packager packager = new Packager(config(PackagerConfig.Format.FMP4, 512, 1000), registry,
             System::nanoTime, wall::get);
+
+    private final java.util.List<Packager> opened = new java.util.ArrayList<>();
+
+    private Packager opened(Packager p) {
+        opened.add(p);
+        return p;
+    }
+
+    /** The channels' parts are direct buffers: closing the packagers releases them (else the leak check fails). */
+    @AfterEach
+    void close() {
+        packager.close();
+        opened.forEach(Packager::close);
+    }
 
     private Feeder publish(Packager p, String handle) {
         MediaSink sink = p.onPublishStart(new PublishSession("s" + (++sessions), new PublishGrant("c1", handle),
@@ -97,7 +112,7 @@ class SessionSinkBuffersTest {
 
     @Test
     void probeGivingUpWithoutCodecConfigurationReleasesTheFramesAtOnce() {
-        Packager p = new Packager(config(PackagerConfig.Format.FMP4, 20, 1000), registry, System::nanoTime, wall::get);
+        Packager p = opened(new Packager(config(PackagerConfig.Format.FMP4, 20, 1000), registry, System::nanoTime, wall::get));
         Feeder f = publish(p, "dee"); // no metadata, no configuration: frames cannot be packaged
         f.stream(0, 1000, 30, 60, true, false);
         assertThat(dropped("no-codec-config")).isPositive();
@@ -159,7 +174,7 @@ class SessionSinkBuffersTest {
 
     @Test
     void aPartThatFailsToWriteIsReleased() {
-        Packager p = new Packager(config(PackagerConfig.Format.TS, 512, 1000), registry, System::nanoTime, wall::get);
+        Packager p = opened(new Packager(config(PackagerConfig.Format.TS, 512, 1000), registry, System::nanoTime, wall::get));
         Feeder f = publishAv(p, "ida");
         f.stream(0, 1000, 30, 60, true, true);
         // a NAL length that overruns the frame: the TS writer rejects the part it lands in
@@ -181,7 +196,7 @@ class SessionSinkBuffersTest {
         f.sink.onEnd(MediaSink.PublishEnd.UNPUBLISHED);
         f.assertAllReleased();
 
-        Packager one = new Packager(config(PackagerConfig.Format.FMP4, 512, 1), registry, System::nanoTime, wall::get);
+        Packager one = opened(new Packager(config(PackagerConfig.Format.FMP4, 512, 1), registry, System::nanoTime, wall::get));
         Feeder kim = publishAv(one, "kim");
         kim.stream(0, 200, 30, 60, true, true);
         Feeder refused = publishAv(one, "lee"); // maxChannels reached
