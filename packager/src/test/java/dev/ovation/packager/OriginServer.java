@@ -45,6 +45,11 @@ final class OriginServer implements AutoCloseable {
                 }).bind("127.0.0.1", 0).sync().channel();
     }
 
+    /** The server's event loops (a test may hold them to let a snapshot go stale under a held request). */
+    EventLoopGroup group() {
+        return group;
+    }
+
     String base() {
         return "http://127.0.0.1:" + ((InetSocketAddress) channel.localAddress()).getPort();
     }
