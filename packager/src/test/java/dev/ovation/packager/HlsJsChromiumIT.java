@@ -227,6 +227,7 @@ class HlsJsChromiumIT {
                 publisher.join(5000);
             }
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            packager.close(); // releases the channels' parts (direct buffers)
         }
     }
 }
