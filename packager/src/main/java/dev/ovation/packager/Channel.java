@@ -4,6 +4,7 @@ import dev.ovation.packager.Snapshot.OpenSegment;
 import dev.ovation.packager.Snapshot.Part;
 import dev.ovation.packager.Snapshot.Segment;
 import dev.ovation.packager.Snapshot.StreamInfo;
+import io.netty.buffer.ByteBuf;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -272,20 +273,22 @@ final class Channel {
             if (activeSession != from || discarded) {
                 return null;
             }
+            if (newSegment != null && open != null) {
+                throw new IllegalStateException("segment " + open.msn() + " still open");
+            } else if (newSegment == null && open == null) {
+                throw new IllegalStateException("no open segment for a part");
+            }
+            // Before any change, so that a failed allocation (direct memory exhausted) leaves the channel as it was.
+            ByteBuf bytes = buffers.copyOf(data);
             if (newSegment != null) {
-                if (open != null) {
-                    throw new IllegalStateException("segment " + open.msn() + " still open");
-                }
                 open = new OpenSegment(nextMsn, newSegment.initId(), newSegment.discontinuity(),
                         newSegment.independent(), newSegment.pdtMillis(), List.of());
-            } else if (open == null) {
-                throw new IllegalStateException("no open segment for a part");
             }
             List<Part> parts = new ArrayList<>(open.parts().size() + 1);
             parts.addAll(open.parts());
             long offset = open.parts().isEmpty() ? 0
                     : open.parts().getLast().offset() + open.parts().getLast().size();
-            parts.add(new Part(open.msn(), parts.size(), durationTicks, independent, buffers.copyOf(data), offset));
+            parts.add(new Part(open.msn(), parts.size(), durationTicks, independent, bytes, offset));
             open = new OpenSegment(open.msn(), open.initId(), open.discontinuity(), open.independent(),
                     open.pdtMillis(), List.copyOf(parts));
             timelineEndTicks = startTicks + durationTicks;
