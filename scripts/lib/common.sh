@@ -35,11 +35,19 @@ pick_jdk() {
   export JAVA_HOME="$best"
 }
 
-# JVM options for running the server on this JDK, plus its heap: SERVER_HEAP (default 1g) for -Xmx and the direct
-# memory cap. Media does not live on the heap for long (ingest buffers are direct and held for one part at most; the
-# packager keeps the open segment and hls.spool.memory-segments closed ones per stream, the rest is in the spool
-# files): 1 GiB holds 200 streams of 2.6 Mbit/s. Without -Xmx the JVM takes up to 1/4 of RAM and G1 grows into it.
-# SERVER_JAVA_OPTS is appended (and wins: a later -Xmx overrides this one).
+# JVM options for running the server on this JDK, plus its memory: SERVER_HEAP (default 1g) for -Xmx and
+# SERVER_DIRECT_MEMORY (default: SERVER_HEAP) for -XX:MaxDirectMemorySize. Media is not on the heap: ingest buffers
+# are direct and held for one part at most, and the packager's LL-HLS parts are unpooled direct buffers (the open
+# segment and hls.spool.memory-segments closed ones per stream, plus segments waiting for the spool's writer; the
+# rest is in the spool files). At 200 streams of 2.6 Mbit/s that is about 260 MB, some 500 MB with 8 s per stream
+# held (a slow spool, readers still writing parts out); Netty's pooled network buffers and spool reads come on top.
+# Netty 4.2 on JDK 25 (no sun.misc.Unsafe) allocates its direct buffers with malloc through the FFM linker (a
+# restricted method: --enable-native-access below) and frees them on release; it counts them against
+# io.netty.maxDirectMemory, which defaults to this MaxDirectMemorySize (checked: with 32m it stops at 32 unpooled
+# 1 MiB buffers, OutOfDirectMemoryError), while the JDK's own ByteBuffer.allocateDirect counts separately against the
+# same number. Without a spool (hls.spool.enabled = false) every kept segment is in direct memory: size
+# SERVER_DIRECT_MEMORY to streams x hls.max-segments-kept x segment size. Without -Xmx the JVM takes up to 1/4 of RAM
+# and G1 grows into it. SERVER_JAVA_OPTS is appended (and wins: a later -Xmx overrides this one).
 #
 # An idle server should cost next to nothing. The monitor deflation thread woke 4 times a second on the idle
 # assembled server (G1, 60 s, /proc/PID/task/*/schedstat: 0.05-0.08 CPU s/min, the second largest idle cost after G1's
@@ -77,7 +85,8 @@ java_run_opts() {
     *) echo "ovation: SERVER_GC must be g1, parallel or zgc (got '${SERVER_GC}')" >&2; return 1 ;;
   esac
   local heap=${SERVER_HEAP:-1g}
-  echo "-Xms64m -Xmx$heap -XX:MaxDirectMemorySize=$heap ${SERVER_JAVA_OPTS:-}"
+  local direct=${SERVER_DIRECT_MEMORY:-$heap}
+  echo "-Xms64m -Xmx$heap -XX:MaxDirectMemorySize=$direct ${SERVER_JAVA_OPTS:-}"
 }
 
 # The build needs node and npm (the web pages' packages are installed from the npm registry by
