@@ -455,7 +455,7 @@ public final class HlsOrigin {
      * left memory since the snapshot was taken (what was retained is released).
      */
     private static ByteBuf retainedSegment(Snapshot.Segment seg) {
-        List<ByteBuf> data = Spool.retainAll(seg);
+        List<ByteBuf> data = PartBuffers.retainedParts(seg);
         if (data == null) {
             return null;
         }

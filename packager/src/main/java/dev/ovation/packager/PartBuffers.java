@@ -5,6 +5,8 @@ import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import io.netty.util.IllegalReferenceCountException;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -63,5 +65,30 @@ final class PartBuffers {
         } catch (IllegalReferenceCountException e) {
             return null;
         }
+    }
+
+    /**
+     * Retained duplicates of the segment's parts, in order (the caller releases them), or null, with nothing retained,
+     * when one of them is not in memory (any more).
+     */
+    static List<ByteBuf> retainedParts(Snapshot.Segment segment) {
+        List<ByteBuf> data = new ArrayList<>(segment.parts().size());
+        for (Snapshot.Part p : segment.parts()) {
+            ByteBuf b = p.retainedData();
+            if (b == null) {
+                releaseAll(data);
+                return null;
+            }
+            data.add(b);
+        }
+        return data;
+    }
+
+    /** Releases every buffer of {@code data} and empties it. */
+    static void releaseAll(List<ByteBuf> data) {
+        for (ByteBuf b : data) {
+            b.release();
+        }
+        data.clear();
     }
 }

@@ -81,7 +81,7 @@ final class Recorder implements AutoCloseable {
                 log.warn("recording {} reached maxBytesPerRecording; later segments are not recorded", dir);
                 return;
             }
-            List<ByteBuf> data = Spool.retainAll(s);
+            List<ByteBuf> data = PartBuffers.retainedParts(s);
             Path file = data == null ? spooledFile.get() : null;
             if (data == null && file == null) {
                 log.warn("recording {}: segment {} is neither in memory nor spooled; not recorded", dir, s.msn());
@@ -114,12 +114,12 @@ final class Recorder implements AutoCloseable {
                     writePlaylist(list, false);
                 } finally {
                     if (data != null) {
-                        Spool.releaseAll(data);
+                        PartBuffers.releaseAll(data);
                     }
                 }
             });
             if (!queued && data != null) {
-                Spool.releaseAll(data);
+                PartBuffers.releaseAll(data);
             }
         }
 

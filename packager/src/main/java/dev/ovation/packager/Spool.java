@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -112,7 +111,7 @@ final class Spool implements AutoCloseable {
             metrics.spoolSkipped.increment();
             return false;
         }
-        List<ByteBuf> data = retainAll(segment);
+        List<ByteBuf> data = PartBuffers.retainedParts(segment);
         if (data == null) { // a bug in the channel's ownership: keep the segment in memory rather than fail it
             queuedWrites.decrementAndGet();
             metrics.spoolSkipped.increment();
@@ -133,7 +132,7 @@ final class Spool implements AutoCloseable {
                         left -= ch.write(parts);
                     }
                 }
-                releaseAll(data); // before spooled(): so the channel's release there frees the memory
+                PartBuffers.releaseAll(data); // before spooled(): so the channel's release there frees the memory
                 if (!written.spooled(segment, file)) {
                     Files.deleteIfExists(file);
                 }
@@ -142,35 +141,14 @@ final class Spool implements AutoCloseable {
                 log.warn("HLS spool: writing {} failed (the segment stays in memory): {}", file, e.toString());
                 deleteQuietly(file);
             } finally {
-                releaseAll(data);
+                PartBuffers.releaseAll(data);
                 queuedWrites.decrementAndGet();
             }
         });
         if (!queued) { // closing: the task will never run
-            releaseAll(data);
+            PartBuffers.releaseAll(data);
         }
         return queued;
-    }
-
-    /** Retained duplicates of the segment's parts (the caller releases them), or null (none kept) when one is gone. */
-    static List<ByteBuf> retainAll(Snapshot.Segment segment) {
-        List<ByteBuf> data = new ArrayList<>(segment.parts().size());
-        for (Snapshot.Part p : segment.parts()) {
-            ByteBuf b = p.retainedData();
-            if (b == null) {
-                releaseAll(data);
-                return null;
-            }
-            data.add(b);
-        }
-        return data;
-    }
-
-    static void releaseAll(List<ByteBuf> data) {
-        for (ByteBuf b : data) {
-            b.release();
-        }
-        data.clear();
     }
 
     /** Runs {@code task} on {@code executor}; false (and the counter given back) once the spool is closed. */
