@@ -85,4 +85,40 @@ class RecorderTest {
         assertThat(total).isPositive().isLessThanOrEqualTo(100_000);
         assertThat(Files.readString(rec.resolve("index.m3u8"))).endsWith("#EXT-X-ENDLIST\n");
     }
+
+    /**
+     * The recorder takes its own references of a segment's part buffers when it queues the segment, and gives them
+     * back once written; a segment that has left memory already (spilled before the recorder got to it, as with
+     * hls.spool.memory-segments = 0) is copied from its spool file instead.
+     */
+    @Test
+    void aSegmentIsWrittenFromItsBuffersOrFromItsSpoolFileOnceReleased() throws Exception {
+        RecordingConfig rc = new RecordingConfig(true, dir.resolve("rec"), 60_000, 1L << 30, 64);
+        Recorder recorder = new Recorder(rc, PackagerConfig.defaults(), new PackagerMetrics(new SimpleMeterRegistry()));
+        PartBuffers buffers = new PartBuffers();
+        byte[] a = {1, 2, 3};
+        byte[] b = {4, 5};
+        io.netty.buffer.ByteBuf ba = buffers.copyOf(a);
+        io.netty.buffer.ByteBuf bb = buffers.copyOf(b);
+        Snapshot.Segment inMemory = new Snapshot.Segment(0, 0, false, true, 0, 180_000, List.of(
+                new Snapshot.Part(0, 0, 90_000, true, ba, 0), new Snapshot.Part(0, 1, 90_000, false, bb, 3)), 5);
+        io.netty.buffer.ByteBuf gone = buffers.copyOf(new byte[] {9, 9, 9});
+        Snapshot.Segment spilled = new Snapshot.Segment(1, 0, false, true, 2000, 180_000, List.of(
+                new Snapshot.Part(1, 0, 180_000, true, gone, 0)), 3);
+        gone.release(); // the channel released it before the recorder could retain it
+        Path spoolFile = Files.write(dir.resolve("spooled-1.m4s"), new byte[] {7, 8, 9});
+
+        Recorder.Recording recording = recorder.start("ann", "s1", System.currentTimeMillis());
+        recording.segment(inMemory, new byte[] {0}, () -> null);
+        recording.segment(spilled, new byte[] {0}, () -> spoolFile);
+        recording.finish();
+        recorder.close();
+
+        assertThat(ba.refCnt()).as("the recorder's reference given back").isEqualTo(1);
+        assertThat(bb.refCnt()).isEqualTo(1);
+        assertThat(Files.readAllBytes(recording.directory().resolve("0.m4s"))).containsExactly(1, 2, 3, 4, 5);
+        assertThat(Files.readAllBytes(recording.directory().resolve("1.m4s"))).containsExactly(7, 8, 9);
+        ba.release();
+        bb.release();
+    }
 }
