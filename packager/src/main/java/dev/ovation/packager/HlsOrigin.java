@@ -561,7 +561,6 @@ public final class HlsOrigin {
             media(Unpooled.wrappedBuffer(chunks), type, kind);
         }
 
-
         /** Answers with {@code all} (or the requested range of it); takes ownership of {@code all}. */
         void media(ByteBuf all, String type, String kind) {
             long total = all.readableBytes();
