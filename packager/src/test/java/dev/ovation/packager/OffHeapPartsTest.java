@@ -279,9 +279,12 @@ class OffHeapPartsTest {
                 HttpResponse.BodyHandlers.ofByteArray());
         await("the request is held", () -> p.origin().pendingRequests() == 1);
         CountDownLatch release = holdEventLoops(server);
-        w.append(true); // part 0.1 and the segment's end: completes the held request with this snapshot
-        await("segment 0 spilled and its parts released", () -> w.made.get(1).refCnt() == 0);
-        release.countDown();
+        try {
+            w.append(true); // part 0.1 and the segment's end: completes the held request with this snapshot
+            await("segment 0 spilled and its parts released", () -> w.made.get(1).refCnt() == 0);
+        } finally {
+            release.countDown(); // also when failing: the server cannot close while its event loops are held
+        }
         HttpResponse<byte[]> res = held.get();
         assertThat(res.statusCode()).isEqualTo(200);
         assertThat(res.body()).isEqualTo(content(0, 1));
@@ -303,10 +306,13 @@ class OffHeapPartsTest {
                 HttpResponse.BodyHandlers.ofByteArray());
         await("the request is held", () -> p.origin().pendingRequests() == 1);
         CountDownLatch release = holdEventLoops(server);
-        w.append(false); // part 0.1 completes the held request
-        w.channel.discard(); // then the channel is dropped before the answer is written
-        assertThat(w.made).allMatch(b -> b.refCnt() == 0);
-        release.countDown();
+        try {
+            w.append(false); // part 0.1 completes the held request
+            w.channel.discard(); // then the channel is dropped before the answer is written
+            assertThat(w.made).allMatch(b -> b.refCnt() == 0);
+        } finally {
+            release.countDown();
+        }
         assertThat(held.get().statusCode()).isEqualTo(404);
     }
 
