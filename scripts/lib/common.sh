@@ -61,8 +61,10 @@ pick_jdk() {
 # (docs/benchmarks.md "Session 6"), CPU s per stream-minute at 1 / 10 / 200 streams and the longest pause at 200:
 #   g1        0.65 / 0.31 / 0.14-0.18, pauses up to 31 ms (mixed collections keep the old generation in check)
 #   parallel  0.41 / 0.23 / 0.14-0.15, but full collections of 105-135 ms every ~11 s at 200 streams: the packager's
-#             LL-HLS parts are heap byte arrays that live a few seconds, get promoted and fill the old generation.
-#             The cheapest at a few streams (no concurrent refinement, a simpler write barrier).
+#             LL-HLS parts were heap byte arrays that lived a few seconds, got promoted and filled the old generation.
+#             Since they are direct buffers (session 7, another VM) g1 and parallel cost the same (1 / 10 / 200:
+#             0.26 / 0.16 / 0.08 both), parallel makes no full collection at 200 streams and its young pauses stay
+#             under 5 ms; g1's longest pause there 18 ms, peak RSS 550 MB instead of 1,253.
 #   zgc       0.73 / 0.29 / 0.14, pauses under 1 ms, but its director thread costs about 0.3 CPU s/min at any load
 #             and its RSS starts higher (about 480 MB at one stream).
 java_run_opts() {
