@@ -86,6 +86,24 @@ java_run_opts() {
     zgc) echo -n "-XX:+UseZGC " ;;
     *) echo "ovation: SERVER_GC must be g1, parallel or zgc (got '${SERVER_GC}')" >&2; return 1 ;;
   esac
+  # Netty uses sun.misc.Unsafe for its buffers only when the JVM allows Unsafe memory access (JDK 24+ warns, Netty
+  # 4.2 on JDK 25+ does without it unless allowed): the RTMP event loop's decoding and allocation then take the
+  # Unsafe paths. Ingest bench, same machine, alternating runs (docs/benchmarks.md "Session 7"): ratio to nginx at
+  # 10 streams 1.16 / 1.19 allowed against 1.37 / 1.26 not. SERVER_UNSAFE=0 leaves the flag out; it is also left out
+  # when this JDK does not know it (a future JDK that removed Unsafe memory access). The tests get the same flag
+  # (pom.xml, profile jdk-24-and-newer).
+  if [ "${SERVER_UNSAFE:-1}" = 1 ] && "$JAVA_HOME/bin/java" --sun-misc-unsafe-memory-access=allow -version >/dev/null 2>&1; then
+    echo -n "--sun-misc-unsafe-memory-access=allow "
+  fi
+  # Netty's leak detector samples one buffer allocation in 128 (its default level, simple) and fills a stack trace
+  # for each: 2-3% of the RTMP event loop at 10 streams (perf, docs/benchmarks.md "Session 7"), the largest cost in it
+  # that does no work. The tests run every buffer under paranoid detection, and the benchmarks already ran without it
+  # (the fan-out gateway, the load clients); SERVER_NETTY_LEAK_DETECTION=simple (or advanced, paranoid) turns it on.
+  case "${SERVER_NETTY_LEAK_DETECTION:-disabled}" in
+    disabled|simple|advanced|paranoid) echo -n "-Dio.netty.leakDetection.level=${SERVER_NETTY_LEAK_DETECTION:-disabled} " ;;
+    *) echo "ovation: SERVER_NETTY_LEAK_DETECTION must be disabled, simple, advanced or paranoid (got '${SERVER_NETTY_LEAK_DETECTION}')" >&2
+       return 1 ;;
+  esac
   local heap=${SERVER_HEAP:-1g}
   local direct=${SERVER_DIRECT_MEMORY:-$heap}
   echo "-Xms64m -Xmx$heap -XX:MaxDirectMemorySize=$direct ${SERVER_JAVA_OPTS:-}"
