@@ -265,6 +265,18 @@ class OffHeapPartsTest {
      * runs later on the connection's event loop. Held back here until the part has left memory, it must still answer
      * the part's bytes (from the spool file), never an error.
      */
+    /** Appends part 0.0 and asks for 0.1, the preload hint: the origin holds the request until the part exists. */
+    private CompletableFuture<HttpResponse<byte[]>> heldRequestForPart1(Packager p, OriginServer server, PartWriter w,
+                                                                        String handle) throws Exception {
+        w.append(false);
+        String sid = w.channel.snapshot().streamId();
+        CompletableFuture<HttpResponse<byte[]>> held = http.sendAsync(
+                HttpRequest.newBuilder(URI.create(server.base() + "/hls/" + handle + "/" + sid + "-0.1" + EXT)).build(),
+                HttpResponse.BodyHandlers.ofByteArray());
+        await("the request is held", () -> p.origin().pendingRequests() == 1);
+        return held;
+    }
+
     @Test
     void aReaderWithAStaleSnapshotGetsTheSpoolFilesBytes(@TempDir Path dir) throws Exception {
         MeterRegistry registry = new SimpleMeterRegistry();
@@ -272,12 +284,7 @@ class OffHeapPartsTest {
         OriginServer server = new OriginServer(p.origin());
         opened.add(server);
         PartWriter w = new PartWriter(p, "eve");
-        w.append(false); // part 0.0; 0.1 is the preload hint
-        String sid = w.channel.snapshot().streamId();
-        CompletableFuture<HttpResponse<byte[]>> held = http.sendAsync(
-                HttpRequest.newBuilder(URI.create(server.base() + "/hls/eve/" + sid + "-0.1" + EXT)).build(),
-                HttpResponse.BodyHandlers.ofByteArray());
-        await("the request is held", () -> p.origin().pendingRequests() == 1);
+        CompletableFuture<HttpResponse<byte[]>> held = heldRequestForPart1(p, server, w, "eve");
         CountDownLatch release = holdEventLoops(server);
         try {
             w.append(true); // part 0.1 and the segment's end: completes the held request with this snapshot
@@ -299,12 +306,7 @@ class OffHeapPartsTest {
         OriginServer server = new OriginServer(p.origin());
         opened.add(server);
         PartWriter w = new PartWriter(p, "fay");
-        w.append(false);
-        String sid = w.channel.snapshot().streamId();
-        CompletableFuture<HttpResponse<byte[]>> held = http.sendAsync(
-                HttpRequest.newBuilder(URI.create(server.base() + "/hls/fay/" + sid + "-0.1" + EXT)).build(),
-                HttpResponse.BodyHandlers.ofByteArray());
-        await("the request is held", () -> p.origin().pendingRequests() == 1);
+        CompletableFuture<HttpResponse<byte[]>> held = heldRequestForPart1(p, server, w, "fay");
         CountDownLatch release = holdEventLoops(server);
         try {
             w.append(false); // part 0.1 completes the held request
