@@ -84,6 +84,23 @@ final class PartBuffers {
         return data;
     }
 
+    /** Writes the readable bytes of {@code data}, in order, as the whole of {@code file} (created or truncated). */
+    static void writeFile(java.nio.file.Path file, List<ByteBuf> data) throws java.io.IOException {
+        try (java.nio.channels.FileChannel out = java.nio.channels.FileChannel.open(file,
+                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.WRITE,
+                java.nio.file.StandardOpenOption.TRUNCATE_EXISTING)) {
+            java.nio.ByteBuffer[] nio = new java.nio.ByteBuffer[data.size()];
+            long left = 0;
+            for (int i = 0; i < nio.length; i++) {
+                nio[i] = data.get(i).nioBuffer();
+                left += nio[i].remaining();
+            }
+            while (left > 0) {
+                left -= out.write(nio);
+            }
+        }
+    }
+
     /** Releases every buffer of {@code data} and empties it. */
     static void releaseAll(List<ByteBuf> data) {
         for (ByteBuf b : data) {

@@ -5,12 +5,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -99,15 +97,7 @@ final class Recorder implements AutoCloseable {
                     }
                     Path target = dir.resolve(segmentName(s.msn()));
                     if (data != null) {
-                        try (FileChannel out = FileChannel.open(target, StandardOpenOption.CREATE,
-                                StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
-                            java.nio.ByteBuffer[] nio = data.stream().map(ByteBuf::nioBuffer)
-                                    .toArray(java.nio.ByteBuffer[]::new);
-                            long left = s.bytes();
-                            while (left > 0) {
-                                left -= out.write(nio);
-                            }
-                        }
+                        PartBuffers.writeFile(target, data);
                     } else {
                         Files.copy(file, target, StandardCopyOption.REPLACE_EXISTING);
                     }

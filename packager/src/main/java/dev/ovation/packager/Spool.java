@@ -121,17 +121,7 @@ final class Spool implements AutoCloseable {
         Path file = dir.resolve(name);
         boolean queued = submit(writer, queuedWrites, () -> {
             try {
-                try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        StandardOpenOption.TRUNCATE_EXISTING)) {
-                    ByteBuffer[] parts = new ByteBuffer[data.size()];
-                    for (int i = 0; i < parts.length; i++) {
-                        parts[i] = data.get(i).nioBuffer();
-                    }
-                    long left = segment.bytes();
-                    while (left > 0) {
-                        left -= ch.write(parts);
-                    }
-                }
+                PartBuffers.writeFile(file, data);
                 PartBuffers.releaseAll(data); // before spooled(): so the channel's release there frees the memory
                 if (!written.spooled(segment, file)) {
                     Files.deleteIfExists(file);
