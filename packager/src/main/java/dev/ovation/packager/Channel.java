@@ -261,25 +261,38 @@ final class Channel {
     }
 
     /**
-     * Appends a part ({@code newSegment} carries the segment's properties when this part starts one); when {@code closesSegment}, also closes its segment in the same update (so no playlist
-     * hints at a part that will never exist). Returns the closed segment, if any. {@code data} is copied off the heap
-     * (the writers' array dies young); nothing is kept once the channel is discarded.
+     * A new direct buffer of exactly {@code size} bytes for a part's bytes, filled by the caller and handed to
+     * {@link #appendPart} (or released). Allocated outside the channel's lock; a failure (direct memory exhausted)
+     * leaves the channel as it was.
      */
-    Segment appendPart(SessionSink from, OpenSegment newSegment, byte[] data, long startTicks, long durationTicks,
+    ByteBuf newPartBuffer(int size) {
+        return buffers.allocate(size);
+    }
+
+    /**
+     * Appends a part ({@code newSegment} carries the segment's properties when this part starts one); when {@code closesSegment}, also closes its segment in the same update (so no playlist
+     * hints at a part that will never exist). Returns the closed segment, if any. The channel takes {@code data}, a
+     * buffer from {@link #newPartBuffer}, in every case (released at once when the part is refused); nothing is
+     * kept once the channel is discarded.
+     */
+    Segment appendPart(SessionSink from, OpenSegment newSegment, ByteBuf data, long startTicks, long durationTicks,
                        boolean independent, boolean closesSegment) {
         List<Waiter> ready;
         Segment closed = null;
         synchronized (lock) {
             if (activeSession != from || discarded) {
+                data.release();
                 return null;
             }
             if (newSegment != null && open != null) {
+                data.release();
                 throw new IllegalStateException("segment " + open.msn() + " still open");
             } else if (newSegment == null && open == null) {
+                data.release();
                 throw new IllegalStateException("no open segment for a part");
             }
-            // Before any change, so that a failed allocation (direct memory exhausted) leaves the channel as it was.
-            ByteBuf bytes = buffers.copyOf(data);
+            ByteBuf bytes = data;
+            buffers.adopt(bytes);
             if (newSegment != null) {
                 open = new OpenSegment(nextMsn, newSegment.initId(), newSegment.discontinuity(),
                         newSegment.independent(), newSegment.pdtMillis(), List.of());

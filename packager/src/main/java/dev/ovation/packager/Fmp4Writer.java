@@ -1,6 +1,9 @@
 package dev.ovation.packager;
 
+import io.netty.buffer.ByteBuf;
+
 import java.util.List;
+import java.util.function.IntFunction;
 
 /** Writes fMP4/CMAF init sections and movie fragments (moof + mdat). Stateless. */
 final class Fmp4Writer {
@@ -130,9 +133,12 @@ final class Fmp4Writer {
 
     /**
      * One fragment: optional styp, then moof (mfhd, a traf per track with tfhd/tfdt/trun) and mdat holding
-     * the samples of each track in order.
+     * the samples of each track in order, in a buffer from {@code allocate} sized to the byte (the caller owns it).
+     * The boxes before the samples are built in a small array; the sample bytes go straight from their buffers to
+     * the fragment's (with direct buffers, one memory copy per byte and no heap array to allocate and zero).
      */
-    static byte[] fragment(long sequenceNumber, List<TrackRun> runs, boolean withStyp) {
+    static ByteBuf fragment(IntFunction<ByteBuf> allocate, long sequenceNumber, List<TrackRun> runs,
+                            boolean withStyp) {
         int payload = 0;
         int size = (withStyp ? 24 : 0) + 8 + 16 + 8; // styp, moof header, mfhd, mdat header
         for (TrackRun run : runs) {
@@ -145,8 +151,7 @@ final class Fmp4Writer {
             // traf 8 + tfhd 16 + tfdt 20 + trun 20, then a trun entry per sample (16 bytes video, 8 audio)
             size += 64 + run.samples().size() * (run.track().isVideo() ? 16 : 8);
         }
-        // Sized to the byte, so that the samples are copied once and the array is returned as it is.
-        ByteWriter w = new ByteWriter(size + payload);
+        ByteWriter w = new ByteWriter(size);
         if (withStyp) {
             w.begin("styp").ascii("msdh").u32(0).ascii("msdh").ascii("msix").end();
         }
@@ -191,11 +196,23 @@ final class Fmp4Writer {
             }
             w.putU32(dataOffsetPositions[i], offset);
             for (Sample s : runs.get(i).samples()) {
-                w.bytes(s.data());
                 offset += s.size();
             }
         }
-        assert w.position() == size + payload : "fragment size " + w.position() + " != computed " + (size + payload);
-        return w.toByteArray();
+        assert w.position() == size : "fragment boxes " + w.position() + " != computed " + size;
+        ByteBuf out = allocate.apply(size + payload);
+        try {
+            out.writeBytes(w.toByteArray());
+            for (TrackRun run : runs) {
+                for (Sample s : run.samples()) {
+                    out.writeBytes(s.data(), s.data().readerIndex(), s.size());
+                }
+            }
+        } catch (RuntimeException | Error e) {
+            out.release();
+            throw e;
+        }
+        assert out.readableBytes() == size + payload : "fragment size " + out.readableBytes() + " != " + (size + payload);
+        return out;
     }
 }

@@ -33,15 +33,27 @@ final class PartBuffers {
         this.allocator = allocator;
     }
 
+    /**
+     * A new, empty direct buffer that holds exactly {@code size} bytes (refCnt 1, owned by the caller until it hands
+     * the filled buffer to a channel, see {@link #adopt}).
+     */
+    ByteBuf allocate(int size) {
+        return allocator.directBuffer(size, size);
+    }
+
     /** A new direct buffer (refCnt 1, owned by the caller) holding a copy of {@code data}. */
     ByteBuf copyOf(byte[] data) {
-        ByteBuf buf = allocator.directBuffer(data.length, data.length);
+        ByteBuf buf = allocate(data.length);
         buf.writeBytes(data);
-        bytes.addAndGet(data.length);
         return buf;
     }
 
-    /** Gives back the owner's reference of a buffer made by {@link #copyOf} (freed once readers let go too). */
+    /** Counts a filled buffer as owned by a channel from now on (until its {@link #release}). */
+    void adopt(ByteBuf buf) {
+        bytes.addAndGet(buf.readableBytes());
+    }
+
+    /** Gives back a channel's reference of an {@link #adopt adopted} buffer (freed once readers let go too). */
     void release(ByteBuf buf) {
         bytes.addAndGet(-buf.readableBytes());
         buf.release();

@@ -644,7 +644,13 @@ final class SessionSink implements MediaSink {
             return null;
         }
         boolean startsSegment = !segmentPublished;
-        byte[] data;
+        long duration = end - partStart;
+        OpenSegment segmentMeta = null;
+        if (startsSegment) {
+            long pdt = wallAnchorMillis + (partStart / 90 - mediaAnchorMillis);
+            segmentMeta = new OpenSegment(-1, initId, pendingDiscontinuity, partIndependent, pdt, List.of());
+        }
+        ByteBuf data; // from here on, appendPart takes it
         try {
             if (config.format() == PackagerConfig.Format.FMP4) {
                 List<Fmp4Writer.TrackRun> runs = new ArrayList<>(2);
@@ -654,23 +660,21 @@ final class SessionSink implements MediaSink {
                 if (audioTrack != null && !audio.isEmpty()) {
                     runs.add(new Fmp4Writer.TrackRun(audioTrack, audio));
                 }
-                data = Fmp4Writer.fragment(channel.nextFragmentSequence(), runs, startsSegment);
+                data = Fmp4Writer.fragment(channel::newPartBuffer, channel.nextFragmentSequence(), runs,
+                        startsSegment);
             } else {
-                data = ts.part(video, audio, startsSegment);
+                byte[] tsBytes = ts.part(video, audio, startsSegment);
+                data = channel.newPartBuffer(tsBytes.length).writeBytes(tsBytes);
             }
         } finally {
-            release(video); // written (copied into the part) or failed: either way done with
+            release(video); // copied into the part or failed: either way done with
             release(audio);
-        }
-        long duration = end - partStart;
-        OpenSegment segmentMeta = null;
-        if (startsSegment) {
-            long pdt = wallAnchorMillis + (partStart / 90 - mediaAnchorMillis);
-            segmentMeta = new OpenSegment(-1, initId, pendingDiscontinuity, partIndependent, pdt, List.of());
-            pendingDiscontinuity = false;
         }
         Snapshot.Segment closed = channel.appendPart(this, segmentMeta, data, partStart, duration, partIndependent,
                 closesSegment);
+        if (startsSegment) {
+            pendingDiscontinuity = false;
+        }
         segmentPublished = true;
         metrics.partSeconds.record(duration / 90_000.0);
         metrics.partReadyLatency.record(nanoClock.getAsLong() - triggerArrivalNanos, java.util.concurrent.TimeUnit.NANOSECONDS);

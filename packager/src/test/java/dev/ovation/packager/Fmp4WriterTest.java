@@ -1,10 +1,16 @@
 package dev.ovation.packager;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.buffer.Unpooled;
+import io.netty.util.IllegalReferenceCountException;
 import org.junit.jupiter.api.Test;
 
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class Fmp4WriterTest {
 
@@ -81,7 +87,7 @@ class Fmp4WriterTest {
         byte[] a1 = {1, 2, 3};
         byte[] a2 = {4, 5, 6, 7};
         List<Sample> a = List.of(new Sample(441_000, 1024, 0, true, a1, 0), new Sample(442_024, 1024, 0, true, a2, 0));
-        Boxes b = new Boxes(Fmp4Writer.fragment(7, List.of(new Fmp4Writer.TrackRun(video, v),
+        Boxes b = new Boxes(fragment(7, List.of(new Fmp4Writer.TrackRun(video, v),
                 new Fmp4Writer.TrackRun(audio, a)), true));
         List<Boxes.Box> top = b.top();
         assertThat(top).extracting(Boxes.Box::type).containsExactly("styp", "moof", "mdat");
@@ -124,10 +130,65 @@ class Fmp4WriterTest {
         assertThat(mdat.end()).isEqualTo(b.data().length);
     }
 
+    /**
+     * {@link Fmp4Writer#fragment} into a direct buffer of the size it asks for (as the channel's part buffers are);
+     * the fragment's bytes, the buffer released.
+     */
+    private static byte[] fragment(long sequenceNumber, List<Fmp4Writer.TrackRun> runs, boolean withStyp) {
+        List<Integer> asked = new ArrayList<>();
+        ByteBuf out = Fmp4Writer.fragment(n -> {
+            asked.add(n);
+            return Unpooled.directBuffer(n, n);
+        }, sequenceNumber, runs, withStyp);
+        try {
+            assertThat(asked).as("one buffer").hasSize(1);
+            assertThat(out.readableBytes()).as("filled to the byte it asked for").isEqualTo(asked.getFirst());
+            return ByteBufUtil.getBytes(out);
+        } finally {
+            out.release();
+        }
+    }
+
+    /** Samples arrive as slices of pooled direct RTMP messages: their readable bytes are copied, indexes untouched. */
+    @Test
+    void sampleBytesAreCopiedFromTheirReadableRangeOfDirectBuffers() {
+        ByteBuf message = Unpooled.directBuffer(64);
+        message.writeBytes(new byte[] {9, 9, 9, 9, 9, 1, 2, 3, 4, 5, 6, 9, 9});
+        ByteBuf sampleData = message.slice(5, 6);
+        try {
+            List<Sample> v = List.of(new Sample(0, 3000, 0, true, sampleData, 0));
+            Boxes b = new Boxes(fragment(3, List.of(new Fmp4Writer.TrackRun(video, v)), false));
+            Boxes.Box mdat = b.top().get(1);
+            assertThat(mdat.end() - mdat.payload()).isEqualTo(6);
+            assertThat(b.bytes(mdat.payload(), 6)).containsExactly(1, 2, 3, 4, 5, 6);
+            assertThat(sampleData.readerIndex()).as("the sample's indexes do not move").isZero();
+            assertThat(sampleData.readableBytes()).isEqualTo(6);
+        } finally {
+            message.release();
+        }
+    }
+
+    /** A sample that cannot be read fails the fragment, and the fragment's buffer is given back, not leaked. */
+    @Test
+    void aFailedFragmentReleasesItsBuffer() {
+        ByteBuf gone = Unpooled.directBuffer(8).writeBytes(new byte[] {1, 2, 3, 4});
+        gone.release();
+        List<ByteBuf> made = new ArrayList<>();
+        List<Sample> v = List.of(new Sample(0, 3000, 0, true, Fixtures.accessUnit(5, 10, 1), 0),
+                new Sample(3000, 3000, 0, false, gone, 0));
+        assertThatThrownBy(() -> Fmp4Writer.fragment(n -> {
+            ByteBuf b = Unpooled.directBuffer(n, n);
+            made.add(b);
+            return b;
+        }, 1, List.of(new Fmp4Writer.TrackRun(video, v)), false)).isInstanceOf(IllegalReferenceCountException.class);
+        assertThat(made).hasSize(1);
+        assertThat(made.getFirst().refCnt()).isZero();
+    }
+
     @Test
     void negativeCompositionOffsetsUseTrunVersion1() {
         List<Sample> v = List.of(new Sample(0, 3000, -3000, true, Fixtures.accessUnit(5, 10, 1), 0));
-        Boxes b = new Boxes(Fmp4Writer.fragment(1, List.of(new Fmp4Writer.TrackRun(video, v)), false));
+        Boxes b = new Boxes(fragment(1, List.of(new Fmp4Writer.TrackRun(video, v)), false));
         assertThat(b.top()).extracting(Boxes.Box::type).containsExactly("moof", "mdat");
         Boxes.Box trun = b.find("moof/traf/trun");
         assertThat(b.u8(trun.payload())).isEqualTo(1);
