@@ -25,6 +25,8 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.slf4j.LoggerFactory;
 
 class RtmpSessionHandlerTest {
@@ -444,14 +446,23 @@ class RtmpSessionHandlerTest {
         ch.finishAndReleaseAll();
     }
 
-    @Test
-    void failingSinkEndsThePublishWithError() throws Exception {
+    /**
+     * A sink that throws ends the publish with ERROR and closes the connection; the same for an Error such as the
+     * packager's part allocation failing with direct memory exhausted (Netty's OutOfDirectMemoryError is an
+     * OutOfMemoryError): it reaches exceptionCaught through Netty's pipeline, not the sink's catch.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"runtime", "direct-memory"})
+    void failingSinkEndsThePublishWithError(String failure) throws Exception {
         EmbeddedChannel ch = new EmbeddedChannel(new RtmpSessionHandler(RtmpConfig.defaults(), authenticator,
                 session -> {
                     Sink s = new Sink(session) {
                         @Override
                         public void onFrame(MediaFrame frame) {
-                            throw new IllegalStateException("packager broke");
+                            if (failure.equals("runtime")) {
+                                throw new IllegalStateException("packager broke");
+                            }
+                            throw new OutOfMemoryError("failed to allocate 131072 byte(s) of direct memory");
                         }
                     };
                     sinks.add(s);
@@ -463,6 +474,8 @@ class RtmpSessionHandlerTest {
         assertThat(sinks.getFirst().end).isEqualTo(MediaSink.PublishEnd.ERROR);
         assertThat(ch.isActive()).isFalse();
         assertThat(registry.isLive("alice")).isFalse();
+        assertThat(meters.get("ovation.ingest.errors").tag("kind", failure.equals("runtime") ? "listener" : "internal")
+                .counter().count()).isEqualTo(1);
         ch.finishAndReleaseAll();
     }
 
