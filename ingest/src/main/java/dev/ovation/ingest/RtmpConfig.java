@@ -33,7 +33,8 @@ import java.util.Objects;
  *                                 ({@code rtmp.tls.cert}, unset)
  * @param tlsKeyPath               PEM PKCS#8 private key ({@code rtmp.tls.key}, unset)
  * @param tlsPort                  RTMPS port, 0 for an ephemeral one ({@code rtmp.tls.port}, 1936)
- * @param ioThreads                event loop threads, 0 for Netty's default (2 x cores) ({@code rtmp.io-threads}, 0)
+ * @param ioThreads                event loop threads, 0 for one per core ({@code rtmp.io-threads}, 0; see
+ *                                 {@link #ioThreadCount()})
  * @param shutdownQuietMillis      graceful shutdown quiet period ({@code rtmp.shutdown-quiet-millis}, 100)
  * @param publishTimeoutMillis     a connection that has not started publishing this long after it opened is closed
  *                                 ({@code rtmp.publish-timeout-millis}, 30,000)
@@ -105,6 +106,15 @@ public record RtmpConfig(
     }
 
     /** True when RTMPS is configured. */
+    /**
+     * The event loop threads the ingest runs: {@link #ioThreads}, or one per core when 0 (like nginx's
+     * {@code worker_processes auto}), not Netty's two per core: with more loops than cores each wakes for fewer
+     * connections, so more wake-ups per message and more context switches (docs/benchmarks.md, session 8).
+     */
+    public int ioThreadCount() {
+        return ioThreads > 0 ? ioThreads : Runtime.getRuntime().availableProcessors();
+    }
+
     public boolean tlsEnabled() {
         return tlsCertPath != null;
     }
@@ -134,6 +144,14 @@ public record RtmpConfig(
     }
 
     public RtmpConfig withTimeouts(long handshakeTimeoutMillis, long idleTimeoutMillis, long authTimeoutMillis) {
+        return new RtmpConfig(bindAddress, port, app, sendChunkSizeBytes, ackWindowBytes, maxChunkSizeBytes,
+                maxMessageBytes, maxChunkStreams, maxStreamsPerConnection, maxConnections, maxAmfDepth,
+                maxAmfStringBytes, maxAmfElements, handshakeTimeoutMillis, idleTimeoutMillis, authTimeoutMillis,
+                maxBitrateBitsPerSecond, bitrateWindowMillis, replaceExistingPublisher, tlsCertPath, tlsKeyPath,
+                tlsPort, ioThreads, shutdownQuietMillis, publishTimeoutMillis);
+    }
+
+    public RtmpConfig withIoThreads(int ioThreads) {
         return new RtmpConfig(bindAddress, port, app, sendChunkSizeBytes, ackWindowBytes, maxChunkSizeBytes,
                 maxMessageBytes, maxChunkStreams, maxStreamsPerConnection, maxConnections, maxAmfDepth,
                 maxAmfStringBytes, maxAmfElements, handshakeTimeoutMillis, idleTimeoutMillis, authTimeoutMillis,

@@ -86,7 +86,7 @@ public final class RtmpServer implements AutoCloseable {
                 ? SslContextBuilder.forServer(config.tlsCertPath().toFile(), config.tlsKeyPath().toFile()).build()
                 : null;
         bossGroup = new QuietEventLoopGroup(1, "ovation-rtmp-accept", ioHandlers);
-        workerGroup = new QuietEventLoopGroup(config.ioThreads(), "ovation-rtmp-io", ioHandlers);
+        workerGroup = new QuietEventLoopGroup(config.ioThreadCount(), "ovation-rtmp-io", ioHandlers);
         try {
             plain = bind(config.port(), null);
             if (sslContext != null) {
@@ -110,6 +110,15 @@ public final class RtmpServer implements AutoCloseable {
                 .childHandler(new RtmpChannelInitializer(config, authenticator, listener, sslContext, channels,
                         shared));
         return b.bind(new InetSocketAddress(config.bindAddress(), port)).sync().channel();
+    }
+
+    /** Event loop threads serving RTMP connections. */
+    public int ioThreads() {
+        int loops = 0;
+        for (io.netty.util.concurrent.EventExecutor ignored : workerGroup) {
+            loops++;
+        }
+        return loops;
     }
 
     /** The bound plain RTMP port. */

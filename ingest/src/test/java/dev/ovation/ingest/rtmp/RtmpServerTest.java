@@ -192,6 +192,17 @@ class RtmpServerTest {
         awaitCount("ovation.ingest.errors", "kind", "bitrate", 1);
     }
 
+    /** rtmp.io-threads = 0 runs one event loop per core; a positive value is taken as it is. */
+    @Test
+    void ioThreadsAreOnePerCoreByDefault() throws Exception {
+        start(local());
+        assertThat(server.ioThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
+        server.close();
+        server = null;
+        start(local().withIoThreads(3));
+        assertThat(server.ioThreads()).isEqualTo(3);
+    }
+
     @Test
     void closeEndsLiveSessionsAndReportsThePort() throws Exception {
         start(local());
