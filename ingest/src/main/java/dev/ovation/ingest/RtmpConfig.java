@@ -33,7 +33,7 @@ import java.util.Objects;
  *                                 ({@code rtmp.tls.cert}, unset)
  * @param tlsKeyPath               PEM PKCS#8 private key ({@code rtmp.tls.key}, unset)
  * @param tlsPort                  RTMPS port, 0 for an ephemeral one ({@code rtmp.tls.port}, 1936)
- * @param ioThreads                event loop threads, 0 for one per core ({@code rtmp.io-threads}, 0; see
+ * @param ioThreads                event loop threads, 0 for half the cores ({@code rtmp.io-threads}, 0; see
  *                                 {@link #ioThreadCount()})
  * @param shutdownQuietMillis      graceful shutdown quiet period ({@code rtmp.shutdown-quiet-millis}, 100)
  * @param publishTimeoutMillis     a connection that has not started publishing this long after it opened is closed
@@ -107,12 +107,14 @@ public record RtmpConfig(
 
     /** True when RTMPS is configured. */
     /**
-     * The event loop threads the ingest runs: {@link #ioThreads}, or one per core when 0 (like nginx's
-     * {@code worker_processes auto}), not Netty's two per core: with more loops than cores each wakes for fewer
-     * connections, so more wake-ups per message and more context switches (docs/benchmarks.md, session 8).
+     * The event loop threads the ingest runs: {@link #ioThreads}, or, when 0, half the cores (at least one), not
+     * Netty's two per core: ingest work per stream is small (200 streams took a fifth of a core here), so fewer loops
+     * each find more connections ready per wake-up, and the other cores stay free for the HLS origin, the spool writer
+     * and chat. On 2 cores, in alternating runs at 10 streams, the CPU ratio to nginx-rtmp was 1.27 / 1.12 with four
+     * loops, 1.10 / 1.02 with two and 1.01 / 0.99 with one (docs/benchmarks.md, session 8).
      */
     public int ioThreadCount() {
-        return ioThreads > 0 ? ioThreads : Runtime.getRuntime().availableProcessors();
+        return ioThreads > 0 ? ioThreads : Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
     }
 
     public boolean tlsEnabled() {

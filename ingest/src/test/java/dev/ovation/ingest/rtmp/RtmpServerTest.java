@@ -192,11 +192,11 @@ class RtmpServerTest {
         awaitCount("ovation.ingest.errors", "kind", "bitrate", 1);
     }
 
-    /** rtmp.io-threads = 0 runs one event loop per core; a positive value is taken as it is. */
+    /** rtmp.io-threads = 0 runs an event loop per two cores (at least one); a positive value is taken as it is. */
     @Test
-    void ioThreadsAreOnePerCoreByDefault() throws Exception {
+    void ioThreadsAreHalfTheCoresByDefault() throws Exception {
         start(local());
-        assertThat(server.ioThreads()).isEqualTo(Runtime.getRuntime().availableProcessors());
+        assertThat(server.ioThreads()).isEqualTo(Math.max(1, Runtime.getRuntime().availableProcessors() / 2));
         server.close();
         server = null;
         start(local().withIoThreads(3));
