@@ -105,7 +105,6 @@ public record RtmpConfig(
                 null, null, 1936, 0, 100, 30_000);
     }
 
-    /** True when RTMPS is configured. */
     /**
      * The event loop threads the ingest runs: {@link #ioThreads}, or, when 0, half the cores (at least one), not
      * Netty's two per core: ingest work per stream is small (200 streams took a fifth of a core here), so fewer loops
@@ -117,6 +116,7 @@ public record RtmpConfig(
         return ioThreads > 0 ? ioThreads : Math.max(1, Runtime.getRuntime().availableProcessors() / 2);
     }
 
+    /** True when RTMPS is configured. */
     public boolean tlsEnabled() {
         return tlsCertPath != null;
     }

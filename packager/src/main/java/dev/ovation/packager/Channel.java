@@ -291,8 +291,7 @@ final class Channel {
                 data.release();
                 throw new IllegalStateException("no open segment for a part");
             }
-            ByteBuf bytes = data;
-            buffers.adopt(bytes);
+            buffers.adopt(data);
             if (newSegment != null) {
                 open = new OpenSegment(nextMsn, newSegment.initId(), newSegment.discontinuity(),
                         newSegment.independent(), newSegment.pdtMillis(), List.of());
@@ -301,7 +300,7 @@ final class Channel {
             parts.addAll(open.parts());
             long offset = open.parts().isEmpty() ? 0
                     : open.parts().getLast().offset() + open.parts().getLast().size();
-            parts.add(new Part(open.msn(), parts.size(), durationTicks, independent, bytes, offset));
+            parts.add(new Part(open.msn(), parts.size(), durationTicks, independent, data, offset));
             open = new OpenSegment(open.msn(), open.initId(), open.discontinuity(), open.independent(),
                     open.pdtMillis(), List.copyOf(parts));
             timelineEndTicks = startTicks + durationTicks;
