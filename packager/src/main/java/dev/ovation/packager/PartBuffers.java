@@ -41,13 +41,6 @@ final class PartBuffers {
         return allocator.directBuffer(size, size);
     }
 
-    /** A new direct buffer (refCnt 1, owned by the caller) holding a copy of {@code data}. */
-    ByteBuf copyOf(byte[] data) {
-        ByteBuf buf = allocate(data.length);
-        buf.writeBytes(data);
-        return buf;
-    }
-
     /** Counts a filled buffer as owned by a channel from now on (until its {@link #release}). */
     void adopt(ByteBuf buf) {
         bytes.addAndGet(buf.readableBytes());

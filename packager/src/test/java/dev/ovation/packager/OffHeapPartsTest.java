@@ -102,8 +102,8 @@ class OffHeapPartsTest {
             int index = opens ? 0 : before.openSegment().parts().size();
             Snapshot.OpenSegment meta = opens
                     ? new Snapshot.OpenSegment(-1, 0, false, true, 1_700_000_000_000L + ticks / 90, List.of()) : null;
-            Snapshot.Segment closed = channel.appendPart(sink, meta, partBuffer(channel, content(msn, index)), ticks, 30_000, index == 0,
-                    closesSegment);
+            Snapshot.Segment closed = channel.appendPart(sink, meta, partBuffer(channel, content(msn, index)), ticks,
+                    30_000, index == 0, closesSegment);
             ticks += 30_000;
             // The buffer the channel made: from the returned segment when closed (a spool write may spill it at any
             // time after), else from the open segment (whose parts only this thread's next calls can change).

@@ -98,11 +98,11 @@ class RecorderTest {
         PartBuffers buffers = new PartBuffers();
         byte[] a = {1, 2, 3};
         byte[] b = {4, 5};
-        io.netty.buffer.ByteBuf ba = buffers.copyOf(a);
-        io.netty.buffer.ByteBuf bb = buffers.copyOf(b);
+        io.netty.buffer.ByteBuf ba = buffers.allocate(a.length).writeBytes(a);
+        io.netty.buffer.ByteBuf bb = buffers.allocate(b.length).writeBytes(b);
         Snapshot.Segment inMemory = new Snapshot.Segment(0, 0, false, true, 0, 180_000, List.of(
                 new Snapshot.Part(0, 0, 90_000, true, ba, 0), new Snapshot.Part(0, 1, 90_000, false, bb, 3)), 5);
-        io.netty.buffer.ByteBuf gone = buffers.copyOf(new byte[] {9, 9, 9});
+        io.netty.buffer.ByteBuf gone = buffers.allocate(3).writeBytes(new byte[] {9, 9, 9});
         Snapshot.Segment spilled = new Snapshot.Segment(1, 0, false, true, 2000, 180_000, List.of(
                 new Snapshot.Part(1, 0, 180_000, true, gone, 0)), 3);
         gone.release(); // the channel released it before the recorder could retain it
