@@ -6,7 +6,11 @@ import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.SingleThreadIoEventLoop;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * A Netty I/O event loop group whose idle loops sleep until there is I/O, a task or a scheduled task.
@@ -26,6 +30,23 @@ public final class QuietEventLoopGroup extends MultiThreadIoEventLoopGroup {
         super(threads, new DefaultThreadFactory(threadName, false), ioHandlers);
     }
 
+    /**
+     * How many loops have a task scheduled now (asked on each loop, waiting up to {@code timeoutMillis} for each).
+     *
+     * @throws TimeoutException when a loop did not answer in time
+     */
+    public int loopsWithScheduledTasks(long timeoutMillis)
+            throws InterruptedException, ExecutionException, TimeoutException {
+        int loops = 0;
+        for (EventExecutor executor : this) {
+            QuietLoop loop = (QuietLoop) executor;
+            if (loop.submit(loop::hasTimer).get(timeoutMillis, TimeUnit.MILLISECONDS)) {
+                loops++;
+            }
+        }
+        return loops;
+    }
+
     @Override
     protected IoEventLoop newChild(Executor executor, IoHandlerFactory ioHandlerFactory, Object... args) {
         return new QuietLoop(this, executor, ioHandlerFactory);
@@ -35,6 +56,11 @@ public final class QuietEventLoopGroup extends MultiThreadIoEventLoopGroup {
 
         QuietLoop(IoEventLoopGroup parent, Executor executor, IoHandlerFactory ioHandlerFactory) {
             super(parent, executor, ioHandlerFactory);
+        }
+
+        /** Whether a task is scheduled (on this loop only). */
+        boolean hasTimer() {
+            return nextScheduledTaskDeadlineNanos() != -1;
         }
 
         /** The next scheduled task's deadline, or -1 (no deadline: the epoll handler waits without a timer). */

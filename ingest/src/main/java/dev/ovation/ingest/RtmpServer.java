@@ -47,7 +47,7 @@ public final class RtmpServer implements AutoCloseable {
     private final Class<? extends ServerChannel> serverChannelClass;
     private final ChannelGroup channels = new DefaultChannelGroup("rtmp", GlobalEventExecutor.INSTANCE);
     private EventLoopGroup bossGroup;
-    private EventLoopGroup workerGroup;
+    private QuietEventLoopGroup workerGroup;
     private Channel plain;
     private Channel tls;
     private boolean closed;
@@ -108,7 +108,7 @@ public final class RtmpServer implements AutoCloseable {
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.SO_KEEPALIVE, true)
                 .childHandler(new RtmpChannelInitializer(config, authenticator, listener, sslContext, channels,
-                        shared));
+                        shared, bossGroup.next()));
         return b.bind(new InetSocketAddress(config.bindAddress(), port)).sync().channel();
     }
 
@@ -119,6 +119,19 @@ public final class RtmpServer implements AutoCloseable {
             loops++;
         }
         return loops;
+    }
+
+    /**
+     * Event loops serving RTMP connections that have a task scheduled now. Diagnostics: once its connections publish,
+     * a loop should have none (the idle check runs elsewhere), because a scheduled task makes every one of the loop's
+     * waits for I/O arm and cancel a kernel timer.
+     */
+    public int ioLoopsWithScheduledTasks() throws InterruptedException {
+        try {
+            return workerGroup.loopsWithScheduledTasks(5000);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            throw new IllegalStateException("an RTMP event loop did not answer", e);
+        }
     }
 
     /** The bound plain RTMP port. */

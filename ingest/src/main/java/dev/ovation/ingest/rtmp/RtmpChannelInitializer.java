@@ -10,14 +10,14 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.timeout.IdleStateHandler;
-import java.util.concurrent.TimeUnit;
+import io.netty.util.concurrent.EventExecutor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Builds the pipeline of one RTMP(S) connection:
- * {@code [ssl] -> idle -> traffic -> handshake -> chunk decoder -> chunk encoder -> session}.
+ * {@code [ssl] -> traffic -> handshake -> chunk decoder -> chunk encoder -> session}, the connection watched by the
+ * listener's {@link IdleSweep} (run on {@code sweeper}: no timer on the connection's own event loop once it publishes).
  * Internal to ingest: use {@link dev.ovation.ingest.RtmpServer}.
  */
 @ChannelHandler.Sharable
@@ -33,14 +33,17 @@ public final class RtmpChannelInitializer extends ChannelInitializer<SocketChann
     private final PublisherRegistry registry;
     private final IngestMetrics metrics;
     private final ChunkDecoder.Limits chunkLimits;
+    private final IdleSweep idleSweep;
+    private final EventExecutor sweeper;
 
     /**
      * @param sslContext null for plain RTMP
      * @param channels   every accepted channel is added (for a graceful close)
      * @param shared     the state both listeners (RTMP and RTMPS) share
+     * @param sweeper    runs the idle sweeps (not a connections' event loop: the server uses its accept loop)
      */
     public RtmpChannelInitializer(RtmpConfig config, StreamKeyAuthenticator authenticator, PublishListener listener,
-                                  SslContext sslContext, ChannelGroup channels, Shared shared) {
+                                  SslContext sslContext, ChannelGroup channels, Shared shared, EventExecutor sweeper) {
         this.config = config;
         this.authenticator = authenticator;
         this.listener = listener;
@@ -51,6 +54,8 @@ public final class RtmpChannelInitializer extends ChannelInitializer<SocketChann
         this.chunkLimits = new ChunkDecoder.Limits(config.maxChunkSizeBytes(), config.maxMessageBytes(),
                 config.maxChunkStreams(),
                 new Amf0.Limits(config.maxAmfDepth(), config.maxAmfStringBytes(), config.maxAmfElements()));
+        this.idleSweep = new IdleSweep(config.idleTimeoutMillis());
+        this.sweeper = sweeper;
     }
 
     /** The publisher registry and meters, shared by the RTMP and RTMPS listeners of one server. */
@@ -95,12 +100,14 @@ public final class RtmpChannelInitializer extends ChannelInitializer<SocketChann
         if (sslContext != null) {
             p.addLast("ssl", sslContext.newHandler(ch.alloc()));
         }
-        p.addLast("idle", new IdleStateHandler(config.idleTimeoutMillis(), 0, 0, TimeUnit.MILLISECONDS));
-        p.addLast("traffic", new InboundTraffic(config.maxBitrateBitsPerSecond(), config.bitrateWindowMillis(),
-                metrics.bytesIn()));
+        InboundTraffic traffic = new InboundTraffic(config.maxBitrateBitsPerSecond(), config.bitrateWindowMillis(),
+                metrics.bytesIn());
+        p.addLast("traffic", traffic);
         p.addLast("handshake", new HandshakeHandler(config.handshakeTimeoutMillis()));
         p.addLast("chunkDecoder", new ChunkDecoder(chunkLimits));
         p.addLast("chunkEncoder", new ChunkEncoder());
         p.addLast("session", new RtmpSessionHandler(config, authenticator, listener, registry, metrics));
+        idleSweep.watch(traffic, sweeper);
+        ch.closeFuture().addListener(f -> idleSweep.unwatch(traffic));
     }
 }

@@ -173,6 +173,39 @@ class RtmpServerTest {
         assertThat(server.isLive("bob")).isFalse();
     }
 
+    /** Idle means silent for the timeout, not connected for it: a publisher that keeps sending stays. */
+    @Test
+    void idleTimeoutSparesAPublisherThatKeepsSending() throws Exception {
+        start(local().withTimeouts(10_000, 400, 10_000));
+        try (TestPublisher p = new TestPublisher(server.port())) {
+            publish(p, "good");
+            p.readUntil(m -> TestPublisher.isStatus(m, "NetStream.Publish.Start"));
+            for (int i = 0; i < 15; i++) { // 1.5 s: more than three timeouts
+                p.video(i * 100L, "17 01 000000 00000005 65" + "00".repeat(4));
+                Thread.sleep(100);
+            }
+            assertThat(ended.getCount()).as("still publishing").isEqualTo(1);
+            assertThat(ended.await(5, TimeUnit.SECONDS)).as("ended once silent").isTrue();
+        }
+        assertThat(endReason).isEqualTo(MediaSink.PublishEnd.DISCONNECTED);
+    }
+
+    /**
+     * Once a connection publishes, its event loop has no task scheduled: the idle check runs on the accept loop
+     * (a scheduled task would make each of the loop's epoll waits arm and cancel a kernel timer).
+     */
+    @Test
+    void aPublishingConnectionLeavesNoTimerOnItsEventLoop() throws Exception {
+        start(local().withIoThreads(1));
+        try (TestPublisher p = new TestPublisher(server.port())) {
+            publish(p, "good");
+            p.readUntil(m -> TestPublisher.isStatus(m, "NetStream.Publish.Start"));
+            p.video(0, "17 01 000000 00000005 65" + "00".repeat(4));
+            assertThat(server.ioLoopsWithScheduledTasks()).isZero();
+            assertThat(server.isLive("bob")).isTrue();
+        }
+    }
+
     @Test
     void bitrateCeilingClosesAFloodingPeer() throws Exception {
         start(local().withMaxBitrate(800_000, 1000)); // 100 kB per second
