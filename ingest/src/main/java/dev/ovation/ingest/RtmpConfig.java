@@ -23,7 +23,7 @@ import java.util.Objects;
  * @param maxAmfElements           AMF values per message ({@code rtmp.max-amf-elements}, 4096)
  * @param handshakeTimeoutMillis   time to complete the handshake ({@code rtmp.handshake-timeout-millis}, 10,000)
  * @param idleTimeoutMillis        close a connection that sends nothing this long ({@code rtmp.idle-timeout-millis}, 30,000;
- *                                 checked every quarter of it, at most every second)
+ *                                 checked every quarter of it, at most every 10 s)
  * @param authTimeoutMillis        time the StreamKeyAuthenticator may take ({@code rtmp.auth-timeout-millis}, 10,000)
  * @param maxBitrateBitsPerSecond  per-connection ingress ceiling, averaged over the window
  *                                 ({@code rtmp.max-bitrate-bits-per-second}, 50,000,000)

@@ -135,8 +135,9 @@ class IdleSweepTest {
     }
 
     @Test
-    void periodIsAQuarterOfTheTimeoutWithinTenMillisAndOneSecond() {
-        assertThat(new IdleSweep(30_000).periodMillis()).isEqualTo(1000);
+    void periodIsAQuarterOfTheTimeoutWithinTenMillisAndTenSeconds() {
+        assertThat(new IdleSweep(30_000).periodMillis()).isEqualTo(7500);
+        assertThat(new IdleSweep(600_000).periodMillis()).isEqualTo(10_000);
         assertThat(new IdleSweep(400).periodMillis()).isEqualTo(100);
         assertThat(new IdleSweep(20).periodMillis()).isEqualTo(10);
         assertThatThrownBy(() -> new IdleSweep(0)).isInstanceOf(IllegalArgumentException.class);
