@@ -16,10 +16,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * scheduled a loop waits without one.
  *
  * <p>The sweep runs every quarter of the timeout (10 ms to 10 s: every 7.5 s at the default 30 s), and only while there
- * are connections to watch, so an idle connection is told at most that much late. Each sweep wakes the accept loop: with
- * a sweep every second the accept loop showed a 10 ms tick a minute in a one-stream benchmark window, as much as the
- * per-connection timer it replaces was expected to save there. It is told on its own event loop ({@link InboundTraffic#idle}),
- * which checks again there (a read may have come meanwhile) and fires the idle event down the pipeline. Thread-safe.
+ * are connections to watch, so an idle connection is told at most that much late. It is told on its own event loop
+ * ({@link InboundTraffic#idle}), which checks again there (a read may have come meanwhile) and fires the idle event
+ * down the pipeline. Each sweep wakes the accept loop: with a sweep every second, the accept loop showed a 10 ms tick
+ * a minute in a one-stream benchmark window, about what the per-connection timer was expected to cost. Thread-safe.
  */
 final class IdleSweep {
 
@@ -40,7 +40,7 @@ final class IdleSweep {
         return periodMillis;
     }
 
-    /** Watches a connection until {@link #unwatch}; the sweeps run on {@code sweeper} while any connection is watched. */
+    /** Watches a connection until {@link #unwatch}; sweeps run on {@code sweeper} while any connection is watched. */
     void watch(InboundTraffic traffic, EventExecutor sweeper) {
         watched.add(traffic);
         if (scheduled.compareAndSet(false, true)) {

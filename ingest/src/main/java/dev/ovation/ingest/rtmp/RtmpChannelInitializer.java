@@ -40,7 +40,7 @@ public final class RtmpChannelInitializer extends ChannelInitializer<SocketChann
      * @param sslContext null for plain RTMP
      * @param channels   every accepted channel is added (for a graceful close)
      * @param shared     the state both listeners (RTMP and RTMPS) share
-     * @param sweeper    runs the idle sweeps (not a connections' event loop: the server uses its accept loop)
+     * @param sweeper    runs the idle sweeps (not a connection's event loop: the server uses its accept loop)
      */
     public RtmpChannelInitializer(RtmpConfig config, StreamKeyAuthenticator authenticator, PublishListener listener,
                                   SslContext sslContext, ChannelGroup channels, Shared shared, EventExecutor sweeper) {
