@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -45,7 +46,7 @@ class IdleSweepTest {
 
         void read() {
             channel.writeInbound(Unpooled.wrappedBuffer(new byte[10]));
-            ((io.netty.buffer.ByteBuf) channel.readInbound()).release();
+            ((ByteBuf) channel.readInbound()).release();
         }
     }
 
