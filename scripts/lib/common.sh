@@ -53,9 +53,17 @@ pick_jdk() {
 # assembled server (G1, 60 s, /proc/PID/task/*/schedstat: 0.05-0.08 CPU s/min, the second largest idle cost after G1's
 # refinement thread), checking every AsyncDeflationInterval = 250 ms whether inflated monitors need deflating; here it
 # checks every 10 s (deflation still runs when needed, and the 60 s guaranteed check stays). A diagnostic flag, used
-# only when this JVM has it; SERVER_IDLE_FLAGS=0 leaves it out. (G1's concurrent refinement thread, 8-14 wakeups/s
-# and half of the idle cost, stays: -XX:-G1UseConcRefinement removes it but moved the work into the young pauses, max
-# 10 ms -> 161 ms at 10 streams; see docs/benchmarks.md.)
+# only when this JVM has it; SERVER_IDLE_FLAGS=0 leaves it out.
+#
+# G1 refines its remembered sets in the young pauses, not in a concurrent thread (SERVER_G1_REFINEMENT=pause, the
+# default; concurrent restores the JVM's default). The refinement thread woke 12-13 times a second on the idle server
+# (0.09-0.11 CPU s/min, three quarters of that server's wakeups) and took 4-9 clock ticks a minute at one stream, G1's
+# whole cost there; -XX:-G1UseConcRefinement leaves the dirty cards for the next young pause, which scans them. Measured
+# in session 10 (docs/benchmarks.md): idle 1,009 -> 207 wakeups and 0.11 -> 0.03 CPU s a minute; ingest at one stream
+# 1.02-1.13 -> 0.95 of nginx's CPU, at 200 streams the same CPU (0.46-0.48 of nginx) and pauses (max 26-34 ms both
+# ways); 1,000 LL-HLS viewers the same CPU and part latency. (Session 4 had found pauses of 161 ms at 10 streams this
+# way, when the LL-HLS parts were heap arrays that got promoted; they are direct buffers now and the old generation
+# stays small.) A diagnostic flag, used only when this JVM has it (JDK 20 and later).
 #
 # The collector: SERVER_GC=g1 (default) | parallel | zgc. Measured on the assembled server with scripts/bench/ingest
 # (docs/benchmarks.md "Session 6"), CPU s per stream-minute at 1 / 10 / 200 streams and the longest pause at 200:
@@ -73,15 +81,29 @@ java_run_opts() {
   if [ "$major" -ge 22 ]; then
     echo -n "--enable-native-access=ALL-UNNAMED "
   fi
-  if [ "${SERVER_IDLE_FLAGS:-1}" = 1 ]; then
-    # awk reads to the end (grep -q would stop early, and under pipefail the JVM's SIGPIPE would read as "absent")
-    if [ -n "$("$JAVA_HOME/bin/java" -XX:+UnlockDiagnosticVMOptions -XX:+PrintFlagsFinal -version 2>/dev/null \
-        | awk '$2 == "AsyncDeflationInterval" {print "y"}')" ]; then
-      echo -n "-XX:+UnlockDiagnosticVMOptions -XX:AsyncDeflationInterval=10000 "
-    fi
+  # The flags this JVM knows, diagnostic ones included, one name a line (awk reads to the end: grep -q would stop
+  # early, and under pipefail the JVM's SIGPIPE would read as "absent").
+  local known
+  known=$("$JAVA_HOME/bin/java" -XX:+UnlockDiagnosticVMOptions -XX:+PrintFlagsFinal -version 2>/dev/null \
+    | awk '$1 != "[Global" {print $2}')
+  jvm_knows() { [[ $'\n'"$known"$'\n' == *$'\n'"$1"$'\n'* ]]; }
+  local unlocked=""
+  if [ "${SERVER_IDLE_FLAGS:-1}" = 1 ] && jvm_knows AsyncDeflationInterval; then
+    unlocked=y
+    echo -n "-XX:+UnlockDiagnosticVMOptions -XX:AsyncDeflationInterval=10000 "
   fi
   case "${SERVER_GC:-g1}" in
-    g1) echo -n "-XX:+UseG1GC " ;;
+    g1) echo -n "-XX:+UseG1GC "
+      case "${SERVER_G1_REFINEMENT:-pause}" in
+        pause)
+          if jvm_knows G1UseConcRefinement; then
+            [ -n "$unlocked" ] || echo -n "-XX:+UnlockDiagnosticVMOptions "
+            echo -n "-XX:-G1UseConcRefinement "
+          fi ;;
+        concurrent) ;;
+        *) echo "ovation: SERVER_G1_REFINEMENT must be pause or concurrent (got '${SERVER_G1_REFINEMENT}')" >&2
+           return 1 ;;
+      esac ;;
     parallel) echo -n "-XX:+UseParallelGC " ;;
     zgc) echo -n "-XX:+UseZGC " ;;
     *) echo "ovation: SERVER_GC must be g1, parallel or zgc (got '${SERVER_GC}')" >&2; return 1 ;;
