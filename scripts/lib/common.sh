@@ -75,6 +75,9 @@ pick_jdk() {
 #             under 5 ms; g1's longest pause there 18 ms, peak RSS 550 MB instead of 1,253.
 #   zgc       0.73 / 0.29 / 0.14, pauses under 1 ms, but its director thread costs about 0.3 CPU s/min at any load
 #             and its RSS starts higher (about 480 MB at one stream).
+# jvm_has_flag NAMES FLAG: true when FLAG is one of the lines of NAMES (java_run_opts' list of the JVM's flags).
+jvm_has_flag() { [[ $'\n'"$1"$'\n' == *$'\n'"$2"$'\n'* ]]; }
+
 java_run_opts() {
   local major
   major=$(java_major "$JAVA_HOME/bin/java")
@@ -82,24 +85,17 @@ java_run_opts() {
     echo -n "--enable-native-access=ALL-UNNAMED "
   fi
   # The flags this JVM knows, diagnostic ones included, one name a line (awk reads to the end: grep -q would stop
-  # early, and under pipefail the JVM's SIGPIPE would read as "absent").
-  local known
+  # early, and under pipefail the JVM's SIGPIPE would read as "absent"). Diagnostic flags go last, after one unlock.
+  local known diagnostic=""
   known=$("$JAVA_HOME/bin/java" -XX:+UnlockDiagnosticVMOptions -XX:+PrintFlagsFinal -version 2>/dev/null \
-    | awk '$1 != "[Global" {print $2}')
-  jvm_knows() { [[ $'\n'"$known"$'\n' == *$'\n'"$1"$'\n'* ]]; }
-  local unlocked=""
-  if [ "${SERVER_IDLE_FLAGS:-1}" = 1 ] && jvm_knows AsyncDeflationInterval; then
-    unlocked=y
-    echo -n "-XX:+UnlockDiagnosticVMOptions -XX:AsyncDeflationInterval=10000 "
+    | awk '{print $2}')
+  if [ "${SERVER_IDLE_FLAGS:-1}" = 1 ] && jvm_has_flag "$known" AsyncDeflationInterval; then
+    diagnostic+="-XX:AsyncDeflationInterval=10000 "
   fi
   case "${SERVER_GC:-g1}" in
     g1) echo -n "-XX:+UseG1GC "
       case "${SERVER_G1_REFINEMENT:-pause}" in
-        pause)
-          if jvm_knows G1UseConcRefinement; then
-            [ -n "$unlocked" ] || echo -n "-XX:+UnlockDiagnosticVMOptions "
-            echo -n "-XX:-G1UseConcRefinement "
-          fi ;;
+        pause) if jvm_has_flag "$known" G1UseConcRefinement; then diagnostic+="-XX:-G1UseConcRefinement "; fi ;;
         concurrent) ;;
         *) echo "ovation: SERVER_G1_REFINEMENT must be pause or concurrent (got '${SERVER_G1_REFINEMENT}')" >&2
            return 1 ;;
@@ -108,6 +104,9 @@ java_run_opts() {
     zgc) echo -n "-XX:+UseZGC " ;;
     *) echo "ovation: SERVER_GC must be g1, parallel or zgc (got '${SERVER_GC}')" >&2; return 1 ;;
   esac
+  if [ -n "$diagnostic" ]; then
+    echo -n "-XX:+UnlockDiagnosticVMOptions $diagnostic"
+  fi
   # Netty uses sun.misc.Unsafe for its buffers only when the JVM allows Unsafe memory access (JDK 24+ warns, Netty
   # 4.2 on JDK 25+ does without it unless allowed): the RTMP event loop's decoding and allocation then take the
   # Unsafe paths. Ingest bench, same machine, alternating runs (docs/benchmarks.md "Session 7"): ratio to nginx at
